@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ExternalError } from "../../../src/errors/index.ts";
+import { LocalTransport, pipe } from "../../../src/transport/index.ts";
+import { HOSTILE_VALUES } from "../../support/hostile.ts";
+
+describe("local transport", () => {
+  const local = new LocalTransport();
+  let dir = "";
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "slipway-local-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("runs argv without a shell: hostile values arrive unchanged", async () => {
+    const { stdout } = await local.run(["printf", "%s\\0", ...HOSTILE_VALUES]);
+    assert.deepEqual(stdout.split("\0").slice(0, -1), [...HOSTILE_VALUES]);
+  });
+
+  it("runs pipes through sh with every value quoted", async () => {
+    const { stdout } = await local.run(pipe(["printf", "%s", "a;b $(x)"], ["tr", "a", "A"]));
+    assert.equal(stdout, "A;b $(x)");
+  });
+
+  it("streams output as it comes and feeds stdin", async () => {
+    const chunks: string[] = [];
+    const { stdout } = await local.run(["cat"], {
+      stdin: "from stdin",
+      onStdout: (c) => chunks.push(c.toString()),
+    });
+    assert.equal(stdout, "from stdin");
+    assert.equal(chunks.join(""), "from stdin");
+  });
+
+  it("fails with the exit code, the command and the stderr tail", async () => {
+    await assert.rejects(
+      local.run(["sh", "-c", "echo oops >&2; exit 7"]),
+      (error: unknown) =>
+        error instanceof ExternalError &&
+        error.status === 7 &&
+        /exit code 7/.test(error.message) &&
+        /oops/.test(error.message),
+    );
+    const result = await local.run(["false"], { check: false });
+    assert.equal(result.code, 1);
+  });
+
+  it("reports a missing program as exit 127", async () => {
+    const result = await local.run(["slipway-no-such-program"], { check: false });
+    assert.equal(result.code, 127);
+  });
+
+  it("kills a command at its timeout with a clear message", async () => {
+    const started = Date.now();
+    await assert.rejects(
+      local.run(["sleep", "10"], { timeoutMs: 200 }),
+      /timed out .* after 200ms/,
+    );
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it("uploads atomically with the mode set, into a new folder, hostile name included", async () => {
+    const path = join(dir, "new dir", "it's $(x).env");
+    await local.upload(path, "A=1\n", { mode: 0o600 });
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(dir, "new dir"))).mode & 0o777, 0o700);
+    assert.equal((await local.readFile(path)).toString(), "A=1\n");
+    await local.upload(path, "A=2\n", { mode: 0o640, owner: "root:root" });
+    assert.equal((await stat(path)).mode & 0o777, 0o640);
+    assert.equal((await local.readFile(path)).toString(), "A=2\n");
+  });
+
+  it("reports every command it runs, rendered", async () => {
+    const seen: string[] = [];
+    const t = new LocalTransport({ events: { onCommand: (_h, c) => seen.push(c) } });
+    await t.run(["echo", "a b"]);
+    assert.deepEqual(seen, ["echo 'a b'"]);
+  });
+});
