@@ -1,0 +1,16 @@
+/** The test rig: real sshd servers and "VPS in a box" containers for integration tests. */
+export { type KeyPair, makeKeyPair } from "./keys.ts";
+export { freePort, readBanner, waitForSshBanner } from "./net.ts";
+export {
+  onProcessExit,
+  pidAlive,
+  type RigCheck,
+  type RunOptions,
+  type RunResult,
+  run,
+  runOk,
+  skipUnless,
+} from "./proc.ts";
+export { runSsh, type SshArgsOptions, type SshTarget, sshArgs } from "./ssh.ts";
+export { type Sshd, type SshdOptions, sshdAvailable, startSshd } from "./sshd.ts";
+export { rigAvailable, startVpsBox, VPS_IMAGE, type VpsBox, type VpsBoxOptions } from "./vps.ts";
