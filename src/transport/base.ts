@@ -18,6 +18,10 @@ export interface SpawnResult {
   code: number;
 }
 
+// `timeout` exits 124 when it stopped the command, 137 when it had to KILL it.
+const TIMEOUT_EXIT_CODES = new Set([124, 137]);
+const TIMEOUT_GRACE_MS = 8_000;
+
 // How much of a failing command's stderr an error message carries.
 const STDERR_TAIL_LINES = 20;
 
@@ -83,7 +87,7 @@ export abstract class BaseTransport implements Transport {
     command: Command,
     options: RunOptions,
   ): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-    const wrapped = this.withSudo(command);
+    const wrapped = this.withSudo(withTimeout(command, options.timeoutMs));
     this.events.onCommand?.(this.host, renderCommand(wrapped));
 
     const stdoutChunks: Buffer[] = [];
@@ -91,13 +95,15 @@ export abstract class BaseTransport implements Transport {
     const capture = options.capture ?? true;
     const controller = new AbortController();
     let timedOut = false;
+    // The host's own `timeout` kills the command; this local timer is the backstop for a host
+    // that stops answering altogether.
     const timer =
       options.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
             timedOut = true;
             controller.abort();
-          }, options.timeoutMs);
+          }, options.timeoutMs + TIMEOUT_GRACE_MS);
 
     let result: SpawnResult;
     try {
@@ -119,7 +125,7 @@ export abstract class BaseTransport implements Transport {
 
     const stderr = Buffer.concat(stderrChunks).toString("utf8");
     const rendered = renderCommand(command);
-    if (timedOut) {
+    if (timedOut || (options.timeoutMs !== undefined && TIMEOUT_EXIT_CODES.has(result.code))) {
       throw new ExternalError({
         code: "command.timeout",
         message: `Command timed out on ${this.host} after ${formatMs(options.timeoutMs ?? 0)}: ${rendered}`,
@@ -150,6 +156,17 @@ export abstract class BaseTransport implements Transport {
     if (isArgv(command)) return ["sudo", "-n", "--", ...command];
     return ["sudo", "-n", "--", "sh", "-c", renderCommand(command)];
   }
+}
+
+/**
+ * Runs the command under coreutils `timeout` on the host, so a command that outlives its time is
+ * killed there (TERM, then KILL after a grace period), not merely abandoned.
+ */
+function withTimeout(command: Command, timeoutMs: number | undefined): Command {
+  if (timeoutMs === undefined) return command;
+  const seconds = `${Math.max(timeoutMs, 1) / 1000}s`;
+  const limit = ["timeout", "--kill-after=5s", seconds];
+  return isArgv(command) ? [...limit, ...command] : [...limit, "sh", "-c", renderCommand(command)];
 }
 
 function toReadable(stdin: RunOptions["stdin"]): Readable | undefined {

@@ -116,7 +116,8 @@ export class SshTransport extends BaseTransport {
       pinFile,
       ...(this.#options.userKnownHostsFiles ?? [join(homedir(), ".ssh", "known_hosts")]),
     ]);
-    const auth = authMethods(target, this.#options.agentSocket ?? process.env.SSH_AUTH_SOCK);
+    const agentSocket = this.#options.agentSocket ?? process.env.SSH_AUTH_SOCK;
+    const auth = authMethods(target, agentSocket);
     const where = `${target.user}@${target.hostname}:${target.port}`;
 
     let hostKeyProblem: UserError | undefined;
@@ -155,11 +156,10 @@ export class SshTransport extends BaseTransport {
     await new Promise<void>((resolvePromise, reject) => {
       const onError = (error: Error & { level?: string; code?: string }) => {
         client.removeListener("ready", onReady);
+        // ssh2 may report the same failure again ("Connection lost before handshake").
+        client.on("error", () => {});
         client.end();
-        reject(
-          hostKeyProblem ??
-            connectError(error, where, timeoutMs, target, this.#options.agentSocket),
-        );
+        reject(hostKeyProblem ?? connectError(error, where, timeoutMs, target, agentSocket));
       };
       const onReady = () => {
         client.removeListener("error", onError);
@@ -220,8 +220,10 @@ function runChannel(client: Client, command: string, io: SpawnIo, host: string) 
       });
       channel.on("close", () => resolvePromise({ code: code ?? 255 }));
       const onAbort = () => {
+        // sshd may keep the channel until the process ends; do not wait for it.
         channel.signal("KILL");
         channel.close();
+        resolvePromise({ code: code ?? 255 });
       };
       io.signal.addEventListener("abort", onAbort, { once: true });
       if (io.stdin) {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
+import { HOSTILE_VALUES } from "../../../src/doctor/hostile-values.ts";
 import { chain, pipe, quoteWord, renderCommand } from "../../../src/transport/index.ts";
-import { HOSTILE_VALUES } from "../../support/hostile.ts";
 
 /** Runs a rendered command in a real POSIX shell and returns the argv printf received. */
 function argvSeenByShell(shell: string, values: readonly string[]): string[] {

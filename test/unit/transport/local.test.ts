@@ -3,9 +3,9 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { HOSTILE_VALUES } from "../../../src/doctor/hostile-values.ts";
 import { ExternalError } from "../../../src/errors/index.ts";
 import { LocalTransport, pipe } from "../../../src/transport/index.ts";
-import { HOSTILE_VALUES } from "../../support/hostile.ts";
 
 describe("local transport", () => {
   const local = new LocalTransport();
