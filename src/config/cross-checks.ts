@@ -1,0 +1,68 @@
+/**
+ * Rules that relate two parts of the file. They read the raw merged data (not zod's output) so they
+ * still run, and are reported with everything else, when some other part is invalid.
+ */
+import type { ConfigIssue } from "../errors/index.ts";
+import { issueAt } from "./issues.ts";
+import { isMap, type Path, valueAt } from "./paths.ts";
+import type { Sourced } from "./yaml-positions.ts";
+
+/** Issues from the rules that span keys: env names, cron roles, backup accessories. */
+export function crossCheckIssues(source: Sourced): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const at = (path: Path, message: string, hint: string) =>
+    issues.push(issueAt(source.locations, path, "value", message, hint));
+  const root = source.value;
+
+  const envPaths: Path[] = [["env"]];
+  const accessories = valueAt(root, ["accessories"]);
+  if (isMap(accessories))
+    for (const name of Object.keys(accessories)) envPaths.push(["accessories", name, "env"]);
+  for (const envPath of envPaths) {
+    const clear = valueAt(root, [...envPath, "clear"]);
+    const secret = valueAt(root, [...envPath, "secret"]);
+    if (!isMap(clear) || !Array.isArray(secret)) continue;
+    secret.forEach((name, i) => {
+      if (typeof name === "string" && Object.hasOwn(clear, name)) {
+        at(
+          [...envPath, "secret", i],
+          `${JSON.stringify(name)} is in both env.clear and env.secret`,
+          "keep it in one of them: env.secret if the value is sensitive, env.clear otherwise",
+        );
+      }
+    });
+  }
+
+  const servers = valueAt(root, ["servers"]);
+  const roles = isMap(servers) ? Object.keys(servers) : [];
+  const cron = valueAt(root, ["cron"]);
+  if (isMap(cron) && isMap(servers)) {
+    for (const [job, spec] of Object.entries(cron)) {
+      if (!isMap(spec)) continue;
+      const role = spec.role ?? "web";
+      if (typeof role === "string" && !roles.includes(role)) {
+        at(
+          spec.role === undefined ? ["cron", job] : ["cron", job, "role"],
+          `cron job ${JSON.stringify(job)} runs in role ${JSON.stringify(role)}, which servers does not define`,
+          `roles defined in servers: ${roles.join(", ") || "none"}`,
+        );
+      }
+    }
+  }
+
+  const backups = valueAt(root, ["backups"]);
+  if (Array.isArray(backups)) {
+    const known = isMap(accessories) ? Object.keys(accessories) : [];
+    backups.forEach((backup, i) => {
+      const name = isMap(backup) ? backup.accessory : undefined;
+      if (typeof name === "string" && !known.includes(name)) {
+        at(
+          ["backups", i, "accessory"],
+          `backup of accessory ${JSON.stringify(name)}, which accessories does not define`,
+          `accessories defined: ${known.join(", ") || "none"}`,
+        );
+      }
+    });
+  }
+  return issues;
+}

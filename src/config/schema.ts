@@ -1,0 +1,487 @@
+/**
+ * The schema of slipway.yml: one zod definition gives the typed, resolved model (durations in
+ * milliseconds, sizes in bytes, defaults applied) and the JSON Schema editors and the README use.
+ */
+import { z } from "zod";
+import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from "./units.ts";
+import {
+  cronProblem,
+  domainProblem,
+  durationProblem,
+  ENV_NAME_PATTERN,
+  envNameProblem,
+  hostProblem,
+  httpPathProblem,
+  httpUrlProblem,
+  IMAGE_PATTERN,
+  imageProblem,
+  NAME_PATTERN,
+  nameProblem,
+  type Problem,
+  portProblem,
+  registryServerProblem,
+  sizeProblem,
+  userProblem,
+} from "./validators.ts";
+
+/** A string checked by a validator; its Problem becomes the issue's message and hint. */
+function checkedString(problem: (s: string) => Problem | undefined) {
+  return z.string().superRefine((value, ctx) => {
+    const found = problem(value);
+    if (found)
+      ctx.addIssue({ code: "custom", message: found.message, params: { hint: found.hint } });
+  });
+}
+
+const duration = checkedString(durationProblem)
+  .meta({ title: "duration", pattern: DURATION_PATTERN, examples: ["30s"] })
+  .transform(parseDuration);
+const size = checkedString(sizeProblem)
+  .meta({ title: "size", pattern: SIZE_PATTERN, examples: ["512mb"] })
+  .transform(parseSize);
+const cron = checkedString(cronProblem).meta({ title: "cron", examples: ["0 3 * * *"] });
+const host = checkedString((s) => hostProblem(s)).meta({
+  title: "host",
+  description: "A hostname or an IPv4/IPv6 address.",
+  examples: ["203.0.113.10"],
+});
+const port = z
+  .int()
+  .superRefine((value, ctx) => {
+    const found = portProblem(value);
+    if (found)
+      ctx.addIssue({ code: "custom", message: found.message, params: { hint: found.hint } });
+  })
+  .meta({ title: "port", minimum: 1, maximum: 65535, examples: [22] });
+const image = checkedString(imageProblem).meta({
+  title: "image",
+  pattern: IMAGE_PATTERN,
+  examples: ["ghcr.io/acme/hello"],
+});
+const envName = checkedString((s) => envNameProblem(s)).meta({
+  pattern: ENV_NAME_PATTERN,
+  description: "An environment variable name.",
+});
+const secretName = checkedString((s) => envNameProblem(s, "secret")).meta({
+  title: "secret name",
+  pattern: ENV_NAME_PATTERN,
+  description: "The NAME of a secret in .slipway/secrets.",
+  examples: ["SESSION_SECRET"],
+});
+
+/** A lowercase name (service, role...), titled so the README shows e.g. `servers.<role>`. */
+function name(what: string, title: string) {
+  return checkedString((s) => nameProblem(s, what)).meta({ title, pattern: NAME_PATTERN });
+}
+
+const command = z
+  .union([z.string().min(1), z.array(z.string()).min(1)])
+  .meta({ title: "command", examples: ["bin/worker", ["python", "-m", "worker"]] });
+
+// Clear env values may be written as YAML numbers or booleans; containers only see strings.
+const envValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+const env = z
+  .strictObject({
+    clear: z
+      .record(envName, envValue)
+      .default({})
+      .describe("Plain variables, NAME: value. Visible in the config, so never put secrets here."),
+    secret: z
+      .array(secretName)
+      .superRefine(noDuplicates("secret"))
+      .default([])
+      .describe(
+        "NAMES of variables whose values come from .slipway/secrets (and .slipway/secrets.<env>).",
+      ),
+  })
+  .describe("Environment variables of the app's containers.");
+
+function noDuplicates(what: string) {
+  return (items: readonly string[], ctx: z.RefinementCtx) => {
+    items.forEach((item, i) => {
+      if (items.indexOf(item) !== i) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i],
+          message: `${what} ${JSON.stringify(item)} is listed twice`,
+          params: { hint: "remove the second entry" },
+        });
+      }
+    });
+  };
+}
+
+const hosts = z
+  .array(host)
+  .min(1)
+  .superRefine(noDuplicates("host"))
+  .describe("Hostnames or IP addresses this role runs on.");
+
+const roleObject = z
+  .strictObject({
+    hosts,
+    cmd: command
+      .optional()
+      .describe("Command the containers run instead of the image's CMD: a string or an argv list."),
+    singleton: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Run exactly one container of this role (schedulers, queue consumers that must not run twice).",
+      ),
+    options: z
+      .strictObject({
+        memory: size.optional().describe("Memory limit of each container, e.g. 512mb."),
+        cpus: z.number().positive().optional().describe("CPU limit of each container, e.g. 0.5."),
+      })
+      .prefault({})
+      .describe("Resource limits of the role's containers."),
+  })
+  .superRefine((role, ctx) => {
+    if (role.singleton && role.hosts.length > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["hosts"],
+        message: `a singleton role runs on exactly one host, but ${role.hosts.length} are listed`,
+        params: { hint: "list one host, or set singleton: false to run it on every host" },
+      });
+    }
+  });
+
+const role = z
+  .union([hosts.transform((list) => ({ hosts: list })).pipe(roleObject), roleObject])
+  .describe("A role: a map with hosts, or just the list of hosts.");
+
+const servers = z
+  .record(name("role name", "role"), role)
+  .superRefine((value, ctx) => {
+    if (Object.keys(value).length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: "servers lists no roles",
+        params: { hint: "add a role, e.g. web: [203.0.113.10]" },
+      });
+    }
+  })
+  .describe(
+    "Roles of the app (web, worker...) and the hosts each runs on. Role names follow the rules of service.",
+  );
+
+const ssh = z
+  .strictObject({
+    user: checkedString(userProblem).default("root").describe("User to connect as."),
+    port: port.default(22).describe("SSH port of every host."),
+    keys: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "Private key files to offer, relative to slipway.yml or absolute. Empty: use ssh-agent and ~/.ssh defaults.",
+      ),
+    connect_timeout: duration.prefault("10s").describe("How long to wait for a connection."),
+    strict_host_keys: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Refuse hosts whose key is not yet in known_hosts. Off: trust on first use, then pin the key.",
+      ),
+    known_hosts: z
+      .string()
+      .min(1)
+      .default(".slipway/known_hosts")
+      .describe("Where host keys are pinned, relative to slipway.yml."),
+  })
+  .prefault({})
+  .describe("How to reach the hosts over SSH.");
+
+const healthcheck = z
+  .strictObject({
+    path: checkedString(httpPathProblem)
+      .default("/up")
+      .describe("HTTP path that answers 200 when the app is ready."),
+    interval: duration.prefault("1s").describe("Time between two checks."),
+    timeout: duration.prefault("5s").describe("How long one check may take."),
+    successes: z
+      .int()
+      .min(1)
+      .default(2)
+      .describe("Consecutive successes needed to call the container healthy."),
+    deadline: duration
+      .prefault("60s")
+      .describe("Give up (and keep the old release serving) when not healthy by then."),
+  })
+  .prefault({})
+  .describe("The health gate a new container must pass before it gets traffic.");
+
+const proxy = z
+  .strictObject({
+    domains: z
+      .array(checkedString(domainProblem).meta({ title: "domain" }))
+      .default([])
+      .describe(
+        "Domains served by the web role; each gets a TLS certificate. Empty: serve plain HTTP on any name.",
+      ),
+    app_port: port.default(3000).describe("Port the app listens on inside its container."),
+    healthcheck,
+    max_body_size: size.prefault("10mb").describe("Largest request body accepted."),
+    rate_limit: z
+      .strictObject({
+        requests_per_second: z
+          .number()
+          .positive()
+          .describe("Sustained requests per second allowed per client IP."),
+        burst: z
+          .int()
+          .min(0)
+          .default(0)
+          .describe("Extra requests allowed in a burst above the rate."),
+      })
+      .optional()
+      .describe("Per-client-IP rate limit. Absent: no limit."),
+  })
+  .prefault({})
+  .describe("The reverse proxy in front of the web role: domains, TLS, health gate, limits.");
+
+const accessory = z
+  .strictObject({
+    engine: z
+      .enum(["postgres", "mysql", "mariadb", "mongodb", "redis", "influxdb", "generic"])
+      .describe("What it is; decides the image, backups and health checks."),
+    version: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Engine version, quoted so YAML keeps it text, e.g. "16" or "8.0".'),
+    image: image
+      .optional()
+      .describe("Image to run instead of the engine's official one. Required for generic."),
+    host: host.describe("Host it runs on."),
+    port: port.optional().describe("Port published on the host."),
+    volume: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Volume for its data, as name:/path/in/container."),
+    env: env.optional().describe("Environment variables of the accessory's container."),
+  })
+  .superRefine((value, ctx) => {
+    if (value.engine === "generic" && value.image === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["engine"],
+        message: "a generic accessory needs an image",
+        params: { hint: 'add image: with the image to run, e.g. image: "nats:2"' },
+      });
+    }
+  })
+  .describe("An accessory: a database, cache or other service of its own.");
+
+const backup = z.strictObject({
+  accessory: name("accessory name", "accessory").describe("Accessory to back up."),
+  schedule: cron.describe("When to back up (cron, in the host's time zone)."),
+  keep_last: z.int().min(1).default(7).describe("How many backups to keep."),
+  store: z
+    .string()
+    .min(1)
+    .describe("Where backups go: an S3 URL like s3://bucket/prefix, or a path on the host."),
+});
+
+const monitoring = z
+  .strictObject({
+    checks: z
+      .array(
+        z.strictObject({
+          name: name("check name", "check").describe(
+            "Name shown in alerts and on the status page.",
+          ),
+          url: checkedString(httpUrlProblem).describe("URL that must answer with a 2xx status."),
+          interval: duration.prefault("1m").describe("Time between two checks."),
+          timeout: duration.prefault("10s").describe("How long one check may take."),
+        }),
+      )
+      .default([])
+      .describe("HTTP checks the agent runs."),
+  })
+  .describe("Uptime checks run by the agent on each host.");
+
+const cronJob = z
+  .strictObject({
+    schedule: cron.describe("When to run (cron, in the host's time zone)."),
+    command: command.describe("Command to run in a one-off container of the role."),
+    role: name("role name", "role")
+      .default("web")
+      .describe("Role whose image and env the job uses."),
+  })
+  .describe("A scheduled job: a command run in a one-off container on a schedule.");
+
+const hooks = z
+  .strictObject({
+    pre_deploy: command
+      .optional()
+      .describe("Runs on this machine before a deploy; a failure aborts it."),
+    post_deploy: command.optional().describe("Runs on this machine after a successful deploy."),
+  })
+  .describe("Local commands around a deploy.");
+
+/** The resolved configuration: what slipway.yml and its overlays describe once merged. */
+export const configSchema = z.strictObject({
+  service: name("service name", "name").describe(
+    "Name of the app: lowercase letters, digits and dashes, starting with a letter, at most 40 characters. It becomes part of container names.",
+  ),
+  image: image.describe(
+    'Image name of the app, e.g. "hello" or "ghcr.io/acme/hello"; each release is a tag of it.',
+  ),
+  build: z
+    .strictObject({
+      context: z.string().min(1).default(".").describe("Build context, relative to slipway.yml."),
+      dockerfile: z
+        .string()
+        .min(1)
+        .default("Dockerfile")
+        .describe("Dockerfile, relative to the context."),
+      args: z.record(envName, envValue).default({}).describe("Build arguments, NAME: value."),
+      target: z.string().min(1).optional().describe("Stage of a multi-stage Dockerfile to build."),
+    })
+    .optional()
+    .describe("How the image is built."),
+  registry: z
+    .strictObject({
+      server: checkedString(registryServerProblem)
+        .optional()
+        .describe("Registry host with an optional port, e.g. ghcr.io. Absent: Docker Hub."),
+      username: z.string().min(1).describe("User to log in as."),
+      password: secretName.describe(
+        "NAME of the secret holding the password or token, never the password itself.",
+      ),
+    })
+    .optional()
+    .describe(
+      "Container registry for the images. Absent: images are shipped to the hosts over SSH.",
+    ),
+  servers,
+  ssh,
+  proxy,
+  env: env.prefault({}),
+  releases: z
+    .strictObject({
+      keep: z
+        .int()
+        .min(1)
+        .default(5)
+        .describe("Releases (images and env) kept on each host for rollback."),
+    })
+    .prefault({})
+    .describe("Release history kept on the hosts."),
+  rolling: z
+    .strictObject({
+      limit: z.int().min(1).default(1).describe("Hosts of a role deployed at the same time."),
+    })
+    .prefault({})
+    .describe("How many hosts change at once during a deploy."),
+  accessories: z
+    .record(name("accessory name", "accessory"), accessory)
+    .optional()
+    .describe("Databases and caches run beside the app (not supported yet)."),
+  backups: z
+    .array(backup)
+    .optional()
+    .describe("Scheduled backups of accessories (not supported yet)."),
+  monitoring: monitoring.optional().describe("Uptime checks (not supported yet)."),
+  cron: z
+    .record(name("job name", "job"), cronJob)
+    .optional()
+    .describe("Scheduled jobs of the app (not supported yet)."),
+  hooks: hooks.optional().describe("Local commands around a deploy (not supported yet)."),
+});
+
+/** The file itself: the resolved shape plus per-environment overlays. */
+export const fileSchema = configSchema.extend({
+  environments: z
+    .record(name("environment name", "env"), z.record(z.string(), z.unknown()))
+    .optional()
+    .describe(
+      "Overlays by environment name, applied with -d ENV: any key above except environments. Maps merge key by key; lists and scalars replace. slipway.<env>.yml beside this file is applied after.",
+    ),
+});
+
+/** The resolved configuration: durations in milliseconds, sizes in bytes, defaults applied. */
+export type SlipwayConfig = z.output<typeof configSchema>;
+
+type JsonSchema = Record<string, unknown>;
+let cachedJsonSchema: JsonSchema | undefined;
+
+/** JSON Schema (draft 2020-12) of the input file, with a description on every key. */
+export function configJsonSchema(): object {
+  cachedJsonSchema ??= buildJsonSchema();
+  return structuredClone(cachedJsonSchema);
+}
+
+function buildJsonSchema(): JsonSchema {
+  const generated = z.toJSONSchema(fileSchema, {
+    target: "draft-2020-12",
+    io: "input",
+    unrepresentable: "any",
+  }) as JsonSchema;
+  typeListsAsAnyOf(generated);
+  const properties = generated.properties as Record<string, JsonSchema>;
+  const { environments, ...overlayProperties } = properties;
+  if (environments === undefined) throw new Error("schema lost its environments key");
+  // zod sees an overlay as an open map (it is checked once merged); editors get the real shape.
+  environments.additionalProperties = {
+    $ref: "#/$defs/overlay",
+    description: "The keys this environment changes.",
+  };
+  const overlay = withoutRequiredOrDefaults({
+    type: "object",
+    properties: overlayProperties,
+    additionalProperties: false,
+  });
+  return {
+    $schema: generated.$schema,
+    title: "slipway.yml",
+    description: "Configuration of an app deployed with Slipway.",
+    ...generated,
+    $defs: {
+      overlay: {
+        ...overlay,
+        description:
+          "An environment overlay: any top-level key except environments; every key optional.",
+      },
+    },
+  };
+}
+
+// `type: [string, number]` is valid, but strict validators (ajv) refuse it: spell it as anyOf.
+function typeListsAsAnyOf(node: unknown): void {
+  if (typeof node !== "object" || node === null) return;
+  if (Array.isArray(node)) {
+    for (const item of node) typeListsAsAnyOf(item);
+    return;
+  }
+  const schema = node as JsonSchema;
+  if (Array.isArray(schema.type) && schema.anyOf === undefined) {
+    schema.anyOf = schema.type.map((type) => ({ type }));
+    delete schema.type;
+  }
+  for (const [key, value] of Object.entries(schema))
+    if (key !== "examples" && key !== "default") typeListsAsAnyOf(value);
+}
+
+// An overlay only names what changes, so nothing in it is required and no default applies.
+function withoutRequiredOrDefaults(node: unknown): JsonSchema {
+  if (Array.isArray(node)) return node.map(withoutRequiredOrDefaults) as unknown as JsonSchema;
+  if (typeof node !== "object" || node === null) return node as JsonSchema;
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "required" || key === "default") continue;
+    const isSchemaMap = key === "properties" || key === "$defs";
+    out[key] = isSchemaMap
+      ? Object.fromEntries(
+          Object.entries(value as JsonSchema).map(([k, v]) => [k, withoutRequiredOrDefaults(v)]),
+        )
+      : typeof value === "object" && value !== null && key !== "examples" && key !== "enum"
+        ? withoutRequiredOrDefaults(value)
+        : value;
+  }
+  return out;
+}

@@ -1,0 +1,490 @@
+/** Every problem in slipway.yml is reported with its exact place, message and hint. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { loadConfig } from "../../../src/config/index.ts";
+import { ConfigError, UserError } from "../../../src/errors/index.ts";
+import { brief, fixture, issuesOf, MINIMAL, onlyIssue, yaml } from "./helpers.ts";
+
+describe("YAML errors", () => {
+  it("reports a syntax error with its line and column", async () => {
+    const issue = await onlyIssue({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  web:
+    hosts: [127.0.0.1]
+  worker:
+    cmd: bin/worker --queue: default
+`,
+    });
+    assert.deepEqual(issue, {
+      file: "slipway.yml",
+      line: 7,
+      column: 10,
+      path: "",
+      message: "YAML syntax error: nested mappings are not allowed in compact mappings",
+      hint: 'quote a value that contains ": ", e.g. cmd: "echo a: b"',
+    });
+  });
+
+  it("reports tabs used for indentation", async () => {
+    const issue = await onlyIssue({ "slipway.yml": `${MINIMAL}ssh:\n\tport: 22\n` });
+    assert.deepEqual(
+      [issue.line, issue.column, issue.message, issue.hint],
+      [
+        8,
+        1,
+        "YAML syntax error: tabs are not allowed as indentation",
+        "indent with spaces, not tabs",
+      ],
+    );
+  });
+
+  it("reports a duplicate key at the second occurrence, naming the first", async () => {
+    const issue = await onlyIssue({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  web: [127.0.0.1]
+ssh:
+  port: 2222
+  user: deploy
+  port: 22
+`,
+    });
+    assert.deepEqual(issue, {
+      file: "slipway.yml",
+      line: 8,
+      column: 3,
+      path: "ssh.port",
+      message: 'duplicate key "port" (first defined on line 6)',
+      hint: "a key may appear only once in a map: remove or merge one of them",
+    });
+  });
+
+  it("says an empty file is empty", async () => {
+    const issue = await onlyIssue({ "slipway.yml": "# nothing yet\n" });
+    assert.deepEqual(brief([issue]), ["slipway.yml:1:1 : slipway.yml is empty"]);
+  });
+
+  it("throws a UserError, not a ConfigError, when the file does not exist", async () => {
+    const cwd = await fixture({});
+    await assert.rejects(loadConfig({ cwd }), (error: unknown) => {
+      assert.ok(error instanceof UserError);
+      assert.equal(error.message, "slipway.yml not found");
+      assert.equal(error.code, "config.unreadable");
+      return true;
+    });
+  });
+});
+
+describe("unknown and missing keys", () => {
+  it("suggests the key a typo was meant to be, at the key's position", async () => {
+    const issue = await onlyIssue({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servrs:
+  web: [127.0.0.1]
+`,
+    });
+    // The missing "servers" is not reported separately: the suggestion already fixes it.
+    assert.deepEqual(issue, {
+      file: "slipway.yml",
+      line: 3,
+      column: 1,
+      path: "servrs",
+      message: 'unknown key "servrs"',
+      hint: 'did you mean "servers"?',
+    });
+  });
+
+  it("suggests by common prefix, and lists the valid keys when nothing is close", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${MINIMAL.trimEnd()}
+proxy:
+  health:
+    path: /up
+  colour: blue
+`,
+    });
+    assert.deepEqual(
+      issues.map((i) => [i.line, i.column, i.path, i.message, i.hint]),
+      [
+        [8, 3, "proxy.health", 'unknown key "health"', 'did you mean "healthcheck"?'],
+        [
+          10,
+          3,
+          "proxy.colour",
+          'unknown key "colour"',
+          "valid keys here: domains, app_port, healthcheck, max_body_size, rate_limit",
+        ],
+      ],
+    );
+  });
+
+  it("finds the keys of a role written as a map", async () => {
+    const issue = await onlyIssue({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  web:
+    hosts: [127.0.0.1]
+    singelton: true
+`,
+    });
+    assert.deepEqual(brief([issue]), [
+      'slipway.yml:6:5 servers.web.singelton: unknown key "singelton"',
+    ]);
+    assert.equal(issue.hint, 'did you mean "singleton"?');
+  });
+
+  it("points a missing required key at the map that should hold it", async () => {
+    const issue = await onlyIssue({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  web:
+    cmd: bin/web
+`,
+    });
+    assert.deepEqual(issue, {
+      file: "slipway.yml",
+      line: 5,
+      column: 5,
+      path: "servers.web.hosts",
+      message: 'missing required key "hosts"',
+      hint: 'add "hosts:" here (hostnames or IP addresses this role runs on)',
+    });
+  });
+});
+
+describe("all issues at once", () => {
+  it("reports every problem of the file, sorted by line", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+service: Hello_App
+image: hello
+servers:
+  web:
+    hosts: [127.0.0.1, 127.0.0.1]
+ssh:
+  port: "22"
+  connect_timeout: 30
+proxy:
+  app_port: 0
+  max_body_size: 10 megs
+releases:
+  keep: 0
+`,
+    });
+    assert.deepEqual(brief(issues), [
+      'slipway.yml:1:10 service: service name "Hello_App" must be lowercase letters, digits and dashes, starting with a letter',
+      'slipway.yml:5:24 servers.web.hosts[1]: host "127.0.0.1" is listed twice',
+      'slipway.yml:7:9 ssh.port: expected a port like 22, got "22"',
+      'slipway.yml:8:20 ssh.connect_timeout: expected a duration like "30s", got 30',
+      "slipway.yml:10:13 proxy.app_port: port 0 is out of range: ports are whole numbers from 1 to 65535",
+      'slipway.yml:11:18 proxy.max_body_size: invalid size "10 megs": write a whole number and a unit, like 512mb, 1gb or 10k',
+      "slipway.yml:13:9 releases.keep: must be at least 1, got 0",
+    ]);
+    for (const issue of issues) assert.notEqual(issue.hint, "", `${issue.path} has a hint`);
+    assert.equal(issues[3]?.hint, "connect_timeout: how long to wait for a connection");
+  });
+
+  it("formats the thrown error for one issue like a compiler", async () => {
+    const cwd = await fixture({ "slipway.yml": `${MINIMAL}rolling:\n  limit: 0\n` });
+    await assert.rejects(loadConfig({ cwd }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, "slipway.yml:8:10: rolling.limit: must be at least 1, got 0");
+      assert.equal(error.exitCode, 2);
+      return true;
+    });
+  });
+
+  it("keeps the file name as the user typed it", async () => {
+    const cwd = await fixture({ "deploy/app.yml": `${MINIMAL}rolling:\n  limit: 0\n` });
+    await assert.rejects(loadConfig({ cwd, file: "deploy/app.yml" }), (error: ConfigError) => {
+      assert.equal(error.issues[0]?.file, "deploy/app.yml");
+      return true;
+    });
+  });
+});
+
+describe("value checks", () => {
+  const withLine7 = (line7: string) => ({ "slipway.yml": `${MINIMAL}${line7}\n` });
+
+  it("rejects durations without a unit or in words", async () => {
+    const issue = await onlyIssue({
+      "slipway.yml": `${MINIMAL}proxy:\n  healthcheck:\n    interval: thirty seconds\n`,
+    });
+    assert.deepEqual(issue, {
+      file: "slipway.yml",
+      line: 9,
+      column: 15,
+      path: "proxy.healthcheck.interval",
+      message:
+        'invalid duration "thirty seconds": write a whole number and a unit, like 500ms, 30s, 5m, 1h or 2d',
+      hint: "units: ms (milliseconds), s (seconds), m (minutes), h (hours), d (days), e.g. 500ms, 30s, 5m, 1h or 2d",
+    });
+  });
+
+  it("rejects bad sizes", async () => {
+    const issue = await onlyIssue({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  web:
+    hosts: [127.0.0.1]
+    options: { memory: 512 MB }
+`,
+    });
+    assert.deepEqual(brief([issue]), [
+      'slipway.yml:6:24 servers.web.options.memory: invalid size "512 MB": write a whole number and a unit, like 512mb, 1gb or 10k',
+    ]);
+  });
+
+  it("rejects bad cron expressions, saying what is wrong", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${MINIMAL.trimEnd()}
+cron:
+  report:
+    schedule: "0 3 * *"
+    command: bin/report
+  cleanup:
+    schedule: "0 25 * * *"
+    command: bin/cleanup
+  digest:
+    schedule: "@reboot"
+    command: bin/digest
+`,
+    });
+    assert.deepEqual(brief(issues), [
+      "slipway.yml:7:1 cron: cron is not supported yet",
+      'slipway.yml:9:15 cron.report.schedule: cron expression "0 3 * *" has 4 fields, it needs 5',
+      'slipway.yml:12:15 cron.cleanup.schedule: cron expression "0 25 * * *": hour 25 is out of range 0-23',
+      'slipway.yml:15:15 cron.digest.schedule: unknown cron nickname "@reboot"',
+    ]);
+    assert.match(issues[1]?.hint ?? "", /five fields "minute hour day-of-month month day-of-week"/);
+  });
+
+  it("passes cron through croner for what plain ranges do not catch", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": `${MINIMAL}cron:\n  x:\n    schedule: "*/5 * * * funday"\n    command: bin/x\n`,
+    });
+    assert.match(
+      brief(issues)[1] ?? "",
+      /^slipway\.yml:9:15 cron\.x\.schedule: invalid cron expression "\*\/5 \* \* \* funday": /,
+    );
+  });
+
+  it("rejects ports out of range and non-integers", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": `${MINIMAL}ssh:\n  port: 65536\nproxy:\n  app_port: 80.5\n`,
+    });
+    assert.deepEqual(brief(issues), [
+      "slipway.yml:8:9 ssh.port: port 65536 is out of range: ports are whole numbers from 1 to 65535",
+      "slipway.yml:10:13 proxy.app_port: expected a port like 22, got 80.5",
+    ]);
+  });
+
+  it("rejects invalid hostnames and IP addresses", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  web:
+    - app_1.example.com
+    - -app.example.com
+    - 300.1.2.3
+    - deploy@app.example.com
+    - app..example.com
+    - 2001:db8::1
+`,
+    });
+    assert.deepEqual(brief(issues), [
+      'slipway.yml:5:7 servers.web[0]: host "app_1.example.com" contains "_", which is not allowed in a hostname',
+      'slipway.yml:6:7 servers.web[1]: host "-app.example.com" has a label that starts or ends with "-"',
+      'slipway.yml:7:7 servers.web[2]: host "300.1.2.3" is not a valid IP address',
+      'slipway.yml:8:7 servers.web[3]: host "deploy@app.example.com" contains "@", which is not allowed in a hostname',
+      'slipway.yml:9:7 servers.web[4]: host "app..example.com" has an empty label (two dots in a row, or a dot at an end)',
+    ]);
+    assert.equal(issues[3]?.hint, "put the SSH user in ssh.user, not in the host");
+  });
+
+  it("rejects hosts with shell metacharacters, naming the character", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  web:
+    hosts:
+      - "app1.example.com;rm -rf /"
+      - "$(curl evil.example)"
+      - "app\`id\`"
+      - "app1 app2"
+`,
+    });
+    assert.deepEqual(brief(issues), [
+      'slipway.yml:6:9 servers.web.hosts[0]: host "app1.example.com;rm -rf /" contains ";", which is not allowed in a hostname',
+      'slipway.yml:7:9 servers.web.hosts[1]: host "$(curl evil.example)" contains "$", which is not allowed in a hostname',
+      'slipway.yml:8:9 servers.web.hosts[2]: host "app`id`" contains "`", which is not allowed in a hostname',
+      'slipway.yml:9:9 servers.web.hosts[3]: host "app1 app2" contains a space, which is not allowed in a hostname',
+    ]);
+    assert.equal(
+      issues[0]?.hint,
+      "hosts end up in ssh and proxy configuration; write a plain hostname (app1.example.com) or an IP address (203.0.113.10)",
+    );
+  });
+
+  it("checks names, env names, images, enums and the clear/secret overlap", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+service: hello
+image: Hello:latest
+servers:
+  Web: [127.0.0.1]
+env:
+  clear:
+    NODE_ENV: production
+    2FA_KEY: x
+  secret: [NODE_ENV]
+`,
+      ".slipway/secrets": "NODE_ENV=production\n",
+    });
+    assert.deepEqual(brief(issues), [
+      'slipway.yml:2:8 image: invalid image reference "Hello:latest": use lowercase names separated by "/", with an optional :tag',
+      'slipway.yml:4:3 servers.Web: role name "Web" must be lowercase letters, digits and dashes, starting with a letter',
+      'slipway.yml:8:5 env.clear.2FA_KEY: "2FA_KEY" is not a valid environment variable name: use letters, digits and "_", not starting with a digit',
+      'slipway.yml:9:12 env.secret[0]: "NODE_ENV" is in both env.clear and env.secret',
+    ]);
+  });
+
+  it("says which types were expected when a value has the wrong shape", async () => {
+    const issues = await issuesOf(withLine7("proxy: [a, b]"));
+    assert.deepEqual(brief(issues), ["slipway.yml:7:8 proxy: expected a map, got a list"]);
+    const role = await issuesOf({
+      "slipway.yml": "service: a\nimage: a\nservers:\n  web: 127.0.0.1\n",
+    });
+    assert.deepEqual(brief(role), [
+      'slipway.yml:4:8 servers.web: expected a list or a map, got "127.0.0.1"',
+    ]);
+  });
+
+  it("requires one host for a singleton role", async () => {
+    const issue = await onlyIssue({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  worker:
+    hosts: [10.0.0.1, 10.0.0.2]
+    singleton: true
+`,
+    });
+    assert.deepEqual(brief([issue]), [
+      "slipway.yml:5:12 servers.worker.hosts: a singleton role runs on exactly one host, but 2 are listed",
+    ]);
+  });
+});
+
+describe("unsupported sections", () => {
+  it("rejects each of them at its key, naming what will bring it", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${MINIMAL.trimEnd()}
+accessories:
+  db:
+    engine: postgres
+    version: "16"
+    host: 127.0.0.1
+backups:
+  - accessory: db
+    schedule: "@daily"
+    store: s3://backups/hello
+monitoring:
+  checks:
+    - name: home
+      url: https://example.com/
+cron:
+  report:
+    schedule: "0 3 * * *"
+    command: bin/report
+hooks:
+  pre_deploy: bin/check
+`,
+    });
+    assert.deepEqual(
+      issues.map((i) => [i.line, i.column, i.path, i.message, i.hint]),
+      [
+        [
+          7,
+          1,
+          "accessories",
+          "accessories is not supported yet",
+          "accessories will come with the upcoming `slipway accessory` command; remove the section for now",
+        ],
+        [
+          12,
+          1,
+          "backups",
+          "backups is not supported yet",
+          "backups will come with the upcoming `slipway backup` command; remove the section for now",
+        ],
+        [
+          16,
+          1,
+          "monitoring",
+          "monitoring is not supported yet",
+          "monitoring will come with the upcoming agent; remove the section for now",
+        ],
+        [
+          20,
+          1,
+          "cron",
+          "cron is not supported yet",
+          "cron will come with the upcoming agent's scheduler; remove the section for now",
+        ],
+        [
+          24,
+          1,
+          "hooks",
+          "hooks is not supported yet",
+          "hooks will come with the upcoming `slipway deploy` command; remove the section for now",
+        ],
+      ],
+    );
+  });
+
+  it("still validates their content fully", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${MINIMAL.trimEnd()}
+accessories:
+  db:
+    engine: oracle
+    host: "db;x"
+backups:
+  - accessory: cache
+    schedule: daily
+    store: s3://b
+`,
+    });
+    assert.deepEqual(brief(issues), [
+      "slipway.yml:7:1 accessories: accessories is not supported yet",
+      'slipway.yml:9:13 accessories.db.engine: must be one of postgres, mysql, mariadb, mongodb, redis, influxdb, generic, got "oracle"',
+      'slipway.yml:10:11 accessories.db.host: host "db;x" contains ";", which is not allowed in a hostname',
+      "slipway.yml:11:1 backups: backups is not supported yet",
+      'slipway.yml:12:16 backups[0].accessory: backup of accessory "cache", which accessories does not define',
+      'slipway.yml:13:15 backups[0].schedule: cron expression "daily" has 1 field, it needs 5',
+    ]);
+  });
+});
