@@ -3,7 +3,7 @@
  * referenced secrets, and either returns the resolved model or throws every issue at once.
  */
 import { dirname, resolve } from "node:path";
-import { ConfigError, type ConfigIssue, UserError } from "../errors/index.ts";
+import { ConfigError, type ConfigIssue, ExitCode, UserError } from "../errors/index.ts";
 import { crossCheckIssues } from "./cross-checks.ts";
 import { isOwnIssue, readEnvironments, unknownEnvironmentIssue } from "./environments.ts";
 import { unignoredFileWarnings } from "./git-ignore.ts";
@@ -12,6 +12,7 @@ import { expandRoleShorthand, mergeOverlay } from "./overlay.ts";
 import { readTextIfExists } from "./read-text.ts";
 import { configJsonSchema, fileSchema, type SlipwayConfig } from "./schema.ts";
 import {
+  holdsLiteralSecrets,
   type ResolvedSecrets,
   readSecretsFiles,
   resolveSecrets,
@@ -48,6 +49,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   if (text === undefined) {
     throw new UserError({
       code: "config.unreadable",
+      exitCode: ExitCode.usage,
       message: `${display} not found`,
       hint: "run slipway from the directory holding slipway.yml, or pass its path with --config",
     });
@@ -105,7 +107,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     : { secrets: { values: new Map(), sources: new Map() }, issues: [] };
   issues.push(...resolved.issues);
   warnings.push(
-    ...(await unignoredFileWarnings(secretsFiles.filter((f) => f.entries !== undefined))),
+    // A file of `$(command)` references only (a password manager's) is safe to commit.
+    ...(await unignoredFileWarnings(secretsFiles.filter(holdsLiteralSecrets))),
   );
 
   if (issues.length > 0 || checked?.config === undefined) {

@@ -1,6 +1,6 @@
 /** Reading the files the configuration is made of. */
 import { readFile } from "node:fs/promises";
-import { UserError } from "../errors/index.ts";
+import { ExitCode, UserError } from "../errors/index.ts";
 
 /** The file's text, or undefined when it does not exist; any other failure is the user's to fix. */
 export async function readTextIfExists(
@@ -14,6 +14,7 @@ export async function readTextIfExists(
     if (code === "ENOENT") return undefined;
     throw new UserError({
       code: "config.unreadable",
+      exitCode: ExitCode.usage,
       message: `cannot read ${display}: ${code ?? (error as Error).message}`,
       hint: "check that it is a readable file (permissions, not a directory)",
       cause: error,

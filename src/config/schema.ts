@@ -170,8 +170,13 @@ const servers = z
 
 const ssh = z
   .strictObject({
-    user: checkedString(userProblem).default("root").describe("User to connect as."),
-    port: port.default(22).describe("SSH port of every host."),
+    // No defaults here: when absent, ~/.ssh/config (User, Port) decides, then root and 22.
+    user: checkedString(userProblem)
+      .optional()
+      .describe("User to connect as. Absent: User from ~/.ssh/config, else root."),
+    port: port
+      .optional()
+      .describe("SSH port of every host. Absent: Port from ~/.ssh/config, else 22."),
     keys: z
       .array(z.string().min(1))
       .default([])

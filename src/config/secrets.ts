@@ -75,6 +75,18 @@ export async function readSecretsFiles(
 const DOTENV_LINE =
   /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/dgm;
 
+/** The command of a `$(command)` value, or undefined for a literal value. */
+export function secretCommand(value: string): string | undefined {
+  return /^\$\((.+)\)$/s.exec(value)?.[1];
+}
+
+/** True when the file holds at least one literal value (not only `$(command)` references). */
+export function holdsLiteralSecrets(file: SecretsFile): boolean {
+  return [...(file.entries?.values() ?? [])].some(
+    (entry) => secretCommand(entry.value) === undefined,
+  );
+}
+
 function parseSecrets(text: string): NonNullable<SecretsFile["entries"]> {
   const normalized = text.replace(/\r\n?/g, "\n");
   const values = parseDotenv(normalized);
@@ -113,7 +125,7 @@ export async function resolveSecrets(
       issues.push(missingSecret(reference, files, locations));
       continue;
     }
-    const command = /^\$\((.+)\)$/s.exec(entry.value)?.[1];
+    const command = secretCommand(entry.value);
     if (command === undefined) {
       values.set(reference.name, entry.value);
       sources.set(reference.name, file.display);

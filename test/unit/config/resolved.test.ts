@@ -12,8 +12,6 @@ describe("resolved configuration", () => {
       image: "hello",
       servers: { web: { hosts: ["127.0.0.1"], singleton: false, options: {} } },
       ssh: {
-        user: "root",
-        port: 22,
         keys: [],
         connect_timeout: 10_000,
         strict_host_keys: false,

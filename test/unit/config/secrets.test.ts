@@ -146,6 +146,17 @@ describe("secrets files and git", () => {
     ]);
   });
 
+  it("does not warn about a file holding only $(command) references", async () => {
+    const cwd = await fixture({
+      "slipway.yml": WITH_SECRET,
+      ".slipway/secrets": "# from the password manager\nSESSION_SECRET=$(echo from-vault)\n",
+    });
+    git(cwd, "init", "-q");
+    const loaded = await loadConfig({ cwd });
+    assert.deepEqual(loaded.warnings, []);
+    assert.equal(loaded.secrets.values.get("SESSION_SECRET"), "from-vault");
+  });
+
   it("does not warn when .gitignore covers it, or outside a repository", async () => {
     const files = {
       "slipway.yml": WITH_SECRET,

@@ -1,0 +1,133 @@
+/**
+ * Argument parsing and error presentation. Commands live in ./commands and are loaded only when
+ * chosen; this file maps every failure to a documented exit code and a message with a hint.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError, ExitCode, formatConfigIssue, SlipwayError } from "../errors/index.ts";
+import { redactor } from "../output/index.ts";
+import { type CommandContext, createContext, type GlobalFlags } from "./context.ts";
+import { readVersion } from "./version.ts";
+
+type Action = (
+  context: CommandContext,
+  options: Record<string, unknown>,
+  args: string[],
+) => Promise<number | undefined>;
+
+/** Runs the CLI with the given arguments and resolves with the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return Number(process.exitCode ?? ExitCode.ok);
+  } catch (error) {
+    return reportError(error, program.opts<GlobalFlags>());
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command("slipway")
+    .description("From repository to a hardened, monitored, backed-up deployment over SSH.")
+    .version(readVersion(), "-V, --version")
+    .option("-c, --config <file>", "configuration file", "slipway.yml")
+    .option("-d, --environment <name>", "environment overlay, e.g. staging")
+    .option("--json", "print data as JSON for scripts")
+    .option("--verbose", "show every command run on every host, and stack traces")
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 failure, 2 usage or config error, 3 health check failed (rolled back), 4 locked.",
+    );
+
+  const config = program.command("config").description("check and describe slipway.yml");
+  config
+    .command("check")
+    .description("validate slipway.yml and print the resolved config, secrets redacted")
+    .action(lazy(() => import("./commands/config.ts"), "check"));
+  config
+    .command("schema")
+    .description("print the JSON Schema of slipway.yml (for editors)")
+    .action(lazy(() => import("./commands/config.ts"), "schema"));
+
+  program
+    .command("doctor")
+    .description("self-test the connection to every host: SSH, quoting, uploads, streaming")
+    .addOption(new Option("--hosts <list>", "only these hosts (comma-separated)"))
+    .addOption(new Option("--limit <n>", "hosts checked at once").default("8"))
+    .action(lazy(() => import("./commands/doctor.ts"), "doctor"));
+
+  return program;
+}
+
+/** Wraps a command module's export so it is imported only when the command runs. */
+function lazy<M extends Record<string, unknown>>(
+  load: () => Promise<M>,
+  name: keyof M & string,
+): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    const flags = command.optsWithGlobals<GlobalFlags & Record<string, unknown>>();
+    const positional = command.args;
+    const module = await load();
+    const action = module[name] as Action;
+    const code = await action(createContext(flags), command.opts(), positional);
+    if (code !== undefined) process.exitCode = code;
+  };
+}
+
+function reportError(error: unknown, flags: GlobalFlags): number {
+  if (error instanceof CommanderError) {
+    // Help and version are "errors" to commander; they already printed what they had to.
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") {
+      return ExitCode.ok;
+    }
+    if (error.code === "commander.help") return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  const json = flags.json ?? false;
+  if (error instanceof ConfigError) {
+    if (json) {
+      printJson({ ok: false, errors: error.issues });
+    } else {
+      const count = error.issues.length;
+      for (const issue of error.issues) process.stderr.write(`${formatConfigIssue(issue)}\n`);
+      process.stderr.write(`${count} problem${count === 1 ? "" : "s"} found.\n`);
+    }
+    return error.exitCode;
+  }
+  if (error instanceof SlipwayError) {
+    if (json) {
+      printJson({
+        ok: false,
+        error: { code: error.code, message: error.message, hint: error.hint },
+      });
+    } else {
+      writeRedacted(`error: ${error.message}\n`);
+      if (error.hint) writeRedacted(`hint: ${error.hint}\n`);
+      if (flags.verbose && error.stack) writeRedacted(`${error.stack}\n`);
+    }
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (json) {
+    printJson({ ok: false, error: { code: "bug", message, hint: "This is a bug in Slipway." } });
+  } else {
+    writeRedacted(`error: ${message}\n`);
+    writeRedacted(
+      flags.verbose && error instanceof Error && error.stack
+        ? `${error.stack}\n`
+        : "hint: this looks like a bug in Slipway; run again with --verbose and report the output.\n",
+    );
+  }
+  return ExitCode.failure;
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${redactor.redact(JSON.stringify(value, null, 2))}\n`);
+}
+
+function writeRedacted(text: string): void {
+  process.stderr.write(redactor.redact(text));
+}
