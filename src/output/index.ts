@@ -1,3 +1,3 @@
 export { HostLineWriter, hostPrefixes, type LineSink } from "./host-lines.ts";
 export { REDACTED, Redactor, redactor } from "./redact.ts";
-export { createReporter, type Reporter } from "./reporter.ts";
+export { createReporter, type Reporter, visibleControls } from "./reporter.ts";

@@ -39,11 +39,25 @@ export function createReporter(options: ReporterOptions): Reporter {
     },
     warn: (message) => line(`warning: ${message}`),
     command: (host, rendered) => {
-      if (verbose) line(`${host} $ ${rendered}`);
+      if (verbose) line(`${host} $ ${visibleControls(rendered)}`);
     },
     hostOutput: (host) =>
       new HostLineWriter(`${host} | `, options.redactor, (text) => {
         if (!quiet || verbose) write(`${text}\n`);
       }),
   };
+}
+
+const ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * Shows control characters (and bidirectional overrides) as escapes, so a traced command stays
+ * on one line and a value from a config file cannot move the cursor or recolour the terminal.
+ */
+export function visibleControls(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+    /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g,
+    (char) => ESCAPES[char] ?? `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
 }

@@ -12,8 +12,14 @@ import { after, before, describe, it } from "node:test";
 import { HOSTILE_VALUES } from "../../src/doctor/index.ts";
 import { ExternalError, SlipwayError } from "../../src/errors/index.ts";
 import { createReporter, Redactor } from "../../src/output/index.ts";
-import { Connections, onHosts, SshTransport } from "../../src/transport/index.ts";
+import {
+  Connections,
+  onHosts,
+  type SshOptions,
+  type SshTransport,
+} from "../../src/transport/index.ts";
 import { freePort, makeKeyPair, type Sshd, startSshd } from "../rig/index.ts";
+import { isolatedSshTransport } from "../support/transport.ts";
 
 describe("SSH transport against a real sshd", () => {
   let sshd: Sshd;
@@ -22,22 +28,8 @@ describe("SSH transport against a real sshd", () => {
   const open: SshTransport[] = [];
 
   /** A transport to the test sshd with only its key, no agent, no ~/.ssh files. */
-  function connectTo(
-    server: Sshd,
-    extra: Partial<ConstructorParameters<typeof SshTransport>[0]> = {},
-  ) {
-    const transport = new SshTransport({
-      host: server.host,
-      port: server.port,
-      user: server.user,
-      keys: [server.clientKey],
-      knownHostsFile,
-      userKnownHostsFiles: [],
-      sshConfigFile: null,
-      agentSocket: "",
-      connectTimeoutMs: 5000,
-      ...extra,
-    });
+  function connectTo(server: Sshd, extra: Partial<SshOptions> = {}) {
+    const transport = isolatedSshTransport(server, knownHostsFile, extra);
     open.push(transport);
     return transport;
   }

@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HOSTILE_VALUES, runDoctor } from "../../src/doctor/index.ts";
-import { SshTransport } from "../../src/transport/index.ts";
+import type { SshTransport } from "../../src/transport/index.ts";
 import { rigAvailable, skipUnless, startVpsBox, type VpsBox } from "../rig/index.ts";
+import { isolatedSshTransport } from "../support/transport.ts";
 
 describe("SSH transport against the VPS box", {
   skip: skipUnless(rigAvailable()),
@@ -20,16 +21,7 @@ describe("SSH transport against the VPS box", {
   const open: SshTransport[] = [];
 
   function connect(user = "root") {
-    const t = new SshTransport({
-      host: box.host,
-      port: box.port,
-      user,
-      keys: [box.clientKey],
-      knownHostsFile: join(dir, "known_hosts"),
-      userKnownHostsFiles: [],
-      sshConfigFile: null,
-      agentSocket: "",
-    });
+    const t = isolatedSshTransport({ ...box, user }, join(dir, "known_hosts"));
     open.push(t);
     return t;
   }

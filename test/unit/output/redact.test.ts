@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createReporter, HostLineWriter, Redactor } from "../../../src/output/index.ts";
+import {
+  createReporter,
+  HostLineWriter,
+  Redactor,
+  visibleControls,
+} from "../../../src/output/index.ts";
 
 describe("redaction", () => {
   it("replaces every occurrence of every registered value", () => {
@@ -60,5 +65,22 @@ describe("redaction", () => {
     reporter.warn("topsecret leaked?");
     reporter.command("web-1", "echo topsecret");
     assert.equal(out, "using [redacted]\nwarning: [redacted] leaked?\nweb-1 $ echo [redacted]\n");
+  });
+});
+
+describe("traced commands", () => {
+  it("show control characters and bidi overrides as escapes, on one line", () => {
+    assert.equal(
+      visibleControls("a\nb\tc\r\u001b[31mred\u202eevil"),
+      "a\\nb\\tc\\r\\u001b[31mred\\u202eevil",
+    );
+    let out = "";
+    const reporter = createReporter({
+      redactor: new Redactor(),
+      verbose: true,
+      write: (t) => (out += t),
+    });
+    reporter.command("h", "sh -c 'one\ntwo'");
+    assert.equal(out, "h $ sh -c 'one\\ntwo'\n");
   });
 });
