@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts everything the test rig needs on a fresh Debian 12 machine (run as root):
-#   - apt packages: podman, runc, OpenSSH server and client, debootstrap, uidmap (+ curl, iptables)
+#   - apt packages: podman, runc, OpenSSH server and client, debootstrap, uidmap (+ curl, iptables, openssl for the demo's secret)
 #   - /etc/containers/containers.conf selecting runc (crun fails here on setrlimit)
 #   - the Podman Docker-API service on unix:///run/podman/podman.sock
 #   - base image localhost/debian:bookworm (debootstrap, no registry needed)
@@ -15,7 +15,7 @@ readonly BASE_IMAGE="localhost/debian:bookworm"
 readonly VPS_IMAGE="localhost/slipway-vps:1"
 readonly SUITE="bookworm"
 readonly PODMAN_SOCK="/run/podman/podman.sock"
-readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables)
+readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl)
 
 RIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly RIG_DIR
