@@ -3,6 +3,7 @@
  * milliseconds, sizes in bytes, defaults applied) and the JSON Schema editors and the README use.
  */
 import { z } from "zod";
+import { splitCommand } from "./command-words.ts";
 import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from "./units.ts";
 import {
   cronProblem,
@@ -74,8 +75,29 @@ function name(what: string, title: string) {
   return checkedString((s) => nameProblem(s, what)).meta({ title, pattern: NAME_PATTERN });
 }
 
+// A string command is split into words the way a shell would (quotes respected), but never run
+// by a shell: operators, globs and substitutions are refused, so what runs is what is written.
 const command = z
-  .union([z.string().min(1), z.array(z.string()).min(1)])
+  .union([
+    z
+      .string()
+      .min(1)
+      .transform((text, ctx) => {
+        const words = splitCommand(text);
+        if (typeof words === "string") {
+          ctx.addIssue({
+            code: "custom",
+            message: `command ${JSON.stringify(text)} ${words}`,
+            params: {
+              hint: 'write it as a list of words, or run a shell explicitly: ["sh", "-c", "a && b"]',
+            },
+          });
+          return z.NEVER;
+        }
+        return words;
+      }),
+    z.array(z.string()).min(1),
+  ])
   .meta({ title: "command", examples: ["bin/worker", ["python", "-m", "worker"]] });
 
 // Clear env values may be written as YAML numbers or booleans; containers only see strings.
@@ -129,6 +151,20 @@ const roleObject = z
       .default(false)
       .describe(
         "Run exactly one container of this role (schedulers, queue consumers that must not run twice).",
+      ),
+    proxy: z
+      .boolean()
+      .optional()
+      .describe(
+        "Whether the role serves HTTP through the proxy, behind the health gate. Absent: true for a role named web, false for others.",
+      ),
+    stop_timeout: duration
+      .prefault("30s")
+      .describe("Time a container gets to finish after SIGTERM before it is killed."),
+    ready_after: duration
+      .prefault("5s")
+      .describe(
+        "For roles without the proxy: a new container that has no health check of its own counts as healthy when still running after this long.",
       ),
     options: z
       .strictObject({
@@ -227,6 +263,16 @@ const proxy = z
         "Domains served by the web role; each gets a TLS certificate. Empty: serve plain HTTP on any name.",
       ),
     app_port: port.default(3000).describe("Port the app listens on inside its container."),
+    image: image
+      .default("nginx:1.27-bookworm")
+      .describe(
+        "Image of the proxy container. Shipped from the local engine when it has it, else pulled by the host.",
+      ),
+    drain_timeout: duration
+      .prefault("3s")
+      .describe(
+        "After the switch, how long the old container keeps running to finish requests already in flight.",
+      ),
     healthcheck,
     max_body_size: size.prefault("10mb").describe("Largest request body accepted."),
     rate_limit: z
@@ -367,6 +413,16 @@ export const configSchema = z.strictObject({
   ssh,
   proxy,
   env: env.prefault({}),
+  deploy: z
+    .strictObject({
+      release_command: command
+        .optional()
+        .describe(
+          "Run once per deploy in a one-off container of the new release, before any traffic moves (migrations). Failure aborts the deploy.",
+        ),
+    })
+    .prefault({})
+    .describe("The deploy itself."),
   releases: z
     .strictObject({
       keep: z
@@ -379,7 +435,18 @@ export const configSchema = z.strictObject({
     .describe("Release history kept on the hosts."),
   rolling: z
     .strictObject({
-      limit: z.int().min(1).default(1).describe("Hosts of a role deployed at the same time."),
+      limit: z
+        .union([
+          z.int().min(1),
+          z
+            .string()
+            .regex(/^([1-9][0-9]?|100)%$/, { message: "a percentage from 1% to 100%" })
+            .meta({ examples: ["25%"] }),
+        ])
+        .default(1)
+        .describe(
+          'Hosts of a role deployed at the same time: a number, or a percentage of the role\'s hosts such as "25%" (at least one).',
+        ),
     })
     .prefault({})
     .describe("How many hosts change at once during a deploy."),

@@ -52,6 +52,8 @@ environments:
     assert.deepEqual(config.servers.web, {
       hosts: ["10.0.0.1", "10.0.0.2"],
       singleton: false,
+      stop_timeout: 30_000,
+      ready_after: 5_000,
       options: { memory: 512 * 1024 ** 2 },
     });
     assert.deepEqual(config.servers.worker?.hosts, ["10.1.0.3"]);

@@ -10,7 +10,15 @@ describe("resolved configuration", () => {
     assert.deepEqual(loaded.config, {
       service: "hello",
       image: "hello",
-      servers: { web: { hosts: ["127.0.0.1"], singleton: false, options: {} } },
+      servers: {
+        web: {
+          hosts: ["127.0.0.1"],
+          singleton: false,
+          stop_timeout: 30_000,
+          ready_after: 5_000,
+          options: {},
+        },
+      },
       ssh: {
         keys: [],
         connect_timeout: 10_000,
@@ -20,10 +28,13 @@ describe("resolved configuration", () => {
       proxy: {
         domains: [],
         app_port: 3000,
+        image: "nginx:1.27-bookworm",
+        drain_timeout: 3000,
         healthcheck: { path: "/up", interval: 1000, timeout: 5000, successes: 2, deadline: 60_000 },
         max_body_size: 10 * 1024 * 1024,
       },
       env: { clear: {}, secret: [] },
+      deploy: {},
       releases: { keep: 5 },
       rolling: { limit: 1 },
     });

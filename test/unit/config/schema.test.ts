@@ -122,7 +122,15 @@ describe("examples", () => {
       {
         service: "hello",
         image: "hello",
-        servers: { web: { hosts: ["127.0.0.1"], singleton: false, options: {} } },
+        servers: {
+          web: {
+            hosts: ["127.0.0.1"],
+            singleton: false,
+            stop_timeout: 30_000,
+            ready_after: 5_000,
+            options: {},
+          },
+        },
         port: 2222,
         app: [3000, "/up"],
         env: { clear: { NODE_ENV: "production" }, secret: ["SESSION_SECRET"] },
