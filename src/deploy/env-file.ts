@@ -1,0 +1,49 @@
+/**
+ * The env file a release's containers read (`--env-file`): clear values, secret values, and
+ * SLIPWAY_* facts. It is uploaded 0600 and never passed in argv.
+ */
+import { UserError } from "../errors/index.ts";
+
+export interface EnvFileInput {
+  clear: Record<string, string>;
+  secretNames: readonly string[];
+  secrets: ReadonlyMap<string, string>;
+  facts: { service: string; environment: string | undefined; role: string; version: string };
+  /** The port the app should listen on, offered as PORT unless the app's env sets it. */
+  appPort?: number;
+}
+
+/** Renders the env file; Docker's format has no quoting, so multi-line values are refused. */
+export function renderEnvFile(input: EnvFileInput): string {
+  const entries = new Map<string, string>();
+  if (input.appPort !== undefined) entries.set("PORT", String(input.appPort));
+  for (const [name, value] of Object.entries(input.clear)) entries.set(name, value);
+  for (const name of input.secretNames) {
+    const value = input.secrets.get(name);
+    if (value === undefined) {
+      throw new UserError({
+        code: "secret.missing",
+        message: `secret ${name} has no value`,
+        hint: "run slipway config check to see where it is looked for",
+      });
+    }
+    entries.set(name, value);
+  }
+  entries.set("SLIPWAY_SERVICE", input.facts.service);
+  entries.set("SLIPWAY_ENVIRONMENT", input.facts.environment ?? "");
+  entries.set("SLIPWAY_ROLE", input.facts.role);
+  entries.set("SLIPWAY_VERSION", input.facts.version);
+
+  const lines: string[] = [];
+  for (const [name, value] of entries) {
+    if (/[\r\n\0]/.test(value)) {
+      throw new UserError({
+        code: "env.multiline",
+        message: `${name} has a line break, which a container env file cannot hold`,
+        hint: `store it base64-encoded (for example ${name}_B64) and decode it in the app`,
+      });
+    }
+    lines.push(`${name}=${value}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

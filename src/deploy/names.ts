@@ -1,0 +1,49 @@
+/**
+ * How an app's things are named on a host. Everything carries the site (service, plus the
+ * environment when one is selected) so staging can share a host with production.
+ */
+import { randomBytes } from "node:crypto";
+
+/** `hello`, or `hello-staging` with `-d staging`. */
+export function siteName(service: string, environment: string | undefined): string {
+  return environment ? `${service}-${environment}` : service;
+}
+
+/** A new container's name: site, role, version and a nonce, so redeploying a version never clashes. */
+export function containerName(site: string, role: string, version: string): string {
+  return `${site}-${role}-${version}-${randomBytes(3).toString("hex")}`;
+}
+
+/** The labels every container of a release carries: the truth `status` and rollback read back. */
+export function releaseLabels(input: {
+  service: string;
+  environment: string | undefined;
+  role: string;
+  version: string;
+}): Record<string, string> {
+  return {
+    "slipway.service": input.service,
+    "slipway.environment": input.environment ?? "",
+    "slipway.role": input.role,
+    "slipway.version": input.version,
+    "slipway.released": new Date().toISOString(),
+  };
+}
+
+/** The labels that select every container of one role of one app. */
+export function roleSelector(input: {
+  service: string;
+  environment: string | undefined;
+  role: string;
+}): Record<string, string> {
+  return {
+    "slipway.service": input.service,
+    "slipway.environment": input.environment ?? "",
+    "slipway.role": input.role,
+  };
+}
+
+/** The image reference of one version. */
+export function imageRef(image: string, version: string): string {
+  return `${image}:${version}`;
+}
