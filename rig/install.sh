@@ -5,6 +5,8 @@
 #   - the Podman Docker-API service on unix:///run/podman/podman.sock
 #   - base image localhost/debian:bookworm (debootstrap, no registry needed)
 #   - "VPS in a box" image localhost/slipway-vps:N from rig/images/vps/Containerfile
+#   - app images for tests and the demo: localhost/slipway-node:24 (rig/images/node, with the Node
+#     binary of this project's node_modules) and localhost/slipway-nginx:N (rig/images/nginx)
 # Idempotent: prints one line per thing it did, or a single line saying nothing was needed.
 set -euo pipefail
 
@@ -13,12 +15,18 @@ set -euo pipefail
 # of its build context and is rebuilt when that hash no longer matches.
 readonly BASE_IMAGE="localhost/debian:bookworm"
 readonly VPS_IMAGE="localhost/slipway-vps:1"
+# Same rule for these two: bump the number after a change under rig/images/node or nginx (the
+# node image's tag is Node's major version, so a change there replaces the image in place).
+readonly NODE_IMAGE="localhost/slipway-node:24"
+readonly NODE_MAJOR="24"
+readonly NGINX_IMAGE="localhost/slipway-nginx:1"
 readonly SUITE="bookworm"
 readonly PODMAN_SOCK="/run/podman/podman.sock"
 readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl)
 
 RIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly RIG_DIR
+readonly PROJECT_DIR="${RIG_DIR%/*}"
 export DEBIAN_FRONTEND=noninteractive
 
 DID=0
@@ -145,6 +153,13 @@ write_image_sources() {
 }
 
 ROOTFS=""
+TMP_DIRS=()
+cleanup() {
+  cleanup_rootfs
+  local d
+  for d in "${TMP_DIRS[@]}"; do rm -rf "$d"; done
+  TMP_DIRS=()
+}
 cleanup_rootfs() {
   [[ -n $ROOTFS && -d $ROOTFS ]] || return 0
   # debootstrap mounts proc/sys inside; never let rm reach into them.
@@ -152,7 +167,7 @@ cleanup_rootfs() {
   rm -rf --one-file-system "$ROOTFS"
   ROOTFS=""
 }
-trap cleanup_rootfs EXIT
+trap cleanup EXIT
 
 build_base_image() {
   podman image exists "$BASE_IMAGE" && return 0
@@ -174,19 +189,92 @@ context_hash() {
   (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
-build_vps_image() {
-  local ctx="$RIG_DIR/images/vps" hash have=""
-  hash="$(context_hash "$ctx")"
-  if podman image exists "$VPS_IMAGE"; then
-    have="$(podman image inspect --format '{{ index .Labels "slipway.rig.context-sha256" }}' "$VPS_IMAGE")"
-    [[ $have == "$hash" ]] && return 0
-  fi
-  quiet podman build --pull=never --label "slipway.rig.context-sha256=$hash" -t "$VPS_IMAGE" "$ctx"
-  if [[ -n $have ]]; then
-    say "rebuilt $VPS_IMAGE: rig/images/vps changed (bump the tag number in rig/install.sh and test/rig/vps.ts)"
+# Whether image $1 exists with the context hash $2 in its label (then nothing needs building);
+# prints the hash it carries when it exists with another one.
+image_current() {
+  local have
+  podman image exists "$1" || return 1
+  have="$(podman image inspect --format '{{ index .Labels "slipway.rig.context-sha256" }}' "$1")"
+  [[ $have == "$2" ]] && return 0
+  printf '%s\n' "$have"
+  return 1
+}
+
+# Builds image $1 from context folder $2, labelled with hash $3; $4 is the source folder, $5 what
+# was there before (empty: the image did not exist).
+build_image() {
+  local image="$1" ctx="$2" hash="$3" source="$4" had="$5" old=""
+  [[ -z $had ]] || old="$(podman image inspect --format '{{.Id}}' "$image")"
+  quiet podman build --pull=never --label "slipway.rig.context-sha256=$hash" -t "$image" "$ctx"
+  if [[ -n $had ]]; then
+    # The old build lost its tag; drop it unless a container still uses it.
+    podman image rm "$old" >/dev/null 2>&1 || true
+    say "rebuilt $image: $source changed since it was built"
   else
-    say "built $VPS_IMAGE"
+    say "built $image"
   fi
+}
+
+build_vps_image() {
+  local ctx="$RIG_DIR/images/vps" hash had
+  hash="$(context_hash "$ctx")"
+  had="$(image_current "$VPS_IMAGE" "$hash")" && return 0
+  build_image "$VPS_IMAGE" "$ctx" "$hash" rig/images/vps "$had"
+}
+
+build_nginx_image() {
+  local ctx="$RIG_DIR/images/nginx" hash had
+  hash="$(context_hash "$ctx")"
+  had="$(image_current "$NGINX_IMAGE" "$hash")" && return 0
+  build_image "$NGINX_IMAGE" "$ctx" "$hash" rig/images/nginx "$had"
+}
+
+# Whether $1 is a Node binary of the wanted major version (an ELF file, not an npm shim script).
+is_node_binary() {
+  [[ -f $1 && -x $1 && "$(head -c 4 "$1" | tr -d '\0')" == $'\x7fELF' ]] || return 1
+  [[ "$("$1" --version 2>/dev/null)" == "v$NODE_MAJOR."* ]]
+}
+
+# Prints the path of a Node binary for the image: the one npm put in this project's node_modules
+# (the `node` package hard-links the platform package's bin/node there), else the platform
+# package fetched with npm into the folder $1.
+find_node_binary() {
+  local tmp="$1" arch candidate
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) die "no Node binary package for $(uname -m)" ;;
+  esac
+  for candidate in "$PROJECT_DIR/node_modules/node-linux-$arch/bin/node" "$PROJECT_DIR/node_modules/node/bin/node"; do
+    if is_node_binary "$candidate"; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  command -v npm >/dev/null || die "no Node $NODE_MAJOR binary in node_modules and no npm to fetch one: run npm ci first"
+  quiet npm pack --pack-destination "$tmp" "node-linux-$arch@$NODE_MAJOR"
+  tar -xzf "$tmp"/node-linux-"$arch"-*.tgz -C "$tmp" package/bin/node
+  is_node_binary "$tmp/package/bin/node" || die "npm package node-linux-$arch@$NODE_MAJOR holds no usable bin/node"
+  printf '%s\n' "$tmp/package/bin/node"
+}
+
+build_node_image() {
+  local src="$RIG_DIR/images/node" hash had ctx bin
+  hash="$(context_hash "$src")"
+  had="$(image_current "$NODE_IMAGE" "$hash")" && return 0
+  ctx="$(mktemp -d /var/tmp/slipway-node-image.XXXXXX)"
+  TMP_DIRS+=("$ctx")
+  cp -R "$src/." "$ctx/"
+  bin="$(find_node_binary "$ctx")"
+  # Symbols are a sixth of the binary and nothing in an image reads them.
+  if command -v strip >/dev/null; then
+    strip --strip-all -o "$ctx/node" "$bin"
+  else
+    cp "$bin" "$ctx/node"
+  fi
+  rm -rf "$ctx/package" "$ctx"/*.tgz
+  build_image "$NODE_IMAGE" "$ctx" "$hash" rig/images/node "$had"
+  rm -rf "$ctx"
 }
 
 install_packages
@@ -194,4 +282,6 @@ configure_containers
 start_podman_service
 build_base_image
 build_vps_image
+build_node_image
+build_nginx_image
 [[ $DID -eq 1 ]] || say "nothing to do: packages, podman API and images already in place"

@@ -1,4 +1,5 @@
 /** The test rig: real sshd servers and "VPS in a box" containers for integration tests. */
+export { imagesAvailable, NGINX_IMAGE, NODE_IMAGE } from "./images.ts";
 export { type KeyPair, makeKeyPair } from "./keys.ts";
 export { freePort, readBanner, waitForSshBanner } from "./net.ts";
 export {

@@ -56,8 +56,13 @@ export function rigAvailable(image: string = VPS_IMAGE): RigCheck {
   return { ok: true };
 }
 
+// --volumes: the anonymous /var/lib/docker volume goes with the box (--rm alone does not remove
+// it when the container is removed with `podman rm`).
 function removeContainerSync(name: string): void {
-  spawnSync("podman", ["rm", "--force", "--time", "0", name], { stdio: "ignore", timeout: 60_000 });
+  spawnSync("podman", ["rm", "--force", "--volumes", "--time", "0", name], {
+    stdio: "ignore",
+    timeout: 60_000,
+  });
 }
 
 /** Removes boxes left behind by test processes that died without cleaning up (SIGKILL, OOM). */
@@ -76,7 +81,8 @@ async function sweepOrphans(): Promise<void> {
     .map((l) => l.trim().split(" "))
     .filter(([name, pid]) => name && pid && !pidAlive(Number(pid)))
     .map(([name]) => name as string);
-  if (orphans.length > 0) await run("podman", ["rm", "--force", "--time", "0", ...orphans]);
+  if (orphans.length > 0)
+    await run("podman", ["rm", "--force", "--volumes", "--time", "0", ...orphans]);
 }
 
 /** Boots a fresh VPS box, lets a generated client key log in as root, and waits for systemd and sshd. */
@@ -118,7 +124,7 @@ export async function startVpsBox(opts: VpsBoxOptions = {}): Promise<VpsBox> {
     async stop() {
       if (stopped) return;
       stopped = true;
-      await run("podman", ["rm", "--force", "--time", "0", name]);
+      await run("podman", ["rm", "--force", "--volumes", "--time", "0", name]);
       unregister();
       await rm(dir, { recursive: true, force: true });
     },
@@ -142,6 +148,10 @@ export async function startVpsBox(opts: VpsBoxOptions = {}): Promise<VpsBox> {
     "--cgroupns=host",
     "--volume",
     "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    // An anonymous volume (removed with the box, see removeContainerSync): Docker inside then uses overlay2 on it
+    // instead of falling back to vfs (overlay on overlay is refused), which copies every layer.
+    "--volume",
+    "/var/lib/docker",
     "--systemd=always",
     ...Object.entries(ports).flatMap(([inner, outer]) => [
       "--publish",

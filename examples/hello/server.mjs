@@ -1,0 +1,112 @@
+// The demo app: a small HTTP server with no dependencies, made to exercise deploys.
+//   node server.mjs          serve HTTP on $PORT (default 3000)
+//   node server.mjs migrate  a release command: exits 0, or 1 when MIGRATE=fail
+//   node server.mjs worker   a background worker: logs a line every second until SIGTERM
+import { createServer } from "node:http";
+import { hostname } from "node:os";
+
+const mode = process.argv[2] ?? "web";
+// Less than Docker's default stop timeout (10 s), so a drained stop is never cut by SIGKILL.
+const SHUTDOWN_TIMEOUT_MS = Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 8000);
+
+function log(message) {
+  process.stdout.write(`${new Date().toISOString()} [${mode}] ${message}\n`);
+}
+
+function migrate() {
+  if (process.env.MIGRATE === "fail") {
+    process.stderr.write("migrate: failed on purpose (MIGRATE=fail)\n");
+    process.exit(1);
+  }
+  log(`migrations applied (version ${process.env.SLIPWAY_VERSION ?? "unknown"})`);
+  process.exit(0);
+}
+
+function worker() {
+  let n = 0;
+  const timer = setInterval(() => log(`tick ${++n}`), 1000);
+  const stop = (signal) => {
+    clearInterval(timer);
+    log(`${signal}: stopped after ${n} ticks`);
+    process.exit(0);
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  log("worker started");
+}
+
+function web() {
+  const port = Number(process.env.PORT ?? 3000);
+  let shuttingDown = false;
+  let inFlight = 0;
+
+  const server = createServer((req, res) => {
+    const started = Date.now();
+    const url = new URL(req.url ?? "/", "http://app");
+    inFlight++;
+    res.on("close", () => {
+      inFlight--;
+      if (url.pathname !== "/up") {
+        log(`${req.method} ${url.pathname} ${res.statusCode} ${Date.now() - started}ms`);
+      }
+    });
+    // While draining, tell keep-alive clients to go elsewhere for their next request.
+    if (shuttingDown) res.setHeader("Connection", "close");
+
+    const send = (status, type, body) => {
+      res.writeHead(status, { "Content-Type": type, "Cache-Control": "no-store" });
+      res.end(body);
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      send(405, "text/plain", "method not allowed\n");
+    } else if (url.pathname === "/up") {
+      const failing = process.env.HEALTH === "fail";
+      send(failing ? 500 : 200, "text/plain", failing ? "failing (HEALTH=fail)\n" : "ok\n");
+    } else if (url.pathname === "/") {
+      const body = {
+        version: process.env.SLIPWAY_VERSION ?? null,
+        message: process.env.MESSAGE ?? null,
+        pid: process.pid,
+        hostname: hostname(),
+      };
+      send(200, "application/json", `${JSON.stringify(body)}\n`);
+    } else if (url.pathname === "/slow") {
+      const ms = Math.min(Math.max(Number(url.searchParams.get("ms") ?? 1000) || 0, 0), 60_000);
+      setTimeout(() => send(200, "text/plain", `slept ${ms}ms\n`), ms);
+    } else {
+      send(404, "text/plain", "not found\n");
+    }
+  });
+
+  const shutdown = (signal) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log(`${signal}: draining ${inFlight} request(s)`);
+    // Stops accepting; idle keep-alive connections are closed, busy ones finish their request.
+    server.close(() => {
+      log("drained, exiting");
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    idle.unref();
+    setTimeout(() => {
+      log(`still ${inFlight} request(s) after ${SHUTDOWN_TIMEOUT_MS}ms: exiting anyway`);
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+  };
+  process.once("SIGTERM", shutdown);
+  process.once("SIGINT", shutdown);
+
+  server.listen(port, () => {
+    log(`listening on port ${port} (version ${process.env.SLIPWAY_VERSION ?? "unknown"})`);
+  });
+}
+
+if (mode === "migrate") migrate();
+else if (mode === "worker") worker();
+else if (mode === "web") web();
+else {
+  process.stderr.write(`usage: node server.mjs [migrate|worker]\n`);
+  process.exit(2);
+}
