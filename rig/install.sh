@@ -22,7 +22,7 @@ readonly NODE_MAJOR="24"
 readonly NGINX_IMAGE="localhost/slipway-nginx:1"
 readonly SUITE="bookworm"
 readonly PODMAN_SOCK="/run/podman/podman.sock"
-readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl)
+readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl nginx)
 
 RIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly RIG_DIR

@@ -1,0 +1,104 @@
+/**
+ * The checks every value passes before it is written into nginx configuration. nginx config is a
+ * language (`;`, `{`, `}`, quotes, `$variables`, `#` comments), so nothing reaches it unchecked.
+ * Config validation should already have refused bad values: one that gets here is a bug.
+ */
+import { BugError } from "../errors/index.ts";
+
+/** Site, role and container names: what Docker and nginx both accept without quoting. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]*$/;
+
+// One DNS label: letters, digits and inner hyphens, at most 63 characters (RFC 1123).
+const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+// An absolute URL path made of RFC 3986 path characters, less those nginx or a shell gives a
+// meaning to: quotes, `;`, `{}`, `$`, `#`, `\`, `()`, `?` (a query is never part of a location).
+const PATH_PATTERN = /^\/[A-Za-z0-9._~%!&*+,=:@/-]*$/;
+
+// An absolute directory path without anything nginx would read as syntax.
+const DIR_PATTERN = /^\/[A-Za-z0-9._/-]*$/;
+
+// An image reference as Docker writes it; never starting with "-", so it cannot be read as an option.
+const IMAGE_PATTERN = /^[a-z0-9][a-z0-9._/:@-]*$/i;
+
+function refuse(what: string, value: unknown, rule: string): never {
+  throw new BugError(`proxy: ${what} ${JSON.stringify(value)} is not allowed (${rule})`);
+}
+
+/** A site, role or container name. */
+export function checkName(what: string, value: string): string {
+  if (!NAME_PATTERN.test(value) || value.length > 200) {
+    refuse(what, value, `must match ${NAME_PATTERN.source}, at most 200 characters`);
+  }
+  return value;
+}
+
+/** A domain name (never an IP address, never a wildcard). */
+export function checkDomain(value: string): string {
+  const labels = value.split(".");
+  if (
+    value.length > 253 ||
+    !labels.every((label) => LABEL.test(label)) ||
+    /^[0-9]+$/.test(labels.at(-1) ?? "")
+  ) {
+    refuse("domain", value, "must be a hostname like app.example.com");
+  }
+  return value;
+}
+
+/** A URL path for a location block. */
+export function checkPath(what: string, value: string): string {
+  if (!PATH_PATTERN.test(value)) {
+    refuse(what, value, "must start with / and hold only letters, digits and ._~%!&*+,=:@/-");
+  }
+  return value;
+}
+
+/** A TCP port. */
+export function checkPort(what: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    refuse(what, value, "must be a whole number from 1 to 65535");
+  }
+  return value;
+}
+
+/** A whole number of at least `min`. */
+export function checkWhole(what: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    refuse(what, value, `must be a whole number of at least ${min}`);
+  }
+  return value;
+}
+
+/** A positive, finite number. */
+export function checkPositive(what: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) refuse(what, value, "must be a positive number");
+  return value;
+}
+
+/** An absolute directory, without a trailing slash. */
+export function checkDir(what: string, value: string): string {
+  if (!DIR_PATTERN.test(value) || value.includes("//") || (value !== "/" && value.endsWith("/"))) {
+    refuse(what, value, "must be an absolute path of letters, digits and ._/- without a final /");
+  }
+  return value;
+}
+
+/** An IPv4 address to listen on (tests use 127.0.0.1). */
+export function checkIpv4(what: string, value: string): string {
+  const parts = value.split(".");
+  if (
+    parts.length !== 4 ||
+    !parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) < 256)
+  ) {
+    refuse(what, value, "must be an IPv4 address like 127.0.0.1");
+  }
+  return value;
+}
+
+/** A container image reference. */
+export function checkImage(value: string): string {
+  if (!IMAGE_PATTERN.test(value))
+    refuse("image", value, "must be an image like nginx:1.27-bookworm");
+  return value;
+}

@@ -1,0 +1,22 @@
+/**
+ * Everything Slipway knows about the nginx proxy in front of the web roles, as pure functions:
+ * configuration text and the steps that put it on a host and switch upstreams.
+ */
+export {
+  DEFAULT_PROXY_IMAGE,
+  PROXY_CONTAINER,
+  PROXY_DIR,
+  PROXY_NETWORK,
+  type ProxyOptions,
+  type ProxySite,
+  type UpstreamTarget,
+} from "./model.ts";
+export {
+  PROXY_SPEC_LABEL,
+  planProxyBoot,
+  planProxyFiles,
+  planProxyReload,
+  planProxySwitch,
+  SWITCH_SCRIPT,
+} from "./plan.ts";
+export { renderNginxConf, renderSite, renderUpstream, upstreamName } from "./render.ts";

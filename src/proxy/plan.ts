@@ -1,0 +1,218 @@
+/**
+ * Steps that put the proxy on a host: its files, its network and container, and the atomic switch
+ * of an upstream. Pure: the deploy orchestrator applies them.
+ */
+import { createHash } from "node:crypto";
+import { BugError } from "../errors/index.ts";
+import { ensure, run, type Step, upload } from "../plan/index.ts";
+import { type Argv, chain } from "../transport/index.ts";
+import { checkDir, checkImage } from "./checks.ts";
+import {
+  PROXY_CONTAINER,
+  PROXY_DIR,
+  PROXY_NETWORK,
+  type ProxyOptions,
+  type ProxySite,
+  type UpstreamTarget,
+} from "./model.ts";
+import { renderNginxConf, renderSite, renderUpstream, upstreamName } from "./render.ts";
+
+const FILE_MODE = 0o644;
+const SWITCH_TIMEOUT_MS = 60_000;
+/** The container label holding a digest of how the proxy container was started. */
+export const PROXY_SPEC_LABEL = "slipway.proxy.spec";
+
+function hostDir(options: ProxyOptions): string {
+  return checkDir("proxy directory", options.hostDir ?? PROXY_DIR);
+}
+
+function directoriesStep(dir: string): Step {
+  const sites = `${dir}/sites`;
+  const upstreams = `${dir}/upstreams`;
+  return ensure("proxy directories", chain(["test", "-d", sites], ["test", "-d", upstreams]), [
+    run("create the proxy directories", ["mkdir", "-p", sites, upstreams]),
+  ]);
+}
+
+/**
+ * Uploads nginx.conf, each site and each upstream (mode 0644). `targets` is keyed by upstream
+ * name (`hello-web`); a site without a target gets the "no container yet" upstream only when it
+ * has no upstream file at all, so planning files never takes traffic away from a live container.
+ * Upstreams are written before sites, which name them.
+ */
+export function planProxyFiles(
+  sites: readonly ProxySite[],
+  targets: ReadonlyMap<string, UpstreamTarget>,
+  options: ProxyOptions = {},
+): Step[] {
+  const dir = hostDir(options);
+  const seen = new Set<string>();
+  for (const site of sites) {
+    if (seen.has(site.site)) {
+      throw new BugError(`proxy: two web roles of site "${site.site}" would share one site file`);
+    }
+    seen.add(site.site);
+  }
+  const steps: Step[] = [
+    directoriesStep(dir),
+    upload("proxy nginx.conf", `${dir}/nginx.conf`, renderNginxConf(options), FILE_MODE),
+  ];
+  for (const site of sites) {
+    const name = upstreamName(site);
+    const path = `${dir}/upstreams/${name}.conf`;
+    const target = targets.get(name);
+    steps.push(
+      target === undefined
+        ? ensure(
+            `upstream ${name}`,
+            ["test", "-e", path],
+            [
+              upload(
+                `upstream ${name} (no container yet)`,
+                path,
+                renderUpstream(site, undefined),
+                FILE_MODE,
+              ),
+            ],
+          )
+        : upload(`upstream ${name}`, path, renderUpstream(site, target), FILE_MODE),
+    );
+  }
+  for (const site of sites) {
+    steps.push(
+      upload(
+        `site ${site.site}`,
+        `${dir}/sites/${site.site}.conf`,
+        renderSite(site, options),
+        FILE_MODE,
+      ),
+    );
+  }
+  return steps;
+}
+
+/** The `docker run` of the proxy container, without its spec label. */
+function proxyRunArgs(image: string): string[] {
+  return [
+    "--name",
+    PROXY_CONTAINER,
+    "--network",
+    PROXY_NETWORK,
+    "--publish",
+    "80:80",
+    "--restart",
+    "unless-stopped",
+    "--log-opt",
+    "max-size=10m",
+    "--log-opt",
+    "max-file=3",
+    // The directory, not single files: a file replaced by rename (every upload) is seen through a
+    // directory mount, while a single-file mount keeps showing the old file.
+    "--volume",
+    `${PROXY_DIR}:/etc/nginx:ro`,
+    checkImage(image),
+  ];
+}
+
+// True (exit 0) when the container runs and was started with this spec. $1 container, $2 digest.
+const PROXY_CURRENT_SCRIPT = `test "$(docker container inspect --format '{{.State.Running}} {{index .Config.Labels "${PROXY_SPEC_LABEL}"}}' "$1" 2>/dev/null)" = "true $2"`;
+
+// Removes the container if there is one (stopped, or started another way). $1 container.
+const PROXY_REMOVE_SCRIPT =
+  'if docker container inspect "$1" >/dev/null 2>&1; then docker rm --force "$1" >/dev/null; fi';
+
+/**
+ * Ensures the proxy runs: the network, nginx.conf and the directories it mounts, then the
+ * container with this image and mounts. A container that is stopped or was started differently
+ * (another image, older options: a digest of the `docker run` arguments is kept in a label) is
+ * replaced. Ends with `nginx -t` in the container.
+ */
+export function planProxyBoot(image: string): Step[] {
+  const args = proxyRunArgs(image);
+  const spec = createHash("sha256").update(JSON.stringify(args)).digest("hex").slice(0, 12);
+  const name = PROXY_CONTAINER;
+  const start: Argv = [
+    "docker",
+    "run",
+    "--detach",
+    "--label",
+    `${PROXY_SPEC_LABEL}=${spec}`,
+    ...args,
+  ];
+  return [
+    ensure(
+      `network ${PROXY_NETWORK}`,
+      ["docker", "network", "inspect", PROXY_NETWORK],
+      [run(`create network ${PROXY_NETWORK}`, ["docker", "network", "create", PROXY_NETWORK])],
+    ),
+    directoriesStep(PROXY_DIR),
+    upload("proxy nginx.conf", `${PROXY_DIR}/nginx.conf`, renderNginxConf(), FILE_MODE),
+    ensure(
+      `proxy container ${name} running ${image}`,
+      ["sh", "-c", PROXY_CURRENT_SCRIPT, "sh", name, spec],
+      [
+        run(`remove the stopped or outdated ${name}`, [
+          "sh",
+          "-c",
+          PROXY_REMOVE_SCRIPT,
+          "sh",
+          name,
+        ]),
+        run(`start ${name}`, start),
+      ],
+    ),
+    run("check the proxy configuration", ["docker", "exec", name, "nginx", "-t"]),
+  ];
+}
+
+/** Checks the whole configuration, then reloads nginx gracefully (open requests finish). */
+export function planProxyReload(): Step[] {
+  return [
+    run("check the proxy configuration", ["docker", "exec", PROXY_CONTAINER, "nginx", "-t"]),
+    run("reload the proxy", ["docker", "exec", PROXY_CONTAINER, "nginx", "-s", "reload"]),
+  ];
+}
+
+/**
+ * The switch, as one constant script: the values arrive as $1 (upstreams directory), $2 (upstream
+ * name), $3 (proxy container) and the new upstream on stdin, never in the script's text.
+ * A configuration that nginx -t refuses never replaces one that works: the previous file is put
+ * back and the script exits 1 before any reload.
+ */
+export const SWITCH_SCRIPT = [
+  "set -eu",
+  'current="$1/$2.conf"',
+  'next="$1/$2.conf.next"',
+  'previous="$1/$2.conf.previous"',
+  'cat > "$next"',
+  'chmod 0644 "$next"',
+  'if [ -e "$current" ]; then cp -p "$current" "$previous"; else rm -f "$previous"; fi',
+  'mv -f "$next" "$current"',
+  'if ! docker exec "$3" nginx -t; then',
+  '  if [ -e "$previous" ]; then mv -f "$previous" "$current"; else rm -f "$current"; fi',
+  '  echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
+  "  exit 1",
+  "fi",
+  'docker exec "$3" nginx -s reload',
+].join("\n");
+
+/**
+ * Points a site's upstream at a new container: one run step that writes the new upstream beside
+ * the current one, keeps the current as `<name>.conf.previous`, moves the new into place, and
+ * reloads nginx only when `nginx -t` accepts it (else restores the previous file and fails).
+ */
+export function planProxySwitch(
+  site: ProxySite,
+  target: UpstreamTarget,
+  options: ProxyOptions = {},
+): Step[] {
+  const name = upstreamName(site);
+  const content = renderUpstream(site, target);
+  return [
+    run(
+      `switch ${name} to ${target.container}:${target.port}`,
+      ["sh", "-c", SWITCH_SCRIPT, "sh", `${hostDir(options)}/upstreams`, name, PROXY_CONTAINER],
+      { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS },
+    ),
+  ];
+}

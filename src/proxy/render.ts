@@ -1,0 +1,275 @@
+/**
+ * nginx configuration as text: the main file, one file per site and one per upstream. Every
+ * value is checked (checks.ts) before it is written, because nginx config is a language.
+ */
+import {
+  checkDir,
+  checkDomain,
+  checkIpv4,
+  checkName,
+  checkPath,
+  checkPort,
+  checkPositive,
+  checkWhole,
+} from "./checks.ts";
+import type { ProxyOptions, ProxySite, UpstreamTarget } from "./model.ts";
+
+const DEFAULT_CONF_DIR = "/etc/nginx";
+const DEFAULT_LISTEN_PORT = 80;
+
+/** The upstream block's name and file name: `<site>-<role>`, e.g. `hello-web`. */
+export function upstreamName(site: ProxySite): string {
+  return `${checkName("site", site.site)}-${checkName("role", site.role)}`;
+}
+
+function confDir(options: ProxyOptions): string {
+  return checkDir("configuration directory", options.confDir ?? DEFAULT_CONF_DIR);
+}
+
+function listenLine(options: ProxyOptions, defaultServer: boolean): string {
+  const port = checkPort("listen port", options.listenPort ?? DEFAULT_LISTEN_PORT);
+  const address =
+    options.listenAddress === undefined
+      ? ""
+      : `${checkIpv4("listen address", options.listenAddress)}:`;
+  return `listen ${address}${port}${defaultServer ? " default_server" : ""};`;
+}
+
+// Security headers: each site adds these defaults unless the app sent the header itself (an empty
+// value makes add_header add nothing), so an app's stricter policy is never doubled or overridden.
+const SECURITY_HEADERS: readonly { header: string; variable: string; value: string }[] = [
+  { header: "X-Content-Type-Options", variable: "x_content_type_options", value: "nosniff" },
+  { header: "X-Frame-Options", variable: "x_frame_options", value: "SAMEORIGIN" },
+  {
+    header: "Referrer-Policy",
+    variable: "referrer_policy",
+    value: "strict-origin-when-cross-origin",
+  },
+  {
+    header: "Permissions-Policy",
+    variable: "permissions_policy",
+    value: "camera=(), microphone=(), geolocation=()",
+  },
+];
+
+// Compressible text types; text/html is always compressed and must not be listed again.
+const GZIP_TYPES = [
+  "text/plain",
+  "text/css",
+  "text/xml",
+  "text/javascript",
+  "application/javascript",
+  "application/json",
+  "application/ld+json",
+  "application/manifest+json",
+  "application/xml",
+  "application/rss+xml",
+  "application/atom+xml",
+  "image/svg+xml",
+];
+
+// Every kind of temporary file nginx keeps (it creates each directory, even for unused modules).
+const TEMP_PATHS = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"];
+
+/**
+ * The main nginx.conf: global settings, the maps sites rely on, the includes of every upstream
+ * and site, and a server that answers 404 to unknown hosts. The pid file and `daemon` are left
+ * to the command line (`nginx -g ...`), as the container image's own command sets them.
+ */
+export function renderNginxConf(options: ProxyOptions = {}): string {
+  const dir = confDir(options);
+  const tempDir =
+    options.tempDir === undefined ? undefined : checkDir("temporary directory", options.tempDir);
+  const temp =
+    tempDir === undefined
+      ? []
+      : ["", ...TEMP_PATHS.map((kind) => `    ${kind}_temp_path ${tempDir}/${kind}_temp;`)];
+  const lines = [
+    "# The Slipway proxy's main configuration: written by Slipway, do not edit.",
+    "worker_processes auto;",
+    "# After a reload, old workers finish their open connections (WebSockets, slow downloads);",
+    "# past this they are closed, so a reload never hangs.",
+    "worker_shutdown_timeout 30s;",
+    "error_log stderr warn;",
+    "",
+    "events {",
+    "    worker_connections 4096;",
+    "}",
+    "",
+    "http {",
+    "    default_type application/octet-stream;",
+    "    server_tokens off;",
+    "    sendfile on;",
+    "    tcp_nopush on;",
+    "    tcp_nodelay on;",
+    "    keepalive_timeout 65s;",
+    "    keepalive_requests 1000;",
+    "    client_header_timeout 15s;",
+    "    client_body_timeout 60s;",
+    "    send_timeout 60s;",
+    "    # The longest domain name (253 characters) needs buckets of 512 bytes.",
+    "    server_names_hash_bucket_size 512;",
+    ...temp,
+    "",
+    "    log_format slipway '$remote_addr - $remote_user [$time_local] \"$request\" $status '",
+    '                       \'$body_bytes_sent "$http_referer" "$http_user_agent" host=$host \'',
+    "                       'request_time=$request_time upstream=$upstream_addr '",
+    "                       'upstream_status=$upstream_status upstream_connect_time=$upstream_connect_time '",
+    "                       'upstream_header_time=$upstream_header_time '",
+    "                       'upstream_response_time=$upstream_response_time';",
+    "    access_log /dev/stdout slipway;",
+    "",
+    "    gzip on;",
+    "    gzip_vary on;",
+    "    gzip_proxied any;",
+    "    gzip_comp_level 5;",
+    "    gzip_min_length 1024;",
+    `    gzip_types ${GZIP_TYPES.join(" ")};`,
+    "",
+    "    # Upgrade requests (WebSockets) pass Connection: upgrade; all others an empty Connection",
+    "    # header, so connections to the apps stay open for the next request (keepalive).",
+    "    map $http_upgrade $connection_upgrade {",
+    "        default upgrade;",
+    '        "" "";',
+    "    }",
+    "",
+    "    # Security headers the sites add, each unless the app sent its own.",
+    ...SECURITY_HEADERS.flatMap(({ variable, value }) => [
+      `    map $upstream_http_${variable} $slipway_${variable} {`,
+      `        "" "${value}";`,
+      '        default "";',
+      "    }",
+    ]),
+    "",
+    "    # The first server for the address is the default one: unknown hosts get 404, unless a",
+    "    # site without domains claims them with default_server.",
+    "    server {",
+    `        ${listenLine(options, false)}`,
+    "        server_name _;",
+    "        return 404;",
+    "    }",
+    "",
+    `    include ${dir}/upstreams/*.conf;`,
+    `    include ${dir}/sites/*.conf;`,
+    "}",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** `10r/s`, or requests per minute for fractions (nginx takes whole numbers only). */
+function rate(requestsPerSecond: number): string {
+  checkPositive("rate_limit.requests_per_second", requestsPerSecond);
+  if (Number.isInteger(requestsPerSecond)) return `${requestsPerSecond}r/s`;
+  return `${Math.max(1, Math.round(requestsPerSecond * 60))}r/m`;
+}
+
+/**
+ * The server block of one site: its domains (or the catch-all), limits, security headers, the
+ * headers the app sees, and the upstream it proxies to.
+ */
+export function renderSite(site: ProxySite, options: ProxyOptions = {}): string {
+  const upstream = upstreamName(site);
+  const zone = checkName("site", site.site);
+  const domains = site.domains.map(checkDomain);
+  const catchAll = domains.length === 0;
+  const healthPath = checkPath("health path", site.healthPath);
+  const maxBody = checkWhole("max_body_size", site.maxBodySize, 1);
+  const limit = site.rateLimit;
+  const zoneLine =
+    limit === undefined
+      ? []
+      : [
+          "# One bucket per client address.",
+          `limit_req_zone $binary_remote_addr zone=${zone}:10m rate=${rate(limit.requestsPerSecond)};`,
+          "",
+        ];
+  const burst = limit === undefined ? 0 : checkWhole("rate_limit.burst", limit.burst, 0);
+  const proxyPass = `proxy_pass http://${upstream};`;
+  const locations =
+    limit === undefined
+      ? ["    location / {", `        ${proxyPass}`, "    }"]
+      : [
+          "    limit_req_status 429;",
+          "    limit_req_log_level warn;",
+          "",
+          "    # The health path is never rate limited: monitors must not see 429.",
+          `    location = ${healthPath} {`,
+          `        ${proxyPass}`,
+          "    }",
+          "",
+          "    location / {",
+          `        limit_req zone=${zone}${burst > 0 ? ` burst=${burst} nodelay` : ""};`,
+          `        ${proxyPass}`,
+          "    }",
+        ];
+
+  const lines = [
+    `# Site ${site.site}, role ${site.role}: written by Slipway, do not edit.`,
+    ...zoneLine,
+    "server {",
+    `    ${listenLine(options, catchAll)}`,
+    catchAll ? '    server_name "";' : `    server_name ${domains.join(" ")};`,
+    "",
+    `    client_max_body_size ${maxBody};`,
+    "",
+    ...SECURITY_HEADERS.map(
+      ({ header, variable }) => `    add_header ${header} $slipway_${variable} always;`,
+    ),
+    "    proxy_hide_header X-Powered-By;",
+    "",
+    "    proxy_http_version 1.1;",
+    "    proxy_set_header Host $host;",
+    "    proxy_set_header X-Real-IP $remote_addr;",
+    "    # This proxy is the edge: a client's own X-Forwarded-For is replaced, never trusted.",
+    "    proxy_set_header X-Forwarded-For $remote_addr;",
+    "    proxy_set_header X-Forwarded-Proto $scheme;",
+    "    proxy_set_header X-Forwarded-Host $host;",
+    "    proxy_set_header Upgrade $http_upgrade;",
+    "    proxy_set_header Connection $connection_upgrade;",
+    "",
+    "    proxy_connect_timeout 5s;",
+    "    proxy_send_timeout 60s;",
+    "    proxy_read_timeout 60s;",
+    "    # A request is retried on a new connection only when it failed to connect or met a kept-alive",
+    "    # connection the app had just closed; a POST that reached the app is never sent twice.",
+    "    proxy_next_upstream error timeout;",
+    "    proxy_next_upstream_tries 2;",
+    "    proxy_next_upstream_timeout 10s;",
+    "",
+    ...locations,
+    "}",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The upstream block a deploy switches. Without a target (no container yet), its only server is
+ * marked down, so nginx answers 502 at once ("no live upstreams") and never connects anywhere;
+ * `nginx -t` accepts it.
+ */
+export function renderUpstream(site: ProxySite, target: UpstreamTarget | undefined): string {
+  const name = upstreamName(site);
+  const header = `# Upstream of site ${site.site}, role ${site.role}: switched by each deploy, do not edit.`;
+  if (target === undefined) {
+    return [
+      header,
+      "# No container yet: the server below is marked down, so requests get 502 at once.",
+      `upstream ${name} {`,
+      "    server 127.0.0.1:1 down;",
+      "}",
+      "",
+    ].join("\n");
+  }
+  const server = `${checkName("container", target.container)}:${checkPort("port", target.port)}`;
+  return [
+    header,
+    `upstream ${name} {`,
+    `    server ${server};`,
+    "    keepalive 16;",
+    "    # Shorter than any common app server's idle timeout (gunicorn 2s, Node and uvicorn 5s),",
+    "    # so nginx never sends a request on a connection the app is closing.",
+    "    keepalive_timeout 1s;",
+    "}",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,81 @@
+/**
+ * The Debian nginx binary of this machine, run against a rendered configuration in a temporary
+ * prefix: shared by the `nginx -t` unit tests and the proxy integration test.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import {
+  type ProxyOptions,
+  type ProxySite,
+  renderNginxConf,
+  renderSite,
+  renderUpstream,
+  type UpstreamTarget,
+  upstreamName,
+} from "../../../src/proxy/index.ts";
+import type { RigCheck } from "../../rig/index.ts";
+
+/** The nginx binary (Debian's package installs it in /usr/sbin, which a user's PATH may lack). */
+export const NGINX =
+  ["/usr/sbin/nginx", "/usr/bin/nginx"].find((path) => existsSync(path)) ?? "nginx";
+
+/** Whether nginx is installed here. */
+export function nginxAvailable(): RigCheck {
+  return existsSync(NGINX)
+    ? { ok: true }
+    : { ok: false, reason: "nginx is not installed (apt-get install nginx)" };
+}
+
+/**
+ * The arguments that make nginx use the configuration in `prefix`: its own pid file, errors on
+ * stderr, in the foreground. The same for starting, `-t` and `-s reload`.
+ */
+export function nginxArgs(prefix: string): string[] {
+  return [
+    "-p",
+    prefix,
+    "-c",
+    `${prefix}/nginx.conf`,
+    "-e",
+    "stderr",
+    "-g",
+    `pid ${prefix}/nginx.pid; daemon off;`,
+  ];
+}
+
+/** Writes nginx.conf, the sites and the upstreams into `prefix` (the test's /etc/nginx). */
+export function writeProxyTree(
+  prefix: string,
+  sites: readonly ProxySite[],
+  targets: ReadonlyMap<string, UpstreamTarget>,
+  options: ProxyOptions,
+): void {
+  mkdirSync(`${prefix}/sites`, { recursive: true });
+  mkdirSync(`${prefix}/upstreams`, { recursive: true });
+  writeFileSync(`${prefix}/nginx.conf`, renderNginxConf(options));
+  for (const site of sites) {
+    const name = upstreamName(site);
+    writeFileSync(`${prefix}/sites/${site.site}.conf`, renderSite(site, options));
+    writeFileSync(`${prefix}/upstreams/${name}.conf`, renderUpstream(site, targets.get(name)));
+  }
+}
+
+/**
+ * A stand-in for `docker` (no Docker engine runs on this machine outside the VPS box): maps
+ * `docker exec slipway-proxy nginx ARGS` to this machine's nginx with the test's prefix, and
+ * refuses anything else. Returns the shell script's text.
+ */
+export function fakeDockerScript(prefix: string): string {
+  const quoted = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  return [
+    "#!/bin/sh",
+    'if [ "$#" -ge 3 ] && [ "$1" = exec ] && [ "$2" = slipway-proxy ] && [ "$3" = nginx ]; then',
+    "  shift 3",
+    // docker exec gives nginx a pipe as stdout, where /dev/stdout (the access log) opens; a test's
+    // stdout may be a socket, where it does not. nginx -t and -s print on stderr only.
+    `  exec ${[NGINX, ...nginxArgs(prefix)].map(quoted).join(" ")} "$@" >/dev/null`,
+    "fi",
+    'echo "fake docker: unexpected arguments: $*" >&2',
+    "exit 99",
+    "",
+  ].join("\n");
+}
