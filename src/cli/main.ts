@@ -6,7 +6,7 @@
 import { readVersion } from "./version.ts";
 
 const args = process.argv.slice(2);
-if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+if (args[0] === "--version" || args[0] === "-V") {
   process.stdout.write(`${readVersion()}\n`);
 } else {
   const { runCli } = await import("./program.ts");

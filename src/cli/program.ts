@@ -6,7 +6,6 @@ import { Command, CommanderError, Option } from "commander";
 import { ConfigError, ExitCode, formatConfigIssue, SlipwayError } from "../errors/index.ts";
 import { redactor } from "../output/index.ts";
 import { type CommandContext, createContext, type GlobalFlags } from "./context.ts";
-import { readVersion } from "./version.ts";
 
 type Action = (
   context: CommandContext,
@@ -28,7 +27,6 @@ export async function runCli(argv: string[]): Promise<number> {
 function buildProgram(): Command {
   const program = new Command("slipway")
     .description("From repository to a hardened, monitored, backed-up deployment over SSH.")
-    .version(readVersion(), "-V, --version")
     .option("-c, --config <file>", "configuration file", "slipway.yml")
     .option("-d, --environment <name>", "environment overlay, e.g. staging")
     .option("--json", "print data as JSON for scripts")
@@ -38,7 +36,7 @@ function buildProgram(): Command {
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .addHelpText(
       "after",
-      "\nExit codes: 0 ok, 1 failure, 2 usage or config error, 3 health check failed (rolled back), 4 locked.",
+      "\nslipway --version (or -V) prints the version.\nExit codes: 0 ok, 1 failure, 2 usage or config error, 3 health check failed (rolled back), 4 locked.",
     );
 
   const config = program.command("config").description("check and describe slipway.yml");
@@ -57,6 +55,45 @@ function buildProgram(): Command {
     .addOption(new Option("--hosts <list>", "only these hosts (comma-separated)"))
     .addOption(new Option("--limit <n>", "hosts checked at once").default("8"))
     .action(lazy(() => import("./commands/doctor.ts"), "doctor"));
+
+  const server = program.command("server").description("prepare hosts");
+  server
+    .command("bootstrap")
+    .description("install Docker, the private network and the proxy on every host (idempotent)")
+    .action(lazy(() => import("./commands/deploy.ts"), "bootstrap"));
+
+  program
+    .command("deploy")
+    .description("build, ship and release a new version with a health-gated, draining switch")
+    .addOption(new Option("--version <version>", "release this version (default: the git commit)"))
+    .addOption(new Option("--skip-build", "use the image already built for the version"))
+    .action(lazy(() => import("./commands/deploy.ts"), "deploy"));
+
+  program
+    .command("rollback")
+    .description("go back to a kept release (default: the previous one), its env included")
+    .argument("[version]", "the version to go back to")
+    .action(lazy(() => import("./commands/deploy.ts"), "rollback"));
+
+  program
+    .command("releases")
+    .description("list releases: version, outcome, when, who")
+    .action(lazy(() => import("./commands/deploy.ts"), "releases"));
+
+  const lock = program.command("lock").description("the deploy lock");
+  lock
+    .command("status")
+    .description("who holds the deploy lock, since when, and why")
+    .action(lazy(() => import("./commands/deploy.ts"), "lockStatus"));
+  lock
+    .command("acquire")
+    .description("hold the lock by hand (maintenance): deploys are refused until released")
+    .addOption(new Option("-m, --message <text>", "why"))
+    .action(lazy(() => import("./commands/deploy.ts"), "lockAcquire"));
+  lock
+    .command("release")
+    .description("remove the lock, whoever holds it")
+    .action(lazy(() => import("./commands/deploy.ts"), "lockRelease"));
 
   return program;
 }

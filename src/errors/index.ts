@@ -117,6 +117,13 @@ export class LockedError extends SlipwayError {
   }
 }
 
+/** A new release failed its health gate; it was removed and the old one keeps serving. Exit 3. */
+export class HealthCheckError extends SlipwayError {
+  constructor(message: string, hint: string) {
+    super({ code: "health.failed", message, hint, exitCode: ExitCode.healthCheckFailed });
+  }
+}
+
 /** Formats a config issue the way compilers do: file:line:col: path: message. */
 export function formatConfigIssue(issue: ConfigIssue): string {
   const where = `${issue.file}:${issue.line}:${issue.column}`;

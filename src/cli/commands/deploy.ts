@@ -1,0 +1,210 @@
+/** `slipway deploy`, `rollback`, `releases`, `lock`, `server bootstrap`. */
+import { ExitCode } from "../../errors/index.ts";
+import type { CommandContext } from "../context.ts";
+import { sshSettingsFrom } from "../context.ts";
+
+type Connections = import("../../transport/index.ts").Connections;
+
+/** Opens connections for the loaded config, runs `work`, always closes them. */
+async function withConnections<T>(
+  context: CommandContext,
+  work: (
+    loaded: Awaited<ReturnType<CommandContext["loadConfig"]>>,
+    connections: Connections,
+  ) => Promise<T>,
+): Promise<T> {
+  const loaded = await context.loadConfig();
+  const { Connections } = await import("../../transport/index.ts");
+  const connections = new Connections(sshSettingsFrom(loaded), {
+    onCommand: context.reporter.command,
+    onHostKeyPinned: (host, fp, file) =>
+      context.reporter.info(`${host}: pinned host key ${fp} in ${file}`),
+  });
+  try {
+    return await work(loaded, connections);
+  } finally {
+    await connections.closeAll();
+  }
+}
+
+/** Ctrl-C stops the deploy at the next safe point instead of killing it mid-switch. */
+function interruptible(context: CommandContext): AbortSignal {
+  const controller = new AbortController();
+  process.once("SIGINT", () => {
+    context.reporter.warn("interrupted: stopping at the next safe point (Ctrl-C again to force)");
+    controller.abort();
+    process.once("SIGINT", () => process.exit(130));
+  });
+  return controller.signal;
+}
+
+export async function deploy(
+  context: CommandContext,
+  options: Record<string, unknown>,
+): Promise<number> {
+  const { deploy: run } = await import("../../deploy/index.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const started = performance.now();
+    const summary = await run({
+      loaded,
+      connections,
+      reporter: context.reporter,
+      signal: interruptible(context),
+      ...(typeof options.version === "string" ? { version: options.version } : {}),
+      ...(options.skipBuild ? { skipBuild: true } : {}),
+    });
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    if (context.flags.json) {
+      context.print(
+        JSON.stringify({ ok: true, version: summary.version, seconds: Number(seconds) }),
+      );
+    } else {
+      context.print(`Deployed ${summary.version} in ${seconds}s.`);
+    }
+    return ExitCode.ok;
+  });
+}
+
+export async function rollback(
+  context: CommandContext,
+  _options: Record<string, unknown>,
+  args: string[],
+): Promise<number> {
+  const { rollback: run } = await import("../../deploy/index.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const started = performance.now();
+    const summary = await run({
+      loaded,
+      connections,
+      reporter: context.reporter,
+      signal: interruptible(context),
+      ...(args[0] ? { version: args[0] } : {}),
+    });
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    if (context.flags.json) {
+      context.print(
+        JSON.stringify({ ok: true, version: summary.version, seconds: Number(seconds) }),
+      );
+    } else {
+      context.print(`Rolled back to ${summary.version} in ${seconds}s.`);
+    }
+    return ExitCode.ok;
+  });
+}
+
+export async function releases(context: CommandContext): Promise<number> {
+  const { readReleases, readCurrentVersion } = await import("../../releases/index.ts");
+  const { rolesInOrder, siteName } = await import("../../deploy/index.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const site = siteName(loaded.config.service, loaded.environment);
+    const role = rolesInOrder(loaded.config)[0];
+    const host = role?.hosts[0];
+    if (!role || !host) return ExitCode.ok;
+    const transport = connections.get(host);
+    const records = await readReleases(transport, site);
+    const current = await readCurrentVersion(transport, site, role.name);
+    if (context.flags.json) {
+      context.print(JSON.stringify({ host, current: current ?? null, releases: records }, null, 2));
+      return ExitCode.ok;
+    }
+    if (records.length === 0) {
+      context.print(`No releases of ${site} on ${host} yet.`);
+      return ExitCode.ok;
+    }
+    const rows = records.map((r) => [
+      r.version === current && r.role === role.name ? "*" : " ",
+      r.version,
+      r.role,
+      r.kind,
+      r.outcome,
+      r.at.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+      `${r.by}@${r.machine}`,
+      `${(r.durationMs / 1000).toFixed(1)}s`,
+    ]);
+    context.print(
+      table([[" ", "VERSION", "ROLE", "KIND", "OUTCOME", "WHEN", "WHO", "TOOK"], ...rows]),
+    );
+    return ExitCode.ok;
+  });
+}
+
+export async function lockStatus(context: CommandContext): Promise<number> {
+  const lock = await import("../../lock/index.ts");
+  const { primaryHost } = await import("../../deploy/deploy.ts");
+  const { siteName } = await import("../../deploy/index.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const site = siteName(loaded.config.service, loaded.environment);
+    const status = await lock.lockStatus(connections.get(primaryHost(loaded.config)), site);
+    if (context.flags.json) {
+      context.print(JSON.stringify(status, null, 2));
+    } else if (!status.held) {
+      context.print(`${site} is not locked.`);
+    } else {
+      context.print(
+        `${site} is locked by ${lock.describeHolder(status.holder)}${status.stale ? ` (stale: ${status.staleReason})` : ""}.`,
+      );
+    }
+    return ExitCode.ok;
+  });
+}
+
+export async function lockAcquire(
+  context: CommandContext,
+  options: Record<string, unknown>,
+): Promise<number> {
+  const lock = await import("../../lock/index.ts");
+  const { primaryHost } = await import("../../deploy/deploy.ts");
+  const { siteName } = await import("../../deploy/index.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const site = siteName(loaded.config.service, loaded.environment);
+    const message = typeof options.message === "string" ? options.message : "locked by hand";
+    await lock.acquireLock(connections.get(primaryHost(loaded.config)), site, message, {
+      manual: true,
+    });
+    context.print(`${site} is locked: ${message}. Release it with: slipway lock release`);
+    return ExitCode.ok;
+  });
+}
+
+export async function lockRelease(context: CommandContext): Promise<number> {
+  const lock = await import("../../lock/index.ts");
+  const { primaryHost } = await import("../../deploy/deploy.ts");
+  const { siteName } = await import("../../deploy/index.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const site = siteName(loaded.config.service, loaded.environment);
+    await lock.releaseLock(connections.get(primaryHost(loaded.config)), site);
+    context.print(`${site} is not locked.`);
+    return ExitCode.ok;
+  });
+}
+
+export async function bootstrap(context: CommandContext): Promise<number> {
+  const { bootstrapHosts } = await import("../../server/bootstrap.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const reports = await bootstrapHosts({ loaded, connections, reporter: context.reporter });
+    let failed = false;
+    for (const report of reports) {
+      if (report.error) {
+        failed = true;
+        context.print(`${report.host}: failed: ${report.error}`);
+      } else if (report.changed.length === 0) {
+        context.print(`${report.host}: already set up, nothing changed.`);
+      } else {
+        context.print(`${report.host}: ${report.changed.join("; ")}.`);
+      }
+    }
+    return failed ? ExitCode.failure : ExitCode.ok;
+  });
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}

@@ -1,0 +1,218 @@
+/**
+ * `slipway deploy` and `slipway rollback`: the whole release across hosts. Lock, image on every
+ * host, release command once, then each role host by host (web roles first, so they pass their
+ * gate before workers boot), stopping at the first failure.
+ */
+import { dirname } from "node:path";
+import type { LoadedConfig } from "../config/index.ts";
+import { UserError } from "../errors/index.ts";
+import { acquireLock, currentHolder, describeHolder } from "../lock/index.ts";
+import type { Reporter } from "../output/index.ts";
+import type { ProxySite } from "../proxy/index.ts";
+import type { Connections, HostOutcome } from "../transport/index.ts";
+import { onHosts } from "../transport/index.ts";
+import { renderEnvFile } from "./env-file.ts";
+import { imageRef, siteName } from "./names.ts";
+import { type RoleOutcome, type RoleRelease, releaseRoleOnHost } from "./role.ts";
+
+export interface RoleSettings {
+  name: string;
+  hosts: string[];
+  proxied: boolean;
+}
+
+/** The roles in deploy order: roles behind the proxy first. */
+export function rolesInOrder(config: LoadedConfig["config"]): RoleSettings[] {
+  const roles = Object.entries(config.servers).map(([name, role]) => ({
+    name,
+    hosts: role.hosts,
+    proxied: role.proxy ?? name === "web",
+  }));
+  return [...roles.filter((r) => r.proxied), ...roles.filter((r) => !r.proxied)];
+}
+
+/** Hosts of a role changed at once: a number, or a percentage of the role's hosts (at least 1). */
+export function rollingLimit(limit: number | string, hosts: number): number {
+  if (typeof limit === "number") return limit;
+  return Math.max(1, Math.floor((hosts * Number(limit.replace("%", ""))) / 100));
+}
+
+/** The app's primary host: where the lock lives. */
+export function primaryHost(config: LoadedConfig["config"]): string {
+  const first = rolesInOrder(config)[0]?.hosts[0];
+  if (!first)
+    throw new UserError({
+      code: "config.no_hosts",
+      message: "no hosts",
+      hint: "add hosts under servers",
+    });
+  return first;
+}
+
+export function proxySite(loaded: LoadedConfig, role: string): ProxySite {
+  const { config } = loaded;
+  const site: ProxySite = {
+    site: siteName(config.service, loaded.environment),
+    role,
+    domains: config.proxy.domains,
+    appPort: config.proxy.app_port,
+    healthPath: config.proxy.healthcheck.path,
+    maxBodySize: config.proxy.max_body_size,
+  };
+  if (config.proxy.rate_limit) {
+    site.rateLimit = {
+      requestsPerSecond: config.proxy.rate_limit.requests_per_second,
+      burst: config.proxy.rate_limit.burst,
+    };
+  }
+  return site;
+}
+
+export interface ReleasePlanInput {
+  loaded: LoadedConfig;
+  version: string;
+  kind: "deploy" | "rollback";
+  /** The env of each role; for a rollback, read from the kept release on each host. */
+  envFor: (role: string, host: string) => Promise<string>;
+}
+
+/** What one role's release on a host needs, from the config. */
+export function roleRelease(input: ReleasePlanInput, role: RoleSettings, env: string): RoleRelease {
+  const { config } = input.loaded;
+  const settings = config.servers[role.name];
+  if (!settings) throw new Error(`unknown role ${role.name}`);
+  const holder = currentHolder("");
+  return {
+    service: config.service,
+    environment: input.loaded.environment,
+    site: siteName(config.service, input.loaded.environment),
+    role: role.name,
+    version: input.version,
+    image: imageRef(config.image, input.version),
+    cmd: settings.cmd,
+    env,
+    singleton: settings.singleton,
+    stopTimeoutMs: settings.stop_timeout,
+    readyAfterMs: settings.ready_after,
+    memoryBytes: settings.options.memory,
+    cpus: settings.options.cpus,
+    proxy: role.proxied
+      ? {
+          site: proxySite(input.loaded, role.name),
+          healthPath: config.proxy.healthcheck.path,
+          intervalMs: config.proxy.healthcheck.interval,
+          timeoutMs: config.proxy.healthcheck.timeout,
+          successes: config.proxy.healthcheck.successes,
+          deadlineMs: config.proxy.healthcheck.deadline,
+          drainMs: config.proxy.drain_timeout,
+        }
+      : undefined,
+    kind: input.kind,
+    by: { user: holder.user, machine: holder.machine },
+  };
+}
+
+/** The env file of a role from the configuration. */
+export function configEnv(loaded: LoadedConfig, role: RoleSettings, version: string): string {
+  const { config } = loaded;
+  return renderEnvFile({
+    clear: config.env.clear,
+    secretNames: config.env.secret,
+    secrets: loaded.secrets.values,
+    facts: { service: config.service, environment: loaded.environment, role: role.name, version },
+    ...(role.proxied ? { appPort: config.proxy.app_port } : {}),
+  });
+}
+
+export interface RolloutOptions {
+  input: ReleasePlanInput;
+  connections: Connections;
+  reporter: Reporter;
+  /** Runs on each host before its roles change (ship the image, boot the proxy...). */
+  prepareHost: (host: string) => Promise<void>;
+  /** Runs once, on the primary host, after every host is prepared and before any switch. */
+  beforeSwitch?: (primary: string) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface RolloutSummary {
+  version: string;
+  roles: { role: string; hosts: HostOutcome<RoleOutcome>[] }[];
+}
+
+/** Locks, prepares every host, then releases role by role; the lock is released in the end. */
+export async function rollout(options: RolloutOptions): Promise<RolloutSummary> {
+  const { input, connections, reporter } = options;
+  const { config } = input.loaded;
+  const site = siteName(config.service, input.loaded.environment);
+  const primary = primaryHost(config);
+  const verb = input.kind === "rollback" ? "rolling back to" : "deploying";
+  const lock = await acquireLock(connections.get(primary), site, `${verb} ${input.version}`, {
+    heartbeat: true,
+  });
+  if (lock.tookOver) {
+    reporter.warn(
+      `took over a stale lock of ${describeHolder(lock.tookOver.holder)} (${lock.tookOver.staleReason})`,
+    );
+  }
+  try {
+    const roles = rolesInOrder(config);
+    const allHosts = [...new Set(roles.flatMap((r) => r.hosts))];
+    const prepared = await onHosts(allHosts, options.prepareHost, {
+      limit: Math.max(1, allHosts.length),
+      failFast: false,
+    });
+    const failed = prepared.find((o) => o.status === "failed");
+    if (failed && failed.status === "failed") throw failed.error;
+    checkAborted(options.signal);
+    await options.beforeSwitch?.(primary);
+
+    const summary: RolloutSummary = { version: input.version, roles: [] };
+    for (const role of roles) {
+      checkAborted(options.signal);
+      const outcomes = await onHosts(
+        role.hosts,
+        async (host) => {
+          checkAborted(options.signal);
+          const env = await input.envFor(role.name, host);
+          return releaseRoleOnHost(connections.get(host), roleRelease(input, role, env), reporter);
+        },
+        { limit: rollingLimit(config.rolling.limit, role.hosts.length), failFast: true },
+      );
+      summary.roles.push({ role: role.name, hosts: outcomes });
+      const failure = outcomes.find((o) => o.status === "failed");
+      if (failure && failure.status === "failed") {
+        const skipped = outcomes.filter((o) => o.status === "skipped").map((o) => o.host);
+        if (skipped.length > 0) {
+          reporter.warn(
+            `${role.name}: not deployed on ${skipped.join(", ")} (stopped at the first failure)`,
+          );
+        }
+        throw failure.error;
+      }
+    }
+    return summary;
+  } finally {
+    await lock.release().catch((error: unknown) => {
+      reporter.warn(
+        `could not release the lock: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new UserError({
+      code: "deploy.interrupted",
+      message:
+        "Interrupted: nothing was switched after this point; what was serving keeps serving.",
+      hint: "Run the deploy again; it converges.",
+    });
+  }
+}
+
+/** The folder of slipway.yml: builds and hooks run there. */
+export function projectDir(loaded: LoadedConfig): string {
+  return dirname(loaded.file);
+}

@@ -1,0 +1,272 @@
+/**
+ * The deploy as the CLI calls it: version, build, ship, release command, rollout; and rollback,
+ * which takes the same gated path with a kept image and that release's env.
+ */
+import { isAbsolute, resolve } from "node:path";
+import {
+  buildArgv,
+  detectLocalEngine,
+  type LocalEngine,
+  localImageInspectArgv,
+  readGitVersion,
+  shipImage,
+} from "../build/index.ts";
+import type { LoadedConfig } from "../config/index.ts";
+import { dockerImageId, dockerRun } from "../engine/index.ts";
+import { UserError } from "../errors/index.ts";
+import type { Reporter } from "../output/index.ts";
+import { applySteps } from "../plan/index.ts";
+import { PROXY_NETWORK, planProxyBoot, planProxyFiles } from "../proxy/index.ts";
+import {
+  envFilePath,
+  previousVersion,
+  readCurrentVersion,
+  readReleases,
+} from "../releases/index.ts";
+import { type Connections, LocalTransport } from "../transport/index.ts";
+import {
+  configEnv,
+  primaryHost,
+  projectDir,
+  proxySite,
+  type RolloutSummary,
+  rolesInOrder,
+  rollout,
+} from "./deploy.ts";
+import { containerName, imageRef, releaseLabels, siteName } from "./names.ts";
+
+export { rolesInOrder, rollingLimit } from "./deploy.ts";
+export { siteName } from "./names.ts";
+
+export interface DeployOptions {
+  loaded: LoadedConfig;
+  connections: Connections;
+  reporter: Reporter;
+  /** Release this version instead of the git one (the image must exist locally or be built). */
+  version?: string;
+  /** Do not build: the image of the version must already exist on this machine. */
+  skipBuild?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Builds (when configured), ships, and rolls the new version out to every host. */
+export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
+  const { loaded, connections, reporter } = options;
+  const { config } = loaded;
+  const dir = projectDir(loaded);
+  const version = options.version ?? (await readGitVersion(dir));
+  const image = imageRef(config.image, version);
+  const local = new LocalTransport();
+  const engine = await detectLocalEngine();
+
+  if (config.build && !options.skipBuild) {
+    reporter.info(`building ${image} with ${engine}`);
+    const out = reporter.hostOutput("build");
+    const context = fromProject(dir, config.build.context);
+    await local.run(
+      buildArgv(engine, {
+        context,
+        dockerfile: fromProject(context, config.build.dockerfile),
+        tag: image,
+        args: config.build.args,
+        ...(config.build.target ? { target: config.build.target } : {}),
+      }),
+      { onStdout: (c) => out.write(c), onStderr: (c) => out.write(c), capture: false },
+    );
+    out.flush();
+  } else {
+    const present = await local.run(localImageInspectArgv(engine, image), { check: false });
+    if (present.code !== 0) {
+      throw new UserError({
+        code: "deploy.no_image",
+        message: `There is no image ${image} on this machine to deploy.`,
+        hint: config.build
+          ? "Run without --skip-build, or build it first."
+          : "Add a build section to slipway.yml, or build and tag the image yourself.",
+      });
+    }
+  }
+
+  const roles = rolesInOrder(config);
+  const proxied = new Set(roles.filter((r) => r.proxied).flatMap((r) => r.hosts));
+  return rollout({
+    input: {
+      loaded,
+      version,
+      kind: "deploy",
+      envFor: async (role) => {
+        const settings = roles.find((r) => r.name === role);
+        if (!settings) throw new Error(`unknown role ${role}`);
+        return configEnv(loaded, settings, version);
+      },
+    },
+    connections,
+    reporter,
+    ...(options.signal ? { signal: options.signal } : {}),
+    prepareHost: async (host) => {
+      const transport = connections.get(host);
+      await requireEngine(transport, host);
+      if (proxied.has(host)) await bootProxy(loaded, transport, engine, reporter);
+      const shipped = await shipImage({ engine, image, remote: transport });
+      reporter.info(
+        `${host}: image ${image} ${shipped === "present" ? "already there" : "shipped"}`,
+      );
+    },
+    beforeSwitch: async (primary) => {
+      const command = config.deploy.release_command;
+      if (!command) return;
+      await runReleaseCommand(loaded, connections, reporter, primary, version, command);
+    },
+  });
+}
+
+export interface RollbackOptions {
+  loaded: LoadedConfig;
+  connections: Connections;
+  reporter: Reporter;
+  /** The version to go back to; default: the newest healthy release before the current one. */
+  version?: string;
+  signal?: AbortSignal;
+}
+
+/** Goes back to a kept release: its image and its env file, through the same health gate. */
+export async function rollback(options: RollbackOptions): Promise<RolloutSummary> {
+  const { loaded, connections, reporter } = options;
+  const { config } = loaded;
+  const site = siteName(config.service, loaded.environment);
+  const primary = connections.get(primaryHost(config));
+  const firstRole = rolesInOrder(config)[0]?.name ?? "web";
+  const records = await readReleases(primary, site);
+  const current = await readCurrentVersion(primary, site, firstRole);
+  const version = options.version ?? previousVersion(records, firstRole, current);
+  if (!version) {
+    throw new UserError({
+      code: "rollback.nothing",
+      message: `There is no earlier healthy release of ${site} to roll back to.`,
+      hint: "See `slipway releases` for what was deployed.",
+    });
+  }
+  const image = imageRef(config.image, version);
+  return rollout({
+    input: {
+      loaded,
+      version,
+      kind: "rollback",
+      envFor: async (role, host) => {
+        const kept = await connections
+          .get(host)
+          .run(["cat", "--", envFilePath(site, role, version)], { check: false });
+        if (kept.code !== 0) {
+          throw new UserError({
+            code: "rollback.not_kept",
+            message: `${host} no longer keeps the env of ${role} ${version}.`,
+            hint: `Releases kept: releases.keep in slipway.yml. Deploy ${version} again instead: slipway deploy --version ${version}`,
+          });
+        }
+        return kept.stdout;
+      },
+    },
+    connections,
+    reporter,
+    ...(options.signal ? { signal: options.signal } : {}),
+    prepareHost: async (host) => {
+      const present = await connections.get(host).run(dockerImageId(image), { check: false });
+      if (present.code !== 0) {
+        throw new UserError({
+          code: "rollback.no_image",
+          message: `${host} no longer has the image ${image}.`,
+          hint: `Deploy it again instead: slipway deploy --version ${version}`,
+        });
+      }
+    },
+  });
+}
+
+async function requireEngine(transport: ReturnType<Connections["get"]>, host: string) {
+  const info = await transport.run(["docker", "info", "--format", "{{.ServerVersion}}"], {
+    check: false,
+  });
+  if (info.code !== 0) {
+    throw new UserError({
+      code: "deploy.no_engine",
+      message: `${host} has no running container engine.`,
+      hint: "Run `slipway server bootstrap` first: it installs Docker and the proxy.",
+    });
+  }
+}
+
+/** Ships the proxy image when this machine has it, then ensures the proxy and the site's files. */
+async function bootProxy(
+  loaded: LoadedConfig,
+  transport: ReturnType<Connections["get"]>,
+  engine: LocalEngine | undefined,
+  reporter: Reporter,
+): Promise<void> {
+  const image = loaded.config.proxy.image;
+  if (engine) {
+    const local = new LocalTransport();
+    const here = await local.run(localImageInspectArgv(engine, image), { check: false });
+    if (here.code === 0) await shipImage({ engine, image, remote: transport });
+  }
+  const roles = rolesInOrder(loaded.config).filter(
+    (r) => r.proxied && r.hosts.includes(transport.host),
+  );
+  const outcomes = await applySteps(transport, [
+    ...planProxyBoot(image),
+    ...planProxyFiles(
+      roles.map((r) => proxySite(loaded, r.name)),
+      new Map(),
+    ),
+  ]);
+  const changed = outcomes.filter((o) => o.changed).map((o) => o.title);
+  if (changed.length > 0) reporter.info(`${transport.host}: proxy: ${changed.join(", ")}`);
+}
+
+async function runReleaseCommand(
+  loaded: LoadedConfig,
+  connections: Connections,
+  reporter: Reporter,
+  primary: string,
+  version: string,
+  command: readonly string[],
+): Promise<void> {
+  const { config } = loaded;
+  const site = siteName(config.service, loaded.environment);
+  const role = rolesInOrder(config)[0];
+  if (!role) return;
+  const transport = connections.get(primary);
+  const envPath = envFilePath(site, role.name, version);
+  await transport.upload(envPath, configEnv(loaded, role, version), { mode: 0o600 });
+  reporter.info(`${primary}: release command: ${command.join(" ")}`);
+  const out = reporter.hostOutput(`${primary} release`);
+  const result = await transport.run(
+    dockerRun({
+      name: containerName(site, "release", version),
+      image: imageRef(config.image, version),
+      network: PROXY_NETWORK,
+      labels: releaseLabels({
+        service: config.service,
+        environment: loaded.environment,
+        role: "release",
+        version,
+      }),
+      envFile: envPath,
+      cmd: command,
+      removeOnExit: true,
+      detach: false,
+    }),
+    { check: false, onStdout: (c) => out.write(c), onStderr: (c) => out.write(c) },
+  );
+  out.flush();
+  if (result.code !== 0) {
+    throw new UserError({
+      code: "deploy.release_command_failed",
+      message: `The release command failed with exit code ${result.code}; nothing was switched, the current version keeps serving.`,
+      hint: "Its output is above. Fix it and deploy again.",
+    });
+  }
+}
+
+function fromProject(dir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(dir, path);
+}

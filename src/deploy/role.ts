@@ -1,0 +1,269 @@
+/**
+ * One role on one host: start the new container beside the old, gate it, switch the proxy (web
+ * roles), drain, stop the old, record the release. On any failure before the switch the new
+ * container is removed and the old one keeps serving.
+ */
+import {
+  type ContainerSpec,
+  dockerImageId,
+  dockerInspect,
+  dockerListContainers,
+  dockerLogs,
+  dockerRemove,
+  dockerRun,
+  dockerStart,
+  dockerStop,
+  parseContainerList,
+  parseInspect,
+} from "../engine/index.ts";
+import { HealthCheckError } from "../errors/index.ts";
+import type { Reporter } from "../output/index.ts";
+import { applySteps } from "../plan/index.ts";
+import { PROXY_NETWORK, type ProxySite, planProxyFiles, planProxySwitch } from "../proxy/index.ts";
+import {
+  appendRelease,
+  currentVersionPath,
+  envDigest,
+  envFilePath,
+  type ReleaseRecord,
+} from "../releases/index.ts";
+import type { Transport } from "../transport/index.ts";
+import { type ProbeResult, waitHealthy } from "./health.ts";
+import { containerName, releaseLabels, roleSelector } from "./names.ts";
+
+export interface RoleRelease {
+  service: string;
+  environment: string | undefined;
+  site: string;
+  role: string;
+  version: string;
+  /** Full image reference of the release. */
+  image: string;
+  cmd: readonly string[] | undefined;
+  /** The env file's content (from the config, or a kept release's file for a rollback). */
+  env: string;
+  singleton: boolean;
+  stopTimeoutMs: number;
+  readyAfterMs: number;
+  memoryBytes: number | undefined;
+  cpus: number | undefined;
+  /** Present for roles behind the proxy. */
+  proxy:
+    | {
+        site: ProxySite;
+        healthPath: string;
+        intervalMs: number;
+        timeoutMs: number;
+        successes: number;
+        deadlineMs: number;
+        drainMs: number;
+      }
+    | undefined;
+  kind: "deploy" | "rollback";
+  by: { user: string; machine: string };
+}
+
+export interface RoleOutcome {
+  container: string;
+  replaced: string[];
+  previous: string | undefined;
+}
+
+const LOG_LINES_ON_FAILURE = 40;
+
+/** Releases one role on one host; throws (after cleaning up) when the new version is not healthy. */
+export async function releaseRoleOnHost(
+  transport: Transport,
+  release: RoleRelease,
+  reporter: Reporter,
+): Promise<RoleOutcome> {
+  const started = performance.now();
+  const say = (message: string) => reporter.info(`${transport.host} ${release.role}: ${message}`);
+  const envPath = envFilePath(release.site, release.role, release.version);
+  await transport.upload(envPath, release.env, { mode: 0o600 });
+
+  const running = parseContainerList(
+    (await transport.run(dockerListContainers(roleSelector(release), { all: false }))).stdout,
+  );
+  const old = running.map((c) => c.name);
+  const previous = running[0]?.labels["slipway.version"];
+
+  // A singleton must never run twice, so its old container stops before the new one starts.
+  if (release.singleton) {
+    for (const name of old) {
+      say(`stopping ${name} first (singleton)`);
+      await transport.run(dockerStop(name, Math.ceil(release.stopTimeoutMs / 1000)));
+    }
+  }
+
+  const name = containerName(release.site, release.role, release.version);
+  const spec: ContainerSpec = {
+    name,
+    image: release.image,
+    network: PROXY_NETWORK,
+    labels: releaseLabels(release),
+    envFile: envPath,
+    restart: "unless-stopped",
+    stopTimeoutS: Math.ceil(release.stopTimeoutMs / 1000),
+    detach: true,
+    ...(release.cmd ? { cmd: release.cmd } : {}),
+    ...(release.memoryBytes ? { memoryBytes: release.memoryBytes } : {}),
+    ...(release.cpus ? { cpus: release.cpus } : {}),
+  };
+  say(`starting ${name}`);
+  await transport.run(dockerRun(spec));
+
+  const gate = await waitHealthy(
+    release.proxy ? () => httpProbe(transport, name, release) : () => runningProbe(transport, name),
+    release.proxy
+      ? {
+          intervalMs: release.proxy.intervalMs,
+          successes: release.proxy.successes,
+          deadlineMs: release.proxy.deadlineMs,
+        }
+      : { intervalMs: release.readyAfterMs, successes: 2, deadlineMs: release.readyAfterMs * 3 },
+  );
+
+  if (!gate.healthy) {
+    reporter.warn(`${transport.host} ${release.role}: ${name} is not healthy: ${gate.detail}`);
+    await showLogs(transport, name, reporter);
+    await transport.run(dockerRemove(name, { force: true }), { check: false });
+    if (release.singleton) {
+      for (const oldName of old) await transport.run(dockerStart(oldName), { check: false });
+    }
+    await record(transport, release, started, "health-failed", previous, gate.detail);
+    throw new HealthCheckError(
+      `${release.role} on ${transport.host}: version ${release.version} failed its health check (${gate.detail}); it was removed${old.length > 0 && !release.singleton ? " and the previous version keeps serving" : ""}.`,
+      release.proxy
+        ? `Its last log lines are above. Check that it answers ${release.proxy.healthPath} on port ${release.proxy.site.appPort} within ${Math.round(release.proxy.deadlineMs / 1000)}s (proxy.healthcheck in slipway.yml).`
+        : "Its last log lines are above.",
+    );
+  }
+  say(`healthy after ${gate.attempts} checks (${(gate.elapsedMs / 1000).toFixed(1)}s)`);
+
+  if (release.proxy) {
+    const target = { container: name, port: release.proxy.site.appPort };
+    try {
+      await applySteps(transport, [
+        ...planProxyFiles([release.proxy.site], new Map()),
+        ...planProxySwitch(release.proxy.site, target),
+      ]);
+    } catch (error) {
+      await transport.run(dockerRemove(name, { force: true }), { check: false });
+      throw error;
+    }
+    say("proxy switched");
+    if (old.length > 0) await new Promise((r) => setTimeout(r, release.proxy?.drainMs ?? 0));
+  }
+
+  if (!release.singleton) {
+    for (const oldName of old) {
+      await transport.run(dockerStop(oldName, Math.ceil(release.stopTimeoutMs / 1000)));
+    }
+  }
+  if (old.length > 0) say(`stopped ${old.join(", ")}`);
+
+  await transport.upload(currentVersionPath(release.site, release.role), `${release.version}\n`, {
+    mode: 0o644,
+  });
+  await record(
+    transport,
+    release,
+    started,
+    release.kind === "rollback" ? "rolled-back" : "deployed",
+    previous,
+  );
+  return { container: name, replaced: old, previous };
+}
+
+async function httpProbe(
+  transport: Transport,
+  name: string,
+  release: RoleRelease,
+): Promise<ProbeResult> {
+  const proxy = release.proxy;
+  if (!proxy) return { ok: false, detail: "no proxy settings", fatal: true };
+  const state = await containerState(transport, name);
+  if (!state.running) return { ok: false, detail: state.detail, fatal: true };
+  if (!state.ip) return { ok: false, detail: `no address on the ${PROXY_NETWORK} network yet` };
+  const url = `http://${state.ip}:${proxy.site.appPort}${proxy.healthPath}`;
+  const seconds = String(Math.max(1, Math.ceil(proxy.timeoutMs / 1000)));
+  const result = await transport.run(
+    ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", seconds, url],
+    { check: false },
+  );
+  const status = Number(result.stdout.trim());
+  if (result.code === 0 && status >= 200 && status < 400) return { ok: true };
+  if (result.code === 0)
+    return { ok: false, detail: `${proxy.healthPath} answered HTTP ${status}` };
+  return {
+    ok: false,
+    detail: result.stderr.trim().replace(/^curl: \(\d+\) /, "") || `curl exit ${result.code}`,
+  };
+}
+
+async function runningProbe(transport: Transport, name: string): Promise<ProbeResult> {
+  const state = await containerState(transport, name);
+  if (!state.running) return { ok: false, detail: state.detail, fatal: true };
+  if (state.health === "unhealthy") return { ok: false, detail: "its own health check fails" };
+  if (state.health === "starting") return { ok: false, detail: "its own health check is starting" };
+  return { ok: true };
+}
+
+async function containerState(
+  transport: Transport,
+  name: string,
+): Promise<{
+  running: boolean;
+  detail: string;
+  ip: string | undefined;
+  health: string | undefined;
+}> {
+  const result = await transport.run(dockerInspect(name), { check: false });
+  if (result.code !== 0)
+    return { running: false, detail: "the container is gone", ip: undefined, health: undefined };
+  const info = parseInspect(result.stdout);
+  return {
+    running: info.running,
+    detail: info.running ? "running" : `the container exited with code ${info.exitCode}`,
+    ip: info.networks[PROXY_NETWORK],
+    health: info.health,
+  };
+}
+
+async function showLogs(transport: Transport, name: string, reporter: Reporter): Promise<void> {
+  const out = reporter.hostOutput(`${transport.host} ${name}`);
+  await transport.run(dockerLogs(name, { tail: LOG_LINES_ON_FAILURE }), {
+    check: false,
+    onStdout: (chunk) => out.write(chunk),
+    onStderr: (chunk) => out.write(chunk),
+  });
+  out.flush();
+}
+
+async function record(
+  transport: Transport,
+  release: RoleRelease,
+  started: number,
+  outcome: ReleaseRecord["outcome"],
+  previous: string | undefined,
+  error?: string,
+): Promise<void> {
+  const imageId = await transport.run(dockerImageId(release.image), { check: false });
+  const entry: ReleaseRecord = {
+    version: release.version,
+    image: release.image,
+    imageId: imageId.stdout.trim(),
+    envDigest: envDigest(release.env),
+    role: release.role,
+    kind: release.kind,
+    outcome,
+    by: release.by.user,
+    machine: release.by.machine,
+    at: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - started),
+    ...(previous ? { previous } : {}),
+    ...(error ? { error } : {}),
+  };
+  await appendRelease(transport, release.site, entry);
+}

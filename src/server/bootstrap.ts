@@ -1,0 +1,67 @@
+/** Runs the bootstrap plan on every host of the app, in parallel. */
+import { detectLocalEngine, localImageInspectArgv, shipImage } from "../build/index.ts";
+import type { LoadedConfig } from "../config/index.ts";
+import type { Reporter } from "../output/index.ts";
+import { applySteps } from "../plan/index.ts";
+import { planProxyBoot } from "../proxy/index.ts";
+import { type Connections, LocalTransport, onHosts } from "../transport/index.ts";
+import { planHostBase } from "./index.ts";
+
+export interface BootstrapReport {
+  host: string;
+  changed: string[];
+  error?: string;
+}
+
+/** Bootstraps every host; the proxy image is shipped from this machine when it has it. */
+export async function bootstrapHosts(options: {
+  loaded: LoadedConfig;
+  connections: Connections;
+  reporter: Reporter;
+}): Promise<BootstrapReport[]> {
+  const { loaded, connections, reporter } = options;
+  const hosts = [...new Set(Object.values(loaded.config.servers).flatMap((r) => r.hosts))];
+  const proxyImage = loaded.config.proxy.image;
+  const engine = await detectLocalEngine().catch(() => undefined);
+  const localHasProxy =
+    engine !== undefined &&
+    (await new LocalTransport().run(localImageInspectArgv(engine, proxyImage), { check: false }))
+      .code === 0;
+
+  const outcomes = await onHosts(
+    hosts,
+    async (host) => {
+      const transport = connections.get(host);
+      const say = (title: string, changed: boolean) =>
+        reporter.info(`${host}: ${changed ? "✓ done:" : "· already:"} ${title}`);
+      const base = await applySteps(transport, planHostBase(), (o) => say(o.title, o.changed));
+      let shipped: string[] = [];
+      if (engine && localHasProxy) {
+        const result = await shipImage({ engine, image: proxyImage, remote: transport });
+        if (result === "shipped") shipped = [`shipped ${proxyImage}`];
+      }
+      const proxy = await applySteps(transport, planProxyBoot(proxyImage), (o) =>
+        say(o.title, o.changed),
+      );
+      return [...base, ...proxy]
+        .filter((o) => o.changed && !o.title.startsWith("check "))
+        .map((o) => o.title)
+        .concat(shipped);
+    },
+    { limit: 8 },
+  );
+  return outcomes.map((o) =>
+    o.status === "ok"
+      ? { host: o.host, changed: o.value }
+      : {
+          host: o.host,
+          changed: [],
+          error:
+            o.status === "failed"
+              ? o.error instanceof Error
+                ? o.error.message
+                : String(o.error)
+              : "skipped",
+        },
+  );
+}
