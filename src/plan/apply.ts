@@ -34,7 +34,7 @@ async function applyStep(transport: Transport, step: Step): Promise<StepOutcome>
         ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
         check: !step.allowFailure,
       });
-      return { title: step.title, changed: true };
+      return { title: step.title, changed: !step.readOnly };
     }
     case "upload": {
       if (await sameFile(transport, step.path, step.content, step.mode)) {

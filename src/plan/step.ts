@@ -15,6 +15,8 @@ export interface RunStep {
   timeoutMs?: number;
   /** A non-zero exit is expected and not a failure (e.g. removing what may not exist). */
   allowFailure?: boolean;
+  /** Only checks something (e.g. `nginx -t`): never reported as a change. */
+  readOnly?: boolean;
 }
 
 /** Write a file on the host atomically, with its mode set before any content is written. */

@@ -161,14 +161,16 @@ export function planProxyBoot(image: string): Step[] {
         run(`start ${name}`, start),
       ],
     ),
-    run("check the proxy configuration", ["docker", "exec", name, "nginx", "-t"]),
+    run("check the proxy configuration", ["docker", "exec", name, "nginx", "-t"], { readOnly: true }),
   ];
 }
 
 /** Checks the whole configuration, then reloads nginx gracefully (open requests finish). */
 export function planProxyReload(): Step[] {
   return [
-    run("check the proxy configuration", ["docker", "exec", PROXY_CONTAINER, "nginx", "-t"]),
+    run("check the proxy configuration", ["docker", "exec", PROXY_CONTAINER, "nginx", "-t"], {
+      readOnly: true,
+    }),
     run("reload the proxy", ["docker", "exec", PROXY_CONTAINER, "nginx", "-s", "reload"]),
   ];
 }

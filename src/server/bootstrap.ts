@@ -44,7 +44,7 @@ export async function bootstrapHosts(options: {
         say(o.title, o.changed),
       );
       return [...base, ...proxy]
-        .filter((o) => o.changed && !o.title.startsWith("check "))
+        .filter((o) => o.changed)
         .map((o) => o.title)
         .concat(shipped);
     },

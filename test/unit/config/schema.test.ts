@@ -133,7 +133,10 @@ describe("examples", () => {
         },
         port: 2222,
         app: [3000, "/up"],
-        env: { clear: { NODE_ENV: "production" }, secret: ["SESSION_SECRET"] },
+        env: {
+          clear: { NODE_ENV: "production", MESSAGE: "Hello from Slipway" },
+          secret: ["SESSION_SECRET"],
+        },
         secrets: ["SESSION_SECRET"],
       },
     );

@@ -1,0 +1,244 @@
+/**
+ * The core promise, end to end: a fresh VPS box reached only over SSH, bootstrapped by Slipway,
+ * deploys under continuous load that never see a failed request, a broken release that never
+ * takes traffic, a rollback that brings the old env back, and a lock that holds.
+ */
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import {
+  imagesAvailable,
+  NGINX_IMAGE,
+  NODE_IMAGE,
+  rigAvailable,
+  skipUnless,
+  startVpsBox,
+  type VpsBox,
+} from "../rig/index.ts";
+import { type LoadReport, overlapMs, startLoad } from "../support/load.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const BIN = join(ROOT, "dist/cli/main.js");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe("slipway deploy end to end", {
+  skip: skipUnless(rigAvailable()) || skipUnless(imagesAvailable()),
+  timeout: 900_000,
+}, () => {
+  let box: VpsBox;
+  let project = "";
+  let url = "";
+
+  function slipway(args: string[]): Promise<Run> {
+    const env = { ...process.env, HOME: project, SSH_AUTH_SOCK: "" };
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [BIN, ...args],
+        { cwd: project, env, maxBuffer: 64 << 20 },
+        (error, stdout, stderr) => {
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        },
+      );
+    });
+  }
+
+  async function writeConfig(message: string, extraEnv: Record<string, string> = {}) {
+    const clear = { NODE_ENV: "production", MESSAGE: message, ...extraEnv };
+    await writeFile(
+      join(project, "slipway.yml"),
+      [
+        "service: hello",
+        "image: hello",
+        "build:",
+        `  args: { BASE: "${NODE_IMAGE}" }`,
+        "servers:",
+        `  web: [${box.host}]`,
+        "ssh:",
+        `  port: ${box.port}`,
+        `  keys: [${box.clientKey}]`,
+        "proxy:",
+        `  image: ${NGINX_IMAGE}`,
+        "  drain_timeout: 1s",
+        "  healthcheck: { interval: 500ms, deadline: 10s }",
+        "deploy:",
+        "  release_command: node server.mjs migrate",
+        "env:",
+        "  clear:",
+        ...Object.entries(clear).map(([k, v]) => `    ${k}: "${v}"`),
+        "  secret: [SESSION_SECRET]",
+        "",
+      ].join("\n"),
+    );
+  }
+
+  async function current(): Promise<{ version: string; message: string }> {
+    const response = await fetch(url, { headers: { connection: "close" } });
+    assert.equal(response.status, 200);
+    return (await response.json()) as { version: string; message: string };
+  }
+
+  /** Runs a slipway command while the load runs, and returns both. */
+  async function underLoad(args: string[]): Promise<{ run: Run; load: LoadReport }> {
+    const load = startLoad(url, { concurrency: 4, maxMs: 180_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    const run = await slipway(args);
+    await new Promise((r) => setTimeout(r, 500));
+    return { run, load: await load.stop() };
+  }
+
+  async function appContainers(): Promise<string[]> {
+    const out = await box.exec([
+      "docker",
+      "ps",
+      "-a",
+      "--filter",
+      "label=slipway.role=web",
+      "--format",
+      "{{.Names}} {{.State}}",
+    ]);
+    return out.trim().split("\n").filter(Boolean);
+  }
+
+  before(async () => {
+    project = await mkdtemp(join(tmpdir(), "slipway-deploy-"));
+    for (const file of ["Dockerfile", "server.mjs", ".dockerignore"]) {
+      await copyFile(join(ROOT, "examples/hello", file), join(project, file));
+    }
+    await mkdir(join(project, ".slipway"));
+    await writeFile(join(project, ".slipway/secrets"), "SESSION_SECRET=e2e-session-secret-value\n");
+    await writeFile(join(project, ".gitignore"), ".slipway/secrets*\n");
+    box = await startVpsBox({ publish: [80] });
+    url = `http://127.0.0.1:${box.ports[80]}/`;
+    await writeConfig("first");
+  });
+
+  after(async () => {
+    await box?.stop();
+    await rm(project, { recursive: true, force: true });
+  });
+
+  it("bootstraps a fresh box, and a second run changes nothing", async () => {
+    const first = await slipway(["server", "bootstrap"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /container engine \(Docker\)/);
+    const second = await slipway(["server", "bootstrap"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /already set up, nothing changed/);
+  });
+
+  it("deploys v1", async () => {
+    const run = await slipway(["deploy", "--version", "v1"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /migrations applied \(version v1\)/);
+    assert.deepEqual(await current(), { ...(await current()), version: "v1", message: "first" });
+    assert.doesNotMatch(run.stdout + run.stderr, /e2e-session-secret-value/);
+  });
+
+  it("deploys v2 under load: no failed request, answers move from v1 to v2", async () => {
+    await writeConfig("second");
+    const { run, load } = await underLoad(["deploy", "--version", "v2"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(
+      load.failed,
+      0,
+      `${load.failed} of ${load.requests} failed: ${load.failures.join("; ")}`,
+    );
+    assert.ok(load.requests > 50, `only ${load.requests} requests`);
+    assert.deepEqual(load.versions, ["v1", "v2"]);
+    assert.equal(load.lastVersion, "v2");
+    assert.ok(
+      overlapMs(load, "v1", "v2") < 1000,
+      `v1 still answered ${overlapMs(load, "v1", "v2")}ms after v2's first answer`,
+    );
+    const running = (await appContainers()).filter((c) => c.endsWith(" running"));
+    assert.equal(running.length, 1, running.join(", "));
+  });
+
+  it("refuses v3 whose health check fails: exit 3, its logs shown, it is gone, v2 serves", async () => {
+    await writeConfig("third", { HEALTH: "fail" });
+    const { run, load } = await underLoad(["deploy", "--version", "v3"]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /v3 failed its health check/);
+    assert.match(run.stderr, /hello-web-v3-[0-9a-f]{6} \| .*listening/);
+    assert.equal(load.failed, 0, load.failures.join("; "));
+    assert.deepEqual(load.versions, ["v2"]);
+    assert.equal((await appContainers()).filter((c) => c.includes("-v3-")).length, 0);
+    assert.equal((await current()).version, "v2");
+  });
+
+  it("aborts before any switch when the release command fails", async () => {
+    await writeConfig("fourth", { MIGRATE: "fail" });
+    const run = await slipway(["deploy", "--version", "v4"]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /release command failed .* nothing was switched/);
+    assert.equal((await current()).version, "v2");
+    assert.equal((await appContainers()).filter((c) => c.includes("-v4-")).length, 0);
+  });
+
+  it("rolls back to v1 under load with v1's env", async () => {
+    const { run, load } = await underLoad(["rollback", "v1"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(load.failed, 0, load.failures.join("; "));
+    assert.deepEqual(load.versions, ["v2", "v1"]);
+    assert.equal(load.lastVersion, "v1");
+    assert.ok(
+      overlapMs(load, "v2", "v1") < 1000,
+      `v2 still answered ${overlapMs(load, "v2", "v1")}ms after v1's first answer`,
+    );
+    assert.deepEqual(await current(), { ...(await current()), version: "v1", message: "first" });
+  });
+
+  it("lists releases with their outcomes", async () => {
+    const run = await slipway(["releases", "--json"]);
+    assert.equal(run.code, 0, run.stderr);
+    const { current: now, releases } = JSON.parse(run.stdout);
+    assert.equal(now, "v1");
+    assert.deepEqual(
+      releases.map((r: { version: string; outcome: string }) => `${r.version}:${r.outcome}`),
+      ["v1:deployed", "v2:deployed", "v3:health-failed", "v1:rolled-back"],
+    );
+  });
+
+  it("refuses a deploy while the lock is held, naming the holder", async () => {
+    assert.equal((await slipway(["lock", "acquire", "-m", "database maintenance"])).code, 0);
+    const run = await slipway(["deploy", "--version", "v5"]);
+    assert.equal(run.code, 4);
+    assert.match(run.stderr, /locked by .*: database maintenance/);
+    assert.equal((await slipway(["lock", "release"])).code, 0);
+  });
+
+  it("a deploy killed midway leaves the current version serving; the next one succeeds", async () => {
+    await writeConfig("fifth");
+    const env = { ...process.env, HOME: project, SSH_AUTH_SOCK: "" };
+    const child = spawn(process.execPath, [BIN, "deploy", "--version", "v5"], {
+      cwd: project,
+      env,
+    });
+    await new Promise<void>((resolve) => {
+      let seen = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (/web: starting/.test(seen)) resolve();
+      });
+      child.on("exit", () => resolve());
+    });
+    child.kill("SIGKILL");
+    assert.equal((await current()).version, "v1");
+    const run = await slipway(["deploy", "--version", "v5"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /took over a stale lock/);
+    assert.equal((await current()).version, "v5");
+    const running = (await appContainers()).filter((c) => c.endsWith(" running"));
+    assert.equal(running.length, 1, running.join(", "));
+  });
+});
