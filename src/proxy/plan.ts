@@ -161,7 +161,9 @@ export function planProxyBoot(image: string): Step[] {
         run(`start ${name}`, start),
       ],
     ),
-    run("check the proxy configuration", ["docker", "exec", name, "nginx", "-t"], { readOnly: true }),
+    run("check the proxy configuration", ["docker", "exec", name, "nginx", "-t"], {
+      readOnly: true,
+    }),
   ];
 }
 

@@ -7,7 +7,12 @@ import { containerName, siteName } from "../../../src/deploy/names.ts";
 /** A fake clock: sleeping advances time instantly, so the gate's timing is exact. */
 function clock() {
   let t = 0;
-  return { now: () => t, sleep: async (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 function probes(...results: ProbeResult[]) {
