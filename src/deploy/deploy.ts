@@ -109,6 +109,7 @@ export function roleRelease(input: ReleasePlanInput, role: RoleSettings, env: st
       : undefined,
     kind: input.kind,
     by: { user: holder.user, machine: holder.machine },
+    keep: config.releases.keep,
   };
 }
 

@@ -3,6 +3,7 @@
  * roles), drain, stop the old, record the release. On any failure before the switch the new
  * container is removed and the old one keeps serving.
  */
+import { dirname } from "node:path";
 import {
   type ContainerSpec,
   dockerImageId,
@@ -10,6 +11,7 @@ import {
   dockerListContainers,
   dockerLogs,
   dockerRemove,
+  dockerRemoveImage,
   dockerRun,
   dockerStart,
   dockerStop,
@@ -26,6 +28,8 @@ import {
   envDigest,
   envFilePath,
   type ReleaseRecord,
+  readReleases,
+  versionsToKeep,
 } from "../releases/index.ts";
 import type { Transport } from "../transport/index.ts";
 import { type ProbeResult, waitHealthy } from "./health.ts";
@@ -61,6 +65,8 @@ export interface RoleRelease {
     | undefined;
   kind: "deploy" | "rollback";
   by: { user: string; machine: string };
+  /** Releases (image and env file) kept for rollback. */
+  keep: number;
 }
 
 export interface RoleOutcome {
@@ -173,7 +179,62 @@ export async function releaseRoleOnHost(
     release.kind === "rollback" ? "rolled-back" : "deployed",
     previous,
   );
+  await prune(transport, release, reporter);
   return { container: name, replaced: old, previous };
+}
+
+/**
+ * Keeps the newest `keep` healthy releases of the role (their images and env files) and removes
+ * the rest, with every stopped container of the role: a rollback starts a new container from the
+ * kept image, so stopped ones are never needed. Failures here only warn: the release is done.
+ */
+async function prune(
+  transport: Transport,
+  release: RoleRelease,
+  reporter: Reporter,
+): Promise<void> {
+  try {
+    const records = await readReleases(transport, release.site);
+    const kept = new Set(versionsToKeep(records, release.role, release.keep, release.version));
+    // Roles share the app's image: a version another role keeps keeps its image too.
+    const keptByAnyRole = new Set(kept);
+    for (const role of new Set(records.map((r) => r.role))) {
+      for (const version of versionsToKeep(records, role, release.keep, undefined)) {
+        keptByAnyRole.add(version);
+      }
+    }
+    const all = parseContainerList(
+      (await transport.run(dockerListContainers(roleSelector(release), { all: true }))).stdout,
+    );
+    for (const container of all) {
+      if (container.state !== "running") {
+        await transport.run(dockerRemove(container.name), { check: false });
+      }
+    }
+    const envDir = dirname(envFilePath(release.site, release.role, release.version));
+    const files = (await transport.run(["ls", "-1", "--", envDir], { check: false })).stdout;
+    const prefix = `${release.role}-`;
+    const removed: string[] = [];
+    for (const file of files.split("\n")) {
+      if (!file.startsWith(prefix) || !file.endsWith(".env")) continue;
+      const version = file.slice(prefix.length, -".env".length);
+      if (kept.has(version)) continue;
+      await transport.run(["rm", "-f", "--", `${envDir}/${file}`]);
+      const image = `${release.image.slice(0, release.image.lastIndexOf(":"))}:${version}`;
+      if (!keptByAnyRole.has(version))
+        await transport.run(dockerRemoveImage(image), { check: false });
+      removed.push(version);
+    }
+    if (removed.length > 0) {
+      reporter.info(
+        `${transport.host} ${release.role}: pruned ${removed.join(", ")} (keeping ${[...kept].join(", ")})`,
+      );
+    }
+  } catch (error) {
+    reporter.warn(
+      `${transport.host}: pruning old releases failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 async function httpProbe(

@@ -76,6 +76,8 @@ describe("slipway deploy end to end", {
         "  clear:",
         ...Object.entries(clear).map(([k, v]) => `    ${k}: "${v}"`),
         "  secret: [SESSION_SECRET]",
+        "releases:",
+        "  keep: 2",
         "",
       ].join("\n"),
     );
@@ -238,7 +240,14 @@ describe("slipway deploy end to end", {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /took over a stale lock/);
     assert.equal((await current()).version, "v5");
-    const running = (await appContainers()).filter((c) => c.endsWith(" running"));
-    assert.equal(running.length, 1, running.join(", "));
+    // releases.keep: 2 keeps v5 and v1; only the running container is left, v2's image is gone.
+    assert.deepEqual(
+      (await appContainers()).map((c) => c.replace(/-[0-9a-f]{6} /, " ")),
+      ["hello-web-v5 running"],
+    );
+    const images = await box.exec(["docker", "images", "--format", "{{.Tag}}", "hello"]);
+    assert.deepEqual(images.trim().split("\n").sort(), ["v1", "v5"]);
+    const envs = await box.exec(["ls", "/var/lib/slipway/hello/env"]);
+    assert.deepEqual(envs.trim().split("\n").sort(), ["web-v1.env", "web-v5.env"]);
   });
 });
