@@ -4,31 +4,20 @@
  * takes traffic, a rollback that brings the old env back, and a lock that holds.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   imagesAvailable,
-  NGINX_IMAGE,
-  NODE_IMAGE,
   rigAvailable,
   skipUnless,
   startVpsBox,
   type VpsBox,
 } from "../rig/index.ts";
+import { BIN, type HelloProject, helloProject, type SlipwayRun } from "../support/hello-project.ts";
 import { type LoadReport, overlapMs, startLoad } from "../support/load.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "dist/cli/main.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = SlipwayRun;
 
 describe("slipway deploy end to end", {
   skip: skipUnless(rigAvailable()) || skipUnless(imagesAvailable()),
@@ -38,50 +27,10 @@ describe("slipway deploy end to end", {
   let project = "";
   let url = "";
 
-  function slipway(args: string[]): Promise<Run> {
-    const env = { ...process.env, HOME: project, SSH_AUTH_SOCK: "" };
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        { cwd: project, env, maxBuffer: 64 << 20 },
-        (error, stdout, stderr) => {
-          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-        },
-      );
-    });
-  }
-
-  async function writeConfig(message: string, extraEnv: Record<string, string> = {}) {
-    const clear = { NODE_ENV: "production", MESSAGE: message, ...extraEnv };
-    await writeFile(
-      join(project, "slipway.yml"),
-      [
-        "service: hello",
-        "image: hello",
-        "build:",
-        `  args: { BASE: "${NODE_IMAGE}" }`,
-        "servers:",
-        `  web: [${box.host}]`,
-        "ssh:",
-        `  port: ${box.port}`,
-        `  keys: [${box.clientKey}]`,
-        "proxy:",
-        `  image: ${NGINX_IMAGE}`,
-        "  drain_timeout: 1s",
-        "  healthcheck: { interval: 500ms, deadline: 10s }",
-        "deploy:",
-        "  release_command: node server.mjs migrate",
-        "env:",
-        "  clear:",
-        ...Object.entries(clear).map(([k, v]) => `    ${k}: "${v}"`),
-        "  secret: [SESSION_SECRET]",
-        "releases:",
-        "  keep: 2",
-        "",
-      ].join("\n"),
-    );
-  }
+  let hello: HelloProject;
+  const slipway = (args: string[]) => hello.slipway(args);
+  const writeConfig = (message: string, extraEnv: Record<string, string> = {}) =>
+    hello.configure(message, extraEnv);
 
   async function current(): Promise<{ version: string; message: string }> {
     const response = await fetch(url, { headers: { connection: "close" } });
@@ -112,14 +61,9 @@ describe("slipway deploy end to end", {
   }
 
   before(async () => {
-    project = await mkdtemp(join(tmpdir(), "slipway-deploy-"));
-    for (const file of ["Dockerfile", "server.mjs", ".dockerignore"]) {
-      await copyFile(join(ROOT, "examples/hello", file), join(project, file));
-    }
-    await mkdir(join(project, ".slipway"));
-    await writeFile(join(project, ".slipway/secrets"), "SESSION_SECRET=e2e-session-secret-value\n");
-    await writeFile(join(project, ".gitignore"), ".slipway/secrets*\n");
     box = await startVpsBox({ publish: [80] });
+    hello = await helloProject(box);
+    project = hello.dir;
     url = `http://127.0.0.1:${box.ports[80]}/`;
     await writeConfig("first");
   });

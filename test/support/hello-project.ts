@@ -1,0 +1,87 @@
+/**
+ * A throwaway copy of examples/hello aimed at a VPS box, and a way to run the built `slipway`
+ * bin in it as a user would (its own HOME, no ssh-agent). Shared by e2e tests and benchmarks.
+ */
+import { execFile } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NGINX_IMAGE, NODE_IMAGE, type VpsBox } from "../rig/index.ts";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const BIN = join(ROOT, "dist/cli/main.js");
+export const SESSION_SECRET = "e2e-session-secret-value";
+
+export interface SlipwayRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HelloProject {
+  dir: string;
+  /** Rewrites slipway.yml with this MESSAGE and extra clear env values. */
+  configure(message: string, extraEnv?: Record<string, string>): Promise<void>;
+  /** Runs the built bin in the project; never throws. */
+  slipway(args: string[]): Promise<SlipwayRun>;
+  /** The environment the bin runs with. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Makes the project for a box; call configure() before the first command. */
+export async function helloProject(box: VpsBox): Promise<HelloProject> {
+  const dir = await mkdtemp(join(tmpdir(), "slipway-hello-"));
+  for (const file of ["Dockerfile", "server.mjs", ".dockerignore"]) {
+    await copyFile(join(ROOT, "examples/hello", file), join(dir, file));
+  }
+  await mkdir(join(dir, ".slipway"));
+  await writeFile(join(dir, ".slipway/secrets"), `SESSION_SECRET=${SESSION_SECRET}\n`);
+  await writeFile(join(dir, ".gitignore"), ".slipway/secrets*\n");
+  const env = { ...process.env, HOME: dir, SSH_AUTH_SOCK: "" };
+  return {
+    dir,
+    env,
+    configure: async (message, extraEnv = {}) => {
+      const clear = { NODE_ENV: "production", MESSAGE: message, ...extraEnv };
+      await writeFile(
+        join(dir, "slipway.yml"),
+        [
+          "service: hello",
+          "image: hello",
+          "build:",
+          `  args: { BASE: "${NODE_IMAGE}" }`,
+          "servers:",
+          `  web: [${box.host}]`,
+          "ssh:",
+          `  port: ${box.port}`,
+          `  keys: [${box.clientKey}]`,
+          "proxy:",
+          `  image: ${NGINX_IMAGE}`,
+          "  drain_timeout: 1s",
+          "  healthcheck: { interval: 500ms, deadline: 10s }",
+          "deploy:",
+          "  release_command: node server.mjs migrate",
+          "env:",
+          "  clear:",
+          ...Object.entries(clear).map(([k, v]) => `    ${k}: "${v}"`),
+          "  secret: [SESSION_SECRET]",
+          "releases:",
+          "  keep: 2",
+          "",
+        ].join("\n"),
+      );
+    },
+    slipway: (args) =>
+      new Promise((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, ...args],
+          { cwd: dir, env, maxBuffer: 64 << 20 },
+          (error, stdout, stderr) => {
+            resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+          },
+        );
+      }),
+  };
+}
