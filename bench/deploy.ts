@@ -48,7 +48,18 @@ try {
   );
 
   // Naive: the same image pair, one container published on port 81, replaced in place.
-  await box.exec(["docker", "run", "-d", "--name", "naive", "-e", "SLIPWAY_VERSION=v1", "-p", "81:3000", "hello:v1"]);
+  await box.exec([
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    "naive",
+    "-e",
+    "SLIPWAY_VERSION=v1",
+    "-p",
+    "81:3000",
+    "hello:v1",
+  ]);
   const naiveUrl = `http://127.0.0.1:${box.ports[81]}/`;
   for (let i = 0; i < 50; i++) {
     if ((await fetch(naiveUrl).catch(() => undefined))?.ok) break;
