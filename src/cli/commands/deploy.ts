@@ -128,13 +128,27 @@ export async function releases(context: CommandContext): Promise<number> {
   });
 }
 
-export async function lockStatus(context: CommandContext): Promise<number> {
+/** Runs `work` with the lock module, the primary host's transport and the site name. */
+async function onLock(
+  context: CommandContext,
+  work: (
+    lock: typeof import("../../lock/index.ts"),
+    transport: ReturnType<Connections["get"]>,
+    site: string,
+  ) => Promise<void>,
+): Promise<number> {
   const lock = await import("../../lock/index.ts");
-  const { primaryHost } = await import("../../deploy/deploy.ts");
-  const { siteName } = await import("../../deploy/index.ts");
+  const { primaryHost, siteName } = await import("../../deploy/index.ts");
   return withConnections(context, async (loaded, connections) => {
     const site = siteName(loaded.config.service, loaded.environment);
-    const status = await lock.lockStatus(connections.get(primaryHost(loaded.config)), site);
+    await work(lock, connections.get(primaryHost(loaded.config)), site);
+    return ExitCode.ok;
+  });
+}
+
+export function lockStatus(context: CommandContext): Promise<number> {
+  return onLock(context, async (lock, transport, site) => {
+    const status = await lock.lockStatus(transport, site);
     if (context.flags.json) {
       context.print(JSON.stringify(status, null, 2));
     } else if (!status.held) {
@@ -144,37 +158,24 @@ export async function lockStatus(context: CommandContext): Promise<number> {
         `${site} is locked by ${lock.describeHolder(status.holder)}${status.stale ? ` (stale: ${status.staleReason})` : ""}.`,
       );
     }
-    return ExitCode.ok;
   });
 }
 
-export async function lockAcquire(
+export function lockAcquire(
   context: CommandContext,
   options: Record<string, unknown>,
 ): Promise<number> {
-  const lock = await import("../../lock/index.ts");
-  const { primaryHost } = await import("../../deploy/deploy.ts");
-  const { siteName } = await import("../../deploy/index.ts");
-  return withConnections(context, async (loaded, connections) => {
-    const site = siteName(loaded.config.service, loaded.environment);
+  return onLock(context, async (lock, transport, site) => {
     const message = typeof options.message === "string" ? options.message : "locked by hand";
-    await lock.acquireLock(connections.get(primaryHost(loaded.config)), site, message, {
-      manual: true,
-    });
+    await lock.acquireLock(transport, site, message, { manual: true });
     context.print(`${site} is locked: ${message}. Release it with: slipway lock release`);
-    return ExitCode.ok;
   });
 }
 
-export async function lockRelease(context: CommandContext): Promise<number> {
-  const lock = await import("../../lock/index.ts");
-  const { primaryHost } = await import("../../deploy/deploy.ts");
-  const { siteName } = await import("../../deploy/index.ts");
-  return withConnections(context, async (loaded, connections) => {
-    const site = siteName(loaded.config.service, loaded.environment);
-    await lock.releaseLock(connections.get(primaryHost(loaded.config)), site);
+export function lockRelease(context: CommandContext): Promise<number> {
+  return onLock(context, async (lock, transport, site) => {
+    await lock.releaseLock(transport, site);
     context.print(`${site} is not locked.`);
-    return ExitCode.ok;
   });
 }
 
