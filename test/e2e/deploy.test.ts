@@ -144,14 +144,37 @@ describe("slipway deploy end to end", {
     assert.deepEqual(await current(), { ...(await current()), version: "v1", message: "first" });
   });
 
+  it("runs exactly one worker (a singleton) of the current version", async () => {
+    const workers = await box.exec([
+      "docker",
+      "ps",
+      "--filter",
+      "label=slipway.role=worker",
+      "--format",
+      '{{.Label "slipway.version"}}',
+    ]);
+    assert.deepEqual(workers.trim().split("\n"), ["v1"]);
+  });
+
   it("lists releases with their outcomes", async () => {
     const run = await slipway(["releases", "--json"]);
     assert.equal(run.code, 0, run.stderr);
     const { current: now, releases } = JSON.parse(run.stdout);
     assert.equal(now, "v1");
     assert.deepEqual(
-      releases.map((r: { version: string; outcome: string }) => `${r.version}:${r.outcome}`),
-      ["v1:deployed", "v2:deployed", "v3:health-failed", "v1:rolled-back"],
+      releases.map(
+        (r: { version: string; role: string; outcome: string }) =>
+          `${r.role}:${r.version}:${r.outcome}`,
+      ),
+      [
+        "web:v1:deployed",
+        "worker:v1:deployed",
+        "web:v2:deployed",
+        "worker:v2:deployed",
+        "web:v3:health-failed",
+        "web:v1:rolled-back",
+        "worker:v1:rolled-back",
+      ],
     );
   });
 
@@ -192,6 +215,11 @@ describe("slipway deploy end to end", {
     const images = await box.exec(["docker", "images", "--format", "{{.Tag}}", "hello"]);
     assert.deepEqual(images.trim().split("\n").sort(), ["v1", "v5"]);
     const envs = await box.exec(["ls", "/var/lib/slipway/hello/env"]);
-    assert.deepEqual(envs.trim().split("\n").sort(), ["web-v1.env", "web-v5.env"]);
+    assert.deepEqual(envs.trim().split("\n").sort(), [
+      "web-v1.env",
+      "web-v5.env",
+      "worker-v1.env",
+      "worker-v5.env",
+    ]);
   });
 });
