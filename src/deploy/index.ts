@@ -35,7 +35,7 @@ import {
 } from "./deploy.ts";
 import { containerName, imageRef, releaseLabels, siteName } from "./names.ts";
 
-export { primaryHost, rolesInOrder, rollingLimit } from "./deploy.ts";
+export { primaryHost, type RolloutSummary, rolesInOrder, rollingLimit } from "./deploy.ts";
 export { siteName } from "./names.ts";
 
 export interface DeployOptions {

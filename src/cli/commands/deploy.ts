@@ -38,31 +38,43 @@ function interruptible(context: CommandContext): AbortSignal {
   return controller.signal;
 }
 
+type Loaded = Awaited<ReturnType<CommandContext["loadConfig"]>>;
+type Summary = import("../../deploy/index.ts").RolloutSummary;
+
+/** Runs a rollout (deploy or rollback), times it, and prints the outcome for people or --json. */
+function timedRollout(
+  context: CommandContext,
+  done: string,
+  start: (loaded: Loaded, connections: Connections, signal: AbortSignal) => Promise<Summary>,
+): Promise<number> {
+  return withConnections(context, async (loaded, connections) => {
+    const started = performance.now();
+    const summary = await start(loaded, connections, interruptible(context));
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    context.print(
+      context.flags.json
+        ? JSON.stringify({ ok: true, version: summary.version, seconds: Number(seconds) })
+        : `${done} ${summary.version} in ${seconds}s.`,
+    );
+    return ExitCode.ok;
+  });
+}
+
 export async function deploy(
   context: CommandContext,
   options: Record<string, unknown>,
 ): Promise<number> {
   const { deploy: run } = await import("../../deploy/index.ts");
-  return withConnections(context, async (loaded, connections) => {
-    const started = performance.now();
-    const summary = await run({
+  return timedRollout(context, "Deployed", (loaded, connections, signal) =>
+    run({
       loaded,
       connections,
       reporter: context.reporter,
-      signal: interruptible(context),
+      signal,
       ...(typeof options.version === "string" ? { version: options.version } : {}),
       ...(options.skipBuild ? { skipBuild: true } : {}),
-    });
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    if (context.flags.json) {
-      context.print(
-        JSON.stringify({ ok: true, version: summary.version, seconds: Number(seconds) }),
-      );
-    } else {
-      context.print(`Deployed ${summary.version} in ${seconds}s.`);
-    }
-    return ExitCode.ok;
-  });
+    }),
+  );
 }
 
 export async function rollback(
@@ -71,25 +83,15 @@ export async function rollback(
   args: string[],
 ): Promise<number> {
   const { rollback: run } = await import("../../deploy/index.ts");
-  return withConnections(context, async (loaded, connections) => {
-    const started = performance.now();
-    const summary = await run({
+  return timedRollout(context, "Rolled back to", (loaded, connections, signal) =>
+    run({
       loaded,
       connections,
       reporter: context.reporter,
-      signal: interruptible(context),
+      signal,
       ...(args[0] ? { version: args[0] } : {}),
-    });
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    if (context.flags.json) {
-      context.print(
-        JSON.stringify({ ok: true, version: summary.version, seconds: Number(seconds) }),
-      );
-    } else {
-      context.print(`Rolled back to ${summary.version} in ${seconds}s.`);
-    }
-    return ExitCode.ok;
-  });
+    }),
+  );
 }
 
 export async function releases(context: CommandContext): Promise<number> {
