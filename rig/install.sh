@@ -251,7 +251,7 @@ find_node_binary() {
       return 0
     fi
   done
-  command -v npm >/dev/null || die "no Node $NODE_MAJOR binary in node_modules and no npm to fetch one: run npm ci first"
+  command -v npm >/dev/null || die "no Node $NODE_MAJOR binary in node_modules and no npm to fetch one: run npm install first"
   quiet npm pack --pack-destination "$tmp" "node-linux-$arch@$NODE_MAJOR"
   tar -xzf "$tmp"/node-linux-"$arch"-*.tgz -C "$tmp" package/bin/node
   is_node_binary "$tmp/package/bin/node" || die "npm package node-linux-$arch@$NODE_MAJOR holds no usable bin/node"
