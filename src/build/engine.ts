@@ -92,6 +92,11 @@ export function localImageInspectArgv(engine: LocalEngine, ref: string): Argv {
   return [engine, "image", "inspect", checkImageRef(ref)];
 }
 
+/** `<engine> tag SRC DST`: another name for a local image, e.g. its name on a registry. */
+export function localTagArgv(engine: LocalEngine, source: string, target: string): Argv {
+  return [engine, "tag", checkImageRef(source), checkImageRef(target)];
+}
+
 /** How detectLocalEngine runs its probes; replaceable in tests. */
 export type Probe = (argv: Argv) => Promise<Pick<LocalResult, "code" | "stdout" | "stderr">>;
 

@@ -59,12 +59,13 @@ function tail(text: string): string {
  * digest rather than config digest, so IDs can differ for the very same image: then the
  * uncompressed layer digests, which every engine computes alike, decide.
  */
-function sameImage(a: ImageInfo, b: ImageInfo): boolean {
+export function sameImage(a: ImageInfo, b: ImageInfo): boolean {
   if (a.id === b.id) return true;
   return a.layers.length > 0 && a.layers.join() === b.layers.join();
 }
 
-async function inspectLocal(engine: LocalEngine, image: string): Promise<ImageInfo> {
+/** The image `image` in this machine's engine; an ExternalError saying so when it is missing. */
+export async function inspectLocal(engine: LocalEngine, image: string): Promise<ImageInfo> {
   const argv = localImageInspectArgv(engine, image);
   const result = await runLocal(argv, { timeoutMs: CHECK_TIMEOUT_MS });
   const info = result.code === 0 ? parseImageInspect(result.stdout.toString("utf8"))[0] : undefined;
@@ -82,7 +83,11 @@ async function inspectLocal(engine: LocalEngine, image: string): Promise<ImageIn
   return info;
 }
 
-async function inspectRemote(remote: Transport, image: string): Promise<ImageInfo | undefined> {
+/** The image `image` on the host, or undefined when its Docker does not have it. */
+export async function inspectRemote(
+  remote: Transport,
+  image: string,
+): Promise<ImageInfo | undefined> {
   const argv = dockerImageInspect(image);
   const result = await remote.run(argv, { check: false, timeoutMs: CHECK_TIMEOUT_MS });
   if (result.code === 0) return parseImageInspect(result.stdout)[0];

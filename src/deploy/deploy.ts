@@ -88,7 +88,7 @@ export function roleRelease(input: ReleasePlanInput, role: RoleSettings, env: st
     site: siteName(config.service, input.loaded.environment),
     role: role.name,
     version: input.version,
-    image: imageRef(config.image, input.version),
+    image: imageRef(config, input.version),
     cmd: settings.cmd,
     env,
     singleton: settings.singleton,

@@ -8,6 +8,7 @@ import {
   detectLocalEngine,
   type LocalEngine,
   localImageInspectArgv,
+  localTagArgv,
   readGitVersion,
   shipImage,
 } from "../build/index.ts";
@@ -17,6 +18,14 @@ import { UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { applySteps } from "../plan/index.ts";
 import { PROXY_NETWORK, planProxyBoot, planProxyFiles } from "../proxy/index.ts";
+import {
+  loginFor,
+  loginLocal,
+  pullImage,
+  pushImage,
+  type RegistryLogin,
+  registryLogin,
+} from "../registry/index.ts";
 import {
   envFilePath,
   previousVersion,
@@ -55,36 +64,44 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
   const { config } = loaded;
   const dir = projectDir(loaded);
   const version = options.version ?? (await readGitVersion(dir));
-  const image = imageRef(config.image, version);
+  const image = imageRef(config, version);
+  // The name the build tags and --skip-build looks for; with a registry, `image` is its name
+  // there, given to the same image before the push.
+  const built = imageRef({ image: config.image }, version);
+  const registry = registryLogin(loaded);
   const local = new LocalTransport();
   const engine = await detectLocalEngine();
 
   if (config.build && !options.skipBuild) {
-    reporter.info(`building ${image} with ${engine}`);
+    reporter.info(`building ${built} with ${engine}`);
     const out = reporter.hostOutput("build");
     const context = fromProject(dir, config.build.context);
     await local.run(
       buildArgv(engine, {
         context,
         dockerfile: fromProject(context, config.build.dockerfile),
-        tag: image,
+        tag: built,
         args: config.build.args,
         ...(config.build.target ? { target: config.build.target } : {}),
       }),
       { onStdout: (c) => out.write(c), onStderr: (c) => out.write(c), capture: false },
     );
     out.flush();
-  } else {
-    const present = await local.run(localImageInspectArgv(engine, image), { check: false });
-    if (present.code !== 0) {
-      throw new UserError({
-        code: "deploy.no_image",
-        message: `There is no image ${image} on this machine to deploy.`,
-        hint: config.build
-          ? "Run without --skip-build, or build it first."
-          : "Add a build section to slipway.yml, or build and tag the image yourself.",
-      });
-    }
+  } else if (
+    !(await hasLocalImage(local, engine, built)) &&
+    !(image !== built && (await hasLocalImage(local, engine, image)))
+  ) {
+    throw new UserError({
+      code: "deploy.no_image",
+      message: `There is no image ${built} on this machine to deploy.`,
+      hint: config.build
+        ? "Run without --skip-build, or build it first."
+        : "Add a build section to slipway.yml, or build and tag the image yourself.",
+    });
+  }
+  if (registry) {
+    const rebuilt = config.build !== undefined && !options.skipBuild;
+    await pushToRegistry({ engine, local, built, image, login: registry, rebuilt, reporter });
   }
 
   const roles = rolesInOrder(config);
@@ -106,11 +123,12 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
     prepareHost: async (host) => {
       const transport = connections.get(host);
       await requireEngine(transport, host);
-      if (proxied.has(host)) await bootProxy(loaded, transport, engine, reporter);
-      const shipped = await shipImage({ engine, image, remote: transport });
-      reporter.info(
-        `${host}: image ${image} ${shipped === "present" ? "already there" : "shipped"}`,
-      );
+      if (proxied.has(host)) await bootProxy(loaded, transport, engine, reporter, registry);
+      // With a registry the host pulls what was pushed; without one the image goes over SSH.
+      const outcome = registry
+        ? await pullImage({ image, remote: transport, engine, login: registry })
+        : await shipImage({ engine, image, remote: transport });
+      reporter.info(`${host}: image ${image} ${outcome === "present" ? "already there" : outcome}`);
     },
     beforeSwitch: async (primary) => {
       const command = config.deploy.release_command;
@@ -146,7 +164,7 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
       hint: "See `slipway releases` for what was deployed.",
     });
   }
-  const image = imageRef(config.image, version);
+  const image = imageRef(config, version);
   return rollout({
     input: {
       loaded,
@@ -195,18 +213,25 @@ async function requireEngine(transport: ReturnType<Connections["get"]>, host: st
   }
 }
 
-/** Ships the proxy image when this machine has it, then ensures the proxy and the site's files. */
+/**
+ * Ships the proxy image when this machine has it; else, with a registry, the host pulls it
+ * (logged in when it lives on the configured registry). Then ensures the proxy and the site's
+ * files. Without a registry, a proxy image this machine lacks is left to `docker run`.
+ */
 async function bootProxy(
   loaded: LoadedConfig,
   transport: ReturnType<Connections["get"]>,
   engine: LocalEngine | undefined,
   reporter: Reporter,
+  registry: RegistryLogin | undefined,
 ): Promise<void> {
   const image = loaded.config.proxy.image;
-  if (engine) {
-    const local = new LocalTransport();
-    const here = await local.run(localImageInspectArgv(engine, image), { check: false });
-    if (here.code === 0) await shipImage({ engine, image, remote: transport });
+  const here = engine !== undefined && (await hasLocalImage(new LocalTransport(), engine, image));
+  if (engine !== undefined && here) {
+    await shipImage({ engine, image, remote: transport });
+  } else if (registry) {
+    const pulled = await pullImage({ image, remote: transport, login: loginFor(image, registry) });
+    if (pulled === "pulled") reporter.info(`${transport.host}: pulled ${image}`);
   }
   const roles = rolesInOrder(loaded.config).filter(
     (r) => r.proxied && r.hosts.includes(transport.host),
@@ -242,7 +267,7 @@ async function runReleaseCommand(
   const result = await transport.run(
     dockerRun({
       name: containerName(site, "release", version),
-      image: imageRef(config.image, version),
+      image: imageRef(config, version),
       network: PROXY_NETWORK,
       labels: releaseLabels({
         service: config.service,
@@ -265,6 +290,36 @@ async function runReleaseCommand(
       hint: "Its output is above. Fix it and deploy again.",
     });
   }
+}
+
+async function hasLocalImage(
+  local: LocalTransport,
+  engine: LocalEngine,
+  image: string,
+): Promise<boolean> {
+  return (await local.run(localImageInspectArgv(engine, image), { check: false })).code === 0;
+}
+
+/**
+ * With a registry: names the local image on it (after a build, or when only the plain name
+ * exists here), logs this machine's engine in and pushes. Each host pulls it in prepareHost.
+ */
+async function pushToRegistry(options: {
+  engine: LocalEngine;
+  local: LocalTransport;
+  built: string;
+  image: string;
+  login: RegistryLogin;
+  rebuilt: boolean;
+  reporter: Reporter;
+}): Promise<void> {
+  const { engine, local, built, image, login, reporter } = options;
+  if (image !== built && (options.rebuilt || !(await hasLocalImage(local, engine, image)))) {
+    await local.run(localTagArgv(engine, built, image));
+  }
+  reporter.info(`pushing ${image} to ${login.server}`);
+  await loginLocal(engine, login, local);
+  await pushImage(engine, image, local);
 }
 
 function fromProject(dir: string, path: string): string {

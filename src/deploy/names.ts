@@ -3,6 +3,7 @@
  * environment when one is selected) so staging can share a host with production.
  */
 import { randomBytes } from "node:crypto";
+import { type RegistrySettings, registryRepository } from "../registry/index.ts";
 
 /** `hello`, or `hello-staging` with `-d staging`. */
 export function siteName(service: string, environment: string | undefined): string {
@@ -43,7 +44,23 @@ export function roleSelector(input: {
   };
 }
 
-/** The image reference of one version. */
-export function imageRef(image: string, version: string): string {
-  return `${image}:${version}`;
+/**
+ * The image reference of one version, the one every host runs and every release records:
+ * `<image>:<version>`, or with a `registry:` its name there (`<server>/<image>:<version>`; see
+ * registryRepository). Every caller goes through here, so deploy, rollback, the release
+ * command and pruning agree on one name.
+ */
+export function imageRef(
+  config: { image: string; registry?: RegistrySettings | undefined },
+  version: string,
+): string {
+  const repository = config.registry
+    ? registryRepository(config.image, config.registry)
+    : config.image;
+  return `${repository}:${version}`;
+}
+
+/** The reference of another version of the same repository ("reg/hello:v2" → "reg/hello:v1"). */
+export function withVersion(ref: string, version: string): string {
+  return `${ref.slice(0, ref.lastIndexOf(":"))}:${version}`;
 }

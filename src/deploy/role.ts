@@ -33,7 +33,7 @@ import {
 } from "../releases/index.ts";
 import type { Transport } from "../transport/index.ts";
 import { type ProbeResult, waitHealthy } from "./health.ts";
-import { containerName, releaseLabels, roleSelector } from "./names.ts";
+import { containerName, releaseLabels, roleSelector, withVersion } from "./names.ts";
 
 export interface RoleRelease {
   service: string;
@@ -220,7 +220,10 @@ async function prune(
       const version = file.slice(prefix.length, -".env".length);
       if (kept.has(version)) continue;
       await transport.run(["rm", "-f", "--", `${envDir}/${file}`]);
-      const image = `${release.image.slice(0, release.image.lastIndexOf(":"))}:${version}`;
+      // The name that release recorded: a registry added or dropped since then renamed images.
+      const image =
+        records.findLast((r) => r.version === version)?.image ??
+        withVersion(release.image, version);
       if (!keptByAnyRole.has(version))
         await transport.run(dockerRemoveImage(image), { check: false });
       removed.push(version);
