@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts everything the test rig needs on a fresh Debian 12 machine (run as root):
-#   - apt packages: podman, runc, OpenSSH server and client, debootstrap, uidmap (+ curl, iptables, openssl for the demo's secret)
+#   - apt packages: podman, runc, OpenSSH server and client, debootstrap, uidmap (+ curl, iptables, openssl for the demo's secret,
+#     docker-registry and apache2-utils' htpasswd for the throwaway registry of test/rig/registry.ts)
 #   - /etc/containers/containers.conf selecting runc (crun fails here on setrlimit)
 #   - the Podman Docker-API service on unix:///run/podman/podman.sock
 #   - base image localhost/debian:bookworm (debootstrap, no registry needed)
@@ -22,7 +23,7 @@ readonly NODE_MAJOR="24"
 readonly NGINX_IMAGE="localhost/slipway-nginx:1"
 readonly SUITE="bookworm"
 readonly PODMAN_SOCK="/run/podman/podman.sock"
-readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl nginx)
+readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl nginx docker-registry apache2-utils)
 
 RIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly RIG_DIR

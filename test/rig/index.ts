@@ -12,6 +12,13 @@ export {
   runOk,
   skipUnless,
 } from "./proc.ts";
+export {
+  type RegistryOptions,
+  type RegistryRequest,
+  registryAvailable,
+  startRegistry,
+  type TestRegistry,
+} from "./registry.ts";
 export { runSsh, type SshArgsOptions, type SshTarget, sshArgs } from "./ssh.ts";
 export { type Sshd, type SshdOptions, sshdAvailable, startSshd } from "./sshd.ts";
 export { rigAvailable, startVpsBox, VPS_IMAGE, type VpsBox, type VpsBoxOptions } from "./vps.ts";

@@ -29,14 +29,24 @@ export interface HelloProject {
   env: NodeJS.ProcessEnv;
 }
 
+/** Options of {@link helloProject}. */
+export interface HelloOptions {
+  /** Adds a `registry:` section, its password in .slipway/secrets as REGISTRY_PASSWORD. */
+  registry?: { server: string; username: string; password: string };
+}
+
 /** Makes the project for a box; call configure() before the first command. */
-export async function helloProject(box: VpsBox): Promise<HelloProject> {
+export async function helloProject(box: VpsBox, options: HelloOptions = {}): Promise<HelloProject> {
   const dir = await mkdtemp(join(tmpdir(), "slipway-hello-"));
   for (const file of ["Dockerfile", "server.mjs", ".dockerignore"]) {
     await copyFile(join(ROOT, "examples/hello", file), join(dir, file));
   }
   await mkdir(join(dir, ".slipway"));
-  await writeFile(join(dir, ".slipway/secrets"), `SESSION_SECRET=${SESSION_SECRET}\n`);
+  const { registry } = options;
+  await writeFile(
+    join(dir, ".slipway/secrets"),
+    `SESSION_SECRET=${SESSION_SECRET}\n${registry ? `REGISTRY_PASSWORD=${registry.password}\n` : ""}`,
+  );
   await writeFile(join(dir, ".gitignore"), ".slipway/secrets*\n");
   const env = { ...process.env, HOME: dir, SSH_AUTH_SOCK: "" };
   return {
@@ -51,6 +61,14 @@ export async function helloProject(box: VpsBox): Promise<HelloProject> {
           "image: hello",
           "build:",
           `  args: { BASE: "${NODE_IMAGE}" }`,
+          ...(registry
+            ? [
+                "registry:",
+                `  server: "${registry.server}"`,
+                `  username: ${registry.username}`,
+                "  password: REGISTRY_PASSWORD",
+              ]
+            : []),
           "servers:",
           `  web: [${box.host}]`,
           "  worker:",
