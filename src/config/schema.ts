@@ -399,7 +399,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       server: checkedString(registryServerProblem)
         .optional()
-        .describe("Registry host with an optional port, e.g. ghcr.io. Absent: Docker Hub."),
+        .describe(
+          'Registry host with an optional port, e.g. ghcr.io. Images are pushed as SERVER/IMAGE:VERSION (IMAGE:VERSION when the image already starts with the server). Absent: the registry the image names ("ghcr.io/acme/hello" → ghcr.io), else Docker Hub, where an image without a namespace goes under the user\'s: "hello" → docker.io/USERNAME/hello.',
+        ),
       username: z.string().min(1).describe("User to log in as."),
       password: secretName.describe(
         "NAME of the secret holding the password or token, never the password itself.",
@@ -407,7 +409,7 @@ export const configSchema = z.strictObject({
     })
     .optional()
     .describe(
-      "Container registry for the images. Absent: images are shipped to the hosts over SSH.",
+      "Container registry for the images: a deploy logs this machine in and pushes, then each host logs in and pulls (skipped when it has the image), with the login kept in a throwaway folder removed after the pull. A proxy image this machine lacks is pulled by the hosts too. Absent: images are shipped to the hosts over SSH.",
     ),
   servers,
   ssh,
