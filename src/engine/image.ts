@@ -17,10 +17,12 @@ export function dockerImageInspect(ref: string): Argv {
 
 /**
  * `docker load`: reads an image archive (docker-archive or OCI, plain or gzip) on stdin and
- * prints "Loaded image: REF" per tag; parse with parseLoadOutput.
+ * prints "Loaded image: REF" per tag; parse with parseLoadOutput. The host unzips the stream
+ * first (`gzip -cdf` passes a plain archive through unchanged): Podman 4.3's load refuses a
+ * gzipped docker-archive, which Docker takes. gzip is on every Debian and Ubuntu (Essential).
  */
 export function dockerLoad(): Argv {
-  return ["docker", "load"];
+  return ["sh", "-c", "gzip -cdf | docker load"];
 }
 
 /** `docker image rm REF`: fails while a container uses the image, which is what pruning wants. */

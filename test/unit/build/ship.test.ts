@@ -10,7 +10,6 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { gunzipSync } from "node:zlib";
 import { type ShipProgress, shipImage } from "../../../src/build/index.ts";
 import { ExternalError } from "../../../src/errors/index.ts";
 import {
@@ -143,9 +142,13 @@ describe("shipImage", () => {
     assert.ok(done?.phase === "shipped");
     assert.equal(done.rawBytes, ARCHIVE_BYTES);
     assert.equal(done.imageId, `sha256:${ID}`);
-    assert.equal((await stat(join(state, "archive"))).size, done.bytes);
-    const archive = gunzipSync(await readFile(join(state, "archive")));
-    assert.equal(archive.length, ARCHIVE_BYTES, "the host received the whole archive, gzipped");
+    // Gzipped on the way (zeros shrink a thousandfold), unzipped on the host before its load.
+    assert.ok(done.bytes < done.rawBytes / 100, `${done.bytes} bytes sent: not gzipped`);
+    assert.equal(
+      (await stat(join(state, "archive"))).size,
+      ARCHIVE_BYTES,
+      "the host's load received the whole archive, unzipped",
+    );
     assert.deepEqual((await hostLog()).split("\n"), [
       "load",
       "tag localhost/hello:1 hello:1",

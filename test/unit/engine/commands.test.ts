@@ -195,7 +195,7 @@ describe("images and networks", () => {
       dockerImageInspect("ghcr.io/acme/hello:1.2.3").join(" "),
       "docker image inspect ghcr.io/acme/hello:1.2.3",
     );
-    assert.equal(dockerLoad().join(" "), "docker load");
+    assert.deepEqual(dockerLoad(), ["sh", "-c", "gzip -cdf | docker load"]);
     assert.equal(
       dockerTag("localhost/hello:abc", "hello:abc").join(" "),
       "docker tag localhost/hello:abc hello:abc",
