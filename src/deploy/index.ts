@@ -201,14 +201,16 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
 }
 
 async function requireEngine(transport: ReturnType<Connections["get"]>, host: string) {
-  const info = await transport.run(["docker", "info", "--format", "{{.ServerVersion}}"], {
+  // `docker version`, not `docker info --format {{.ServerVersion}}`: Podman (behind
+  // podman-docker's `docker`) has no such field. Docker still fails it when its daemon is down.
+  const info = await transport.run(["docker", "version", "--format", "{{.Server.Version}}"], {
     check: false,
   });
   if (info.code !== 0) {
     throw new UserError({
       code: "deploy.no_engine",
       message: `${host} has no running container engine.`,
-      hint: "Run `slipway server bootstrap` first: it installs Docker and the proxy.",
+      hint: "Run `slipway server bootstrap` first: it sets up Docker (or the host's Podman) and the proxy.",
     });
   }
 }

@@ -5,7 +5,7 @@ import type { Reporter } from "../output/index.ts";
 import { applySteps } from "../plan/index.ts";
 import { planProxyBoot } from "../proxy/index.ts";
 import { type Connections, LocalTransport, onHosts } from "../transport/index.ts";
-import { planHostBase } from "./index.ts";
+import { ENGINE_PROBE, parseEngineProbe, planHostBase } from "./index.ts";
 
 export interface BootstrapReport {
   host: string;
@@ -34,7 +34,9 @@ export async function bootstrapHosts(options: {
       const transport = connections.get(host);
       const say = (title: string, changed: boolean) =>
         reporter.info(`${host}: ${changed ? "✓ done:" : "· already:"} ${title}`);
-      const base = await applySteps(transport, planHostBase(), (o) => say(o.title, o.changed));
+      // The engine decides the plan: the host's Docker, else its Podman, else Docker installed.
+      const facts = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
+      const base = await applySteps(transport, planHostBase(facts), (o) => say(o.title, o.changed));
       let shipped: string[] = [];
       if (engine && localHasProxy) {
         const result = await shipImage({ engine, image: proxyImage, remote: transport });

@@ -28,6 +28,12 @@ export interface VpsBoxOptions {
   publish?: number[];
   /** How long to wait for systemd and sshd; default 120 s. */
   bootTimeoutMs?: number;
+  /**
+   * Extra anonymous volumes (paths in the box), removed with it. An engine inside the box needs
+   * its storage on one (overlay on overlay is refused): `/var/lib/docker` always is; Podman's
+   * `/var/lib/containers` is added by tests of Podman hosts.
+   */
+  volumes?: string[];
 }
 
 /** A running box. */
@@ -152,6 +158,7 @@ export async function startVpsBox(opts: VpsBoxOptions = {}): Promise<VpsBox> {
     // instead of falling back to vfs (overlay on overlay is refused), which copies every layer.
     "--volume",
     "/var/lib/docker",
+    ...(opts.volumes ?? []).flatMap((path) => ["--volume", path]),
     "--systemd=always",
     ...Object.entries(ports).flatMap(([inner, outer]) => [
       "--publish",
