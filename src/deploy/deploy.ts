@@ -9,6 +9,7 @@ import { UserError } from "../errors/index.ts";
 import { acquireLock, currentHolder, describeHolder } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
 import type { ProxySite } from "../proxy/index.ts";
+import type { ReleaseKind } from "../releases/index.ts";
 import type { Connections, HostOutcome } from "../transport/index.ts";
 import { onHosts } from "../transport/index.ts";
 import { renderEnvFile } from "./env-file.ts";
@@ -71,7 +72,7 @@ export function proxySite(loaded: LoadedConfig, role: string): ProxySite {
 export interface ReleasePlanInput {
   loaded: LoadedConfig;
   version: string;
-  kind: "deploy" | "rollback";
+  kind: ReleaseKind;
   /** The env of each role; for a rollback, read from the kept release on each host. */
   envFor: (role: string, host: string) => Promise<string>;
 }
@@ -133,6 +134,8 @@ export interface RolloutOptions {
   prepareHost: (host: string) => Promise<void>;
   /** Runs once, on the primary host, after every host is prepared and before any switch. */
   beforeSwitch?: (primary: string) => Promise<void>;
+  /** Release only these roles (default: every role). */
+  roles?: readonly string[];
   signal?: AbortSignal;
 }
 
@@ -147,7 +150,9 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
   const { config } = input.loaded;
   const site = siteName(config.service, input.loaded.environment);
   const primary = primaryHost(config);
-  const verb = input.kind === "rollback" ? "rolling back to" : "deploying";
+  const verb = { deploy: "deploying", rollback: "rolling back to", restart: "restarting" }[
+    input.kind
+  ];
   const lock = await acquireLock(connections.get(primary), site, `${verb} ${input.version}`, {
     heartbeat: true,
   });
@@ -157,7 +162,7 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
     );
   }
   try {
-    const roles = rolesInOrder(config);
+    const roles = rolesInOrder(config).filter((r) => options.roles?.includes(r.name) ?? true);
     const allHosts = [...new Set(roles.flatMap((r) => r.hosts))];
     const prepared = await onHosts(allHosts, options.prepareHost, {
       limit: Math.max(1, allHosts.length),

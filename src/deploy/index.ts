@@ -1,6 +1,7 @@
 /**
- * The deploy as the CLI calls it: version, build, ship, release command, rollout; and rollback,
- * which takes the same gated path with a kept image and that release's env.
+ * The deploy as the CLI calls it: version, build, ship, release command, rollout; rollback, which
+ * takes the same gated path with a kept image and that release's env; and restart, the same path
+ * with the current version.
  */
 import { isAbsolute, resolve } from "node:path";
 import {
@@ -14,7 +15,7 @@ import {
 } from "../build/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { dockerImageId, dockerRun } from "../engine/index.ts";
-import { UserError } from "../errors/index.ts";
+import { ExitCode, UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { applySteps } from "../plan/index.ts";
 import { PROXY_NETWORK, planProxyBoot, planProxyFiles } from "../proxy/index.ts";
@@ -45,7 +46,13 @@ import {
 import { containerName, imageRef, releaseLabels, siteName } from "./names.ts";
 
 export { primaryHost, type RolloutSummary, rolesInOrder, rollingLimit } from "./deploy.ts";
-export { siteName } from "./names.ts";
+export {
+  containerName,
+  imageRef,
+  releaseLabels,
+  roleSelector,
+  siteName,
+} from "./names.ts";
 
 export interface DeployOptions {
   loaded: LoadedConfig;
@@ -170,34 +177,115 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
       loaded,
       version,
       kind: "rollback",
-      envFor: async (role, host) => {
-        const kept = await connections
-          .get(host)
-          .run(["cat", "--", envFilePath(site, role, version)], { check: false });
-        if (kept.code !== 0) {
-          throw new UserError({
-            code: "rollback.not_kept",
-            message: `${host} no longer keeps the env of ${role} ${version}.`,
-            hint: `Releases kept: releases.keep in slipway.yml. Deploy ${version} again instead: slipway deploy --version ${version}`,
-          });
-        }
-        return kept.stdout;
-      },
+      envFor: (role, host) => keptEnv(connections.get(host), site, role, version),
     },
     connections,
     reporter,
     ...(options.signal ? { signal: options.signal } : {}),
-    prepareHost: async (host) => {
-      const present = await connections.get(host).run(dockerImageId(image), { check: false });
-      if (present.code !== 0) {
-        throw new UserError({
-          code: "rollback.no_image",
-          message: `${host} no longer has the image ${image}.`,
-          hint: `Deploy it again instead: slipway deploy --version ${version}`,
-        });
-      }
-    },
+    prepareHost: (host) => requireKeptImage(connections.get(host), image, version),
   });
+}
+
+export interface RestartOptions {
+  loaded: LoadedConfig;
+  connections: Connections;
+  reporter: Reporter;
+  /** Restart only this role (default: every role). */
+  role?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts the current version again through the deploy's gated path: a new container beside the
+ * old, health gate, switch, drain, stop the old, with the version's kept image and env.
+ */
+export async function restart(options: RestartOptions): Promise<RolloutSummary> {
+  const { loaded, connections, reporter } = options;
+  const { config } = loaded;
+  const site = siteName(config.service, loaded.environment);
+  const roles = rolesInOrder(config).filter((r) => !options.role || r.name === options.role);
+  const first = roles[0];
+  const firstHost = first?.hosts[0];
+  if (!first || !firstHost) {
+    throw new UserError({
+      code: "restart.unknown_role",
+      message: `There is no role "${options.role}" in ${loaded.file}.`,
+      hint: `Roles: ${rolesInOrder(config)
+        .map((r) => r.name)
+        .join(", ")}.`,
+      exitCode: ExitCode.usage,
+    });
+  }
+  const version = await readCurrentVersion(connections.get(firstHost), site, first.name);
+  if (!version) {
+    throw new UserError({
+      code: "restart.nothing",
+      message: `${first.name} on ${firstHost} runs no release of ${site} yet.`,
+      hint: "Deploy it first: slipway deploy",
+    });
+  }
+  const image = imageRef(config, version);
+  return rollout({
+    input: {
+      loaded,
+      version,
+      kind: "restart",
+      envFor: async (role, host) => {
+        const transport = connections.get(host);
+        const current = await readCurrentVersion(transport, site, role);
+        // A restart never changes versions: roles that disagree are restarted one at a time.
+        if (current !== version) {
+          throw new UserError({
+            code: "restart.mixed_versions",
+            message: `${role} on ${host} runs ${current ?? "nothing"}, not ${version}: a restart would change its version.`,
+            hint: "Restart one role at a time (slipway restart --role ROLE), or deploy to bring them in line.",
+          });
+        }
+        return keptEnv(transport, site, role, version);
+      },
+    },
+    connections,
+    reporter,
+    roles: roles.map((r) => r.name),
+    ...(options.signal ? { signal: options.signal } : {}),
+    prepareHost: (host) => requireKeptImage(connections.get(host), image, version),
+  });
+}
+
+/** The env file a release kept on the host, or a UserError saying to deploy it again. */
+async function keptEnv(
+  transport: ReturnType<Connections["get"]>,
+  site: string,
+  role: string,
+  version: string,
+): Promise<string> {
+  const kept = await transport.run(["cat", "--", envFilePath(site, role, version)], {
+    check: false,
+  });
+  if (kept.code !== 0) {
+    throw new UserError({
+      code: "rollback.not_kept",
+      message: `${transport.host} no longer keeps the env of ${role} ${version}.`,
+      hint: `Releases kept: releases.keep in slipway.yml. Deploy ${version} again instead: slipway deploy --version ${version}`,
+    });
+  }
+  return kept.stdout;
+}
+
+/** Throws when the host no longer has the image of a kept release. */
+async function requireKeptImage(
+  transport: ReturnType<Connections["get"]>,
+  image: string,
+  version: string,
+): Promise<void> {
+  const present = await transport.run(dockerImageId(image), { check: false });
+  if (present.code !== 0) {
+    throw new UserError({
+      code: "rollback.no_image",
+      message: `${transport.host} no longer has the image ${image}.`,
+      hint: `Deploy it again instead: slipway deploy --version ${version}`,
+    });
+  }
 }
 
 async function requireEngine(transport: ReturnType<Connections["get"]>, host: string) {

@@ -3,7 +3,7 @@
  * roles), drain, stop the old, record the release. On any failure before the switch the new
  * container is removed and the old one keeps serving.
  */
-import { dirname } from "node:path";
+import { basename } from "node:path";
 import {
   type ContainerSpec,
   dockerImageId,
@@ -11,7 +11,6 @@ import {
   dockerListContainers,
   dockerLogs,
   dockerRemove,
-  dockerRemoveImage,
   dockerRun,
   dockerStart,
   dockerStop,
@@ -19,6 +18,7 @@ import {
   parseInspect,
 } from "../engine/index.ts";
 import { HealthCheckError } from "../errors/index.ts";
+import { applyPrune, planPrune, readPruneFacts } from "../operations/prune/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { applySteps } from "../plan/index.ts";
 import { PROXY_NETWORK, type ProxySite, planProxyFiles, planProxySwitch } from "../proxy/index.ts";
@@ -27,13 +27,12 @@ import {
   currentVersionPath,
   envDigest,
   envFilePath,
+  type ReleaseKind,
   type ReleaseRecord,
-  readReleases,
-  versionsToKeep,
 } from "../releases/index.ts";
 import type { Transport } from "../transport/index.ts";
 import { type ProbeResult, waitHealthy } from "./health.ts";
-import { containerName, releaseLabels, roleSelector, withVersion } from "./names.ts";
+import { containerName, releaseLabels, roleSelector } from "./names.ts";
 
 export interface RoleRelease {
   service: string;
@@ -63,7 +62,7 @@ export interface RoleRelease {
         drainMs: number;
       }
     | undefined;
-  kind: "deploy" | "rollback";
+  kind: ReleaseKind;
   by: { user: string; machine: string };
   /** Releases (image and env file) kept for rollback. */
   keep: number;
@@ -76,6 +75,12 @@ export interface RoleOutcome {
 }
 
 const LOG_LINES_ON_FAILURE = 40;
+
+const HEALTHY_OUTCOME: Record<ReleaseKind, ReleaseRecord["outcome"]> = {
+  deploy: "deployed",
+  rollback: "rolled-back",
+  restart: "restarted",
+};
 
 /** Releases one role on one host; throws (after cleaning up) when the new version is not healthy. */
 export async function releaseRoleOnHost(
@@ -172,13 +177,7 @@ export async function releaseRoleOnHost(
   await transport.upload(currentVersionPath(release.site, release.role), `${release.version}\n`, {
     mode: 0o644,
   });
-  await record(
-    transport,
-    release,
-    started,
-    release.kind === "rollback" ? "rolled-back" : "deployed",
-    previous,
-  );
+  await record(transport, release, started, HEALTHY_OUTCOME[release.kind], previous);
   await prune(transport, release, reporter);
   return { container: name, replaced: old, previous };
 }
@@ -194,43 +193,25 @@ async function prune(
   reporter: Reporter,
 ): Promise<void> {
   try {
-    const records = await readReleases(transport, release.site);
-    const kept = new Set(versionsToKeep(records, release.role, release.keep, release.version));
-    // Roles share the app's image: a version another role keeps keeps its image too.
-    const keptByAnyRole = new Set(kept);
-    for (const role of new Set(records.map((r) => r.role))) {
-      for (const version of versionsToKeep(records, role, release.keep, undefined)) {
-        keptByAnyRole.add(version);
-      }
-    }
-    const all = parseContainerList(
-      (await transport.run(dockerListContainers(roleSelector(release), { all: true }))).stdout,
+    const plan = planPrune(
+      await readPruneFacts(transport, {
+        site: release.site,
+        roles: [{ name: release.role, current: release.version }],
+        knownRoles: [release.role],
+        keep: release.keep,
+        containerLabels: roleSelector(release),
+        image: release.image,
+        dangling: false,
+      }),
     );
-    const stopped = all.filter((c) => c.state !== "running").map((c) => c.name);
-    if (stopped.length > 0) {
-      // One command for all of them: each docker invocation costs a round trip.
-      await transport.run(["docker", "rm", "--", ...stopped], { check: false });
-    }
-    const envDir = dirname(envFilePath(release.site, release.role, release.version));
-    const files = (await transport.run(["ls", "-1", "--", envDir], { check: false })).stdout;
-    const prefix = `${release.role}-`;
-    const removed: string[] = [];
-    for (const file of files.split("\n")) {
-      if (!file.startsWith(prefix) || !file.endsWith(".env")) continue;
-      const version = file.slice(prefix.length, -".env".length);
-      if (kept.has(version)) continue;
-      await transport.run(["rm", "-f", "--", `${envDir}/${file}`]);
-      // The name that release recorded: a registry added or dropped since then renamed images.
-      const image =
-        records.findLast((r) => r.version === version)?.image ??
-        withVersion(release.image, version);
-      if (!keptByAnyRole.has(version))
-        await transport.run(dockerRemoveImage(image), { check: false });
-      removed.push(version);
-    }
+    await applyPrune(transport, plan);
+    const removed = plan.envFiles.map((path) =>
+      basename(path, ".env").slice(release.role.length + 1),
+    );
     if (removed.length > 0) {
+      const kept = plan.kept[0]?.versions ?? [];
       reporter.info(
-        `${transport.host} ${release.role}: pruned ${removed.join(", ")} (keeping ${[...kept].join(", ")})`,
+        `${transport.host} ${release.role}: pruned ${removed.join(", ")} (keeping ${kept.join(", ")})`,
       );
     }
   } catch (error) {

@@ -9,9 +9,16 @@ import type { Transport } from "../transport/index.ts";
 export type ReleaseOutcome =
   | "deployed"
   | "rolled-back"
+  | "restarted"
   | "health-failed"
   | "release-command-failed"
   | "failed";
+
+/** What started a release: a new version, a kept one, or the current one started again. */
+export type ReleaseKind = "deploy" | "rollback" | "restart";
+
+/** Outcomes of a release that ended healthy: its version may be kept and gone back to. */
+const HEALTHY: ReadonlySet<ReleaseOutcome> = new Set(["deployed", "rolled-back", "restarted"]);
 
 export interface ReleaseRecord {
   version: string;
@@ -21,7 +28,7 @@ export interface ReleaseRecord {
   /** sha256 of the env file, so two releases can be compared without reading secrets. */
   envDigest: string;
   role: string;
-  kind: "deploy" | "rollback";
+  kind: ReleaseKind;
   outcome: ReleaseOutcome;
   /** Who and from where. */
   by: string;
@@ -118,7 +125,7 @@ export function versionsToKeep(
   const kept: string[] = [];
   for (const record of [...records].reverse()) {
     if (record.role !== role) continue;
-    if (record.outcome !== "deployed" && record.outcome !== "rolled-back") continue;
+    if (!HEALTHY.has(record.outcome)) continue;
     if (!kept.includes(record.version)) kept.push(record.version);
     if (kept.length >= keep) break;
   }

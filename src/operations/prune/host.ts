@@ -1,0 +1,71 @@
+/** Reads the facts pruning is planned from on one host, and applies a plan there. */
+import { dirname } from "node:path";
+import { dockerListContainers, parseContainerList } from "../../engine/index.ts";
+import { applySteps } from "../../plan/index.ts";
+import { envFilePath, readReleases } from "../../releases/index.ts";
+import type { Transport } from "../../transport/index.ts";
+import {
+  type PruneFacts,
+  type PrunePlan,
+  parseImageIds,
+  parseImageRefs,
+  pruneSteps,
+} from "./plan.ts";
+
+export interface PruneScope {
+  site: string;
+  roles: PruneFacts["roles"];
+  knownRoles: readonly string[];
+  keep: number;
+  /** Labels selecting the containers in scope. */
+  containerLabels: Record<string, string>;
+  /** The image of the release now (any tag). */
+  image: string;
+  /** Dangling images too (`slipway prune`; a deploy leaves them alone). */
+  dangling: boolean;
+}
+
+/** Reads what planPrune needs: the release log, containers, env files, images. */
+export async function readPruneFacts(transport: Transport, scope: PruneScope): Promise<PruneFacts> {
+  const records = await readReleases(transport, scope.site);
+  const containers = parseContainerList(
+    (await transport.run(dockerListContainers(scope.containerLabels, { all: true }))).stdout,
+  );
+  const envDir = dirname(envFilePath(scope.site, "role", "version"));
+  const files = await transport.run(["ls", "-1", "--", envDir], { check: false });
+  const images = await transport.run([
+    "docker",
+    "image",
+    "ls",
+    "--format",
+    "{{.Repository}}:{{.Tag}}",
+  ]);
+  const dangling = scope.dangling
+    ? await transport.run([
+        "docker",
+        "image",
+        "ls",
+        "--quiet",
+        "--no-trunc",
+        "--filter",
+        "dangling=true",
+      ])
+    : undefined;
+  return {
+    site: scope.site,
+    records,
+    roles: scope.roles,
+    knownRoles: scope.knownRoles,
+    keep: scope.keep,
+    containers,
+    envFiles: files.code === 0 ? files.stdout.split("\n").filter(Boolean) : [],
+    image: scope.image,
+    presentImages: parseImageRefs(images.stdout),
+    dangling: dangling ? [...new Set(parseImageIds(dangling.stdout))] : [],
+  };
+}
+
+/** Carries the plan out on the host. */
+export async function applyPrune(transport: Transport, plan: PrunePlan): Promise<void> {
+  await applySteps(transport, pruneSteps(plan));
+}
