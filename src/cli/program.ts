@@ -80,6 +80,54 @@ function buildProgram(): Command {
     .description("list releases: version, outcome, when, who")
     .action(lazy(() => import("./commands/deploy.ts"), "releases"));
 
+  const operations = () => import("./commands/operations.ts");
+  program
+    .command("status")
+    .description("per host and role: container, version, state, health, uptime, restarts; lock")
+    .action(lazy(operations, "status"));
+
+  program
+    .command("logs")
+    .description("logs of the running containers, each line prefixed with host and role")
+    .addOption(new Option("-f, --follow", "keep streaming until Ctrl-C"))
+    .addOption(new Option("--role <role>", "only this role (default: every role)"))
+    .addOption(new Option("--host <host>", "only this host"))
+    .addOption(new Option("--since <when>", "from this long ago (10m, 1h) or this RFC 3339 time"))
+    .addOption(new Option("--tail <n>", "the last n lines, or all (default: 100 without --since)"))
+    .action(lazy(operations, "logs"));
+
+  program
+    .command("exec")
+    .description("run a command in the role's running container; exits with its exit code")
+    .argument("<role>", "the role whose container runs it")
+    .argument("<command...>", "the command, after --")
+    .addOption(new Option("--host <host>", "on this host (default: the role's first)"))
+    .addOption(new Option("-i, --interactive", "pass this terminal's stdin to the command"))
+    .addHelpText("after", "\nExample: slipway exec web -- node -e 'console.log(process.version)'")
+    .action(lazy(operations, "exec"));
+
+  program
+    .command("run")
+    .description("run a command in a one-off container of the current release, with its env")
+    .argument("<command...>", "the command, after --")
+    .addOption(new Option("--role <role>", "whose image and env (default: the first role)"))
+    .addOption(new Option("--host <host>", "on this host (default: the role's first)"))
+    .addOption(new Option("-i, --interactive", "pass this terminal's stdin to the command"))
+    .addHelpText("after", "\nExample: slipway run -- node server.mjs migrate")
+    .action(lazy(operations, "run"));
+
+  program
+    .command("restart")
+    .description("start the current version again through the health gate, without downtime")
+    .addOption(new Option("--role <role>", "only this role (default: every role)"))
+    .action(lazy(operations, "restart"));
+
+  program
+    .command("prune")
+    .description("list stopped containers, old releases' images and env files; remove with --yes")
+    .addOption(new Option("--yes", "remove what is listed"))
+    .action(lazy(operations, "prune"));
+
   const lock = program.command("lock").description("the deploy lock");
   lock
     .command("status")

@@ -59,6 +59,8 @@ export interface ContainerSpec {
   detach?: boolean;
   /** Remove the container when it exits (one-off commands). */
   removeOnExit?: boolean;
+  /** Keep stdin open (`--interactive`), for data piped into a one-off command. */
+  interactive?: boolean;
   /** Another name the container answers to on `network` (how the proxy finds a role). */
   networkAlias?: string;
 }
@@ -101,6 +103,7 @@ export function dockerRun(spec: ContainerSpec): Argv {
   const argv = ["docker", "run"];
   if (spec.detach ?? true) argv.push("--detach");
   if (spec.removeOnExit) argv.push("--rm");
+  if (spec.interactive) argv.push("--interactive");
   argv.push("--name", checkName("container name", spec.name));
   if (spec.network !== undefined) argv.push("--network", checkName("network", spec.network));
   if (spec.networkAlias !== undefined) {
@@ -183,9 +186,18 @@ export function dockerListContainers(
   return argv;
 }
 
-/** `docker inspect --type container NAME`: a JSON array; parse with parseContainerInspect. Exit 1 when absent. */
-export function dockerInspect(name: string): Argv {
-  return ["docker", "inspect", "--type", "container", checkName("container name", name)];
+/**
+ * `docker inspect --type container NAME...`: a JSON array, one entry per container found; parse
+ * with parseContainerInspect. Exit 1 when any is absent (the others are still printed).
+ */
+export function dockerInspect(name: string, ...more: string[]): Argv {
+  return [
+    "docker",
+    "inspect",
+    "--type",
+    "container",
+    ...[name, ...more].map((n) => checkName("container name", n)),
+  ];
 }
 
 /** Options of {@link dockerLogs}. */
