@@ -365,14 +365,28 @@ const cronJob = z
   })
   .describe("A scheduled job: a command run in a one-off container on a schedule.");
 
+// Hooks run on the machine that runs slipway, in the project's folder, like Kamal's. An
+// executable at .slipway/hooks/<pre-build|pre-deploy|post-deploy|post-rollback> works too.
+const hookCommand = (when: string) => command.optional().describe(when);
 const hooks = z
   .strictObject({
-    pre_deploy: command
-      .optional()
-      .describe("Runs on this machine before a deploy; a failure aborts it."),
-    post_deploy: command.optional().describe("Runs on this machine after a successful deploy."),
+    pre_build: hookCommand("Runs before the image is built; a failure aborts the deploy."),
+    pre_deploy: hookCommand(
+      "Runs after the build, before anything changes on a host; a failure aborts the deploy.",
+    ),
+    post_deploy: hookCommand(
+      "Runs after a successful deploy; a failure is reported but the deploy stands.",
+    ),
+    post_rollback: hookCommand(
+      "Runs after a successful rollback; a failure is reported but the rollback stands.",
+    ),
+    timeout: duration
+      .prefault("10m")
+      .describe("A hook still running after this long is stopped and counts as failed."),
   })
-  .describe("Local commands around a deploy.");
+  .describe(
+    "Local commands around a deploy, run in the project's folder with SLIPWAY_* variables (service, environment, version, hosts, command, performer...).",
+  );
 
 /** The resolved configuration: what slipway.yml and its overlays describe once merged. */
 export const configSchema = z.strictObject({
@@ -465,7 +479,7 @@ export const configSchema = z.strictObject({
     .record(name("job name", "job"), cronJob)
     .optional()
     .describe("Scheduled jobs of the app (not supported yet)."),
-  hooks: hooks.optional().describe("Local commands around a deploy (not supported yet)."),
+  hooks: hooks.prefault({}),
 });
 
 /** The file itself: the resolved shape plus per-environment overlays. */

@@ -13,7 +13,6 @@ export const UNSUPPORTED_SECTIONS: Readonly<Record<string, string>> = {
   backups: "the upcoming `slipway backup` command",
   monitoring: "the upcoming agent",
   cron: "the upcoming agent's scheduler",
-  hooks: "the upcoming `slipway deploy` command",
 };
 
 /** One issue per unsupported top-level section present in `source`, at its key. */

@@ -16,6 +16,8 @@ import {
 import type { LoadedConfig } from "../config/index.ts";
 import { dockerImageId, dockerRun } from "../engine/index.ts";
 import { ExitCode, UserError } from "../errors/index.ts";
+import { type HookFacts, runHook } from "../hooks/index.ts";
+import { currentHolder } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { applySteps } from "../plan/index.ts";
 import { PROXY_NETWORK, planProxyBoot, planProxyFiles } from "../proxy/index.ts";
@@ -79,7 +81,9 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
   const local = new LocalTransport();
   const engine = await detectLocalEngine();
 
+  const facts = hookFacts(loaded, "deploy", version);
   if (config.build && !options.skipBuild) {
+    await runHook("pre-build", { loaded, reporter, facts });
     reporter.info(`building ${built} with ${engine}`);
     const out = reporter.hostOutput("build");
     const context = fromProject(dir, config.build.context);
@@ -111,9 +115,11 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
     await pushToRegistry({ engine, local, built, image, login: registry, rebuilt, reporter });
   }
 
+  await runHook("pre-deploy", { loaded, reporter, facts });
+  const started = performance.now();
   const roles = rolesInOrder(config);
   const proxied = new Set(roles.filter((r) => r.proxied).flatMap((r) => r.hosts));
-  return rollout({
+  const summary = await rollout({
     input: {
       loaded,
       version,
@@ -143,6 +149,8 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
       await runReleaseCommand(loaded, connections, reporter, primary, version, command);
     },
   });
+  await runHook("post-deploy", { loaded, reporter, facts: afterRollout(facts, summary, started) });
+  return summary;
 }
 
 export interface RollbackOptions {
@@ -172,7 +180,8 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
     });
   }
   const image = imageRef(config, version);
-  return rollout({
+  const started = performance.now();
+  const summary = await rollout({
     input: {
       loaded,
       version,
@@ -184,6 +193,9 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
     ...(options.signal ? { signal: options.signal } : {}),
     prepareHost: (host) => requireKeptImage(connections.get(host), image, version),
   });
+  const facts = afterRollout(hookFacts(loaded, "rollback", version), summary, started);
+  await runHook("post-rollback", { loaded, reporter, facts });
+  return summary;
 }
 
 export interface RestartOptions {
@@ -286,6 +298,36 @@ async function requireKeptImage(
       hint: `Deploy it again instead: slipway deploy --version ${version}`,
     });
   }
+}
+
+/** What hooks are told before anything ran. */
+function hookFacts(
+  loaded: LoadedConfig,
+  command: HookFacts["command"],
+  version: string,
+): HookFacts {
+  const roles = rolesInOrder(loaded.config);
+  const holder = currentHolder("");
+  return {
+    command,
+    version,
+    hosts: [...new Set(roles.flatMap((r) => r.hosts))],
+    roles: roles.map((r) => r.name),
+    performer: `${holder.user}@${holder.machine}`,
+  };
+}
+
+/** The facts of a finished rollout, for post hooks: how long it took and what served before. */
+function afterRollout(facts: HookFacts, summary: RolloutSummary, started: number): HookFacts {
+  const previous = summary.roles
+    .flatMap((r) => r.hosts)
+    .map((h) => (h.status === "ok" ? h.value.previous : undefined))
+    .find((v) => v !== undefined);
+  return {
+    ...facts,
+    runtimeS: (performance.now() - started) / 1000,
+    ...(previous ? { previousVersion: previous } : {}),
+  };
 }
 
 async function requireEngine(transport: ReturnType<Connections["get"]>, host: string) {

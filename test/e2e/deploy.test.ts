@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   imagesAvailable,
@@ -82,9 +83,32 @@ describe("slipway deploy end to end", {
     assert.match(second.stdout, /already set up, nothing changed/);
   });
 
-  it("deploys v1", async () => {
+  /** Writes an executable hook into the project's .slipway/hooks. */
+  async function hook(name: string, body: string): Promise<void> {
+    await mkdir(join(project, ".slipway/hooks"), { recursive: true });
+    await writeFile(join(project, ".slipway/hooks", name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  }
+  const recordEnv = 'env | grep "^SLIPWAY_" | sort > "$SLIPWAY_HOOK.env"';
+  const hookEnv = async (name: string) =>
+    Object.fromEntries(
+      (await readFile(join(project, `${name}.env`), "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => line.split(/=(.*)/s, 2)),
+    );
+
+  it("deploys v1, with its pre-build, pre-deploy and post-deploy hooks", async () => {
+    for (const name of ["pre-build", "pre-deploy", "post-deploy"]) await hook(name, recordEnv);
     const run = await slipway(["deploy", "--version", "v1"]);
     assert.equal(run.code, 0, run.stderr);
+    for (const name of ["pre-build", "pre-deploy", "post-deploy"]) {
+      const env = await hookEnv(name);
+      assert.equal(env.SLIPWAY_VERSION, "v1");
+      assert.equal(env.SLIPWAY_COMMAND, "deploy");
+      assert.equal(env.SLIPWAY_HOSTS, box.host);
+    }
+    assert.match((await hookEnv("post-deploy")).SLIPWAY_RUNTIME ?? "", /^\d+\.\d$/);
+    await rm(join(project, ".slipway/hooks"), { recursive: true });
     assert.match(run.stderr, /migrations applied \(version v1\)/);
     assert.deepEqual(await current(), { ...(await current()), version: "v1", message: "first" });
     assert.doesNotMatch(run.stdout + run.stderr, /e2e-session-secret-value/);
@@ -131,9 +155,27 @@ describe("slipway deploy end to end", {
     assert.equal((await appContainers()).filter((c) => c.includes("-v4-")).length, 0);
   });
 
-  it("rolls back to v1 under load with v1's env", async () => {
+  it("a failing pre-deploy hook stops the deploy before any host changes", async () => {
+    await hook("pre-deploy", 'echo "refusing: tests are red" >&2; exit 1');
+    const run = await slipway(["deploy", "--version", "v4", "--skip-build"]);
+    await rm(join(project, ".slipway/hooks"), { recursive: true });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /hook pre-deploy \| refusing: tests are red/);
+    assert.match(run.stderr, /pre-deploy hook .* failed with exit code 1; the deploy stopped/);
+    assert.doesNotMatch(run.stderr, /web: starting/);
+    assert.equal((await current()).version, "v2");
+    assert.match((await slipway(["lock", "status"])).stdout, /is not locked/);
+  });
+
+  it("rolls back to v1 under load with v1's env; the post-rollback hook runs", async () => {
+    await hook("post-rollback", recordEnv);
     const { run, load } = await underLoad(["rollback", "v1"]);
+    await rm(join(project, ".slipway/hooks"), { recursive: true });
     assert.equal(run.code, 0, run.stderr);
+    const env = await hookEnv("post-rollback");
+    assert.equal(env.SLIPWAY_COMMAND, "rollback");
+    assert.equal(env.SLIPWAY_VERSION, "v1");
+    assert.equal(env.SLIPWAY_PREVIOUS_VERSION, "v2");
     assert.equal(load.failed, 0, load.failures.join("; "));
     assert.deepEqual(load.versions, ["v2", "v1"]);
     assert.equal(load.lastVersion, "v1");

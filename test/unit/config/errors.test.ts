@@ -418,8 +418,6 @@ cron:
   report:
     schedule: "0 3 * * *"
     command: bin/report
-hooks:
-  pre_deploy: bin/check
 `,
     });
     assert.deepEqual(
@@ -452,13 +450,6 @@ hooks:
           "cron",
           "cron is not supported yet",
           "cron will come with the upcoming agent's scheduler; remove the section for now",
-        ],
-        [
-          24,
-          1,
-          "hooks",
-          "hooks is not supported yet",
-          "hooks will come with the upcoming `slipway deploy` command; remove the section for now",
         ],
       ],
     );

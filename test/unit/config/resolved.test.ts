@@ -37,6 +37,7 @@ describe("resolved configuration", () => {
       deploy: {},
       releases: { keep: 5 },
       rolling: { limit: 1 },
+      hooks: { timeout: 600_000 },
     });
     assert.deepEqual(loaded.warnings, []);
     assert.equal(loaded.secrets.values.size, 0);
