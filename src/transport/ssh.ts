@@ -63,7 +63,7 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export class SshTransport extends BaseTransport {
   readonly target: SshTarget;
   readonly #options: SshOptions;
-  #connection: Promise<{ client: Client; info: SshConnectionInfo }> | undefined;
+  #connection: Promise<OpenConnection> | undefined;
   readonly #channels: Semaphore;
 
   constructor(options: SshOptions) {
@@ -84,16 +84,26 @@ export class SshTransport extends BaseTransport {
   }
 
   protected async spawn(command: Command, io: SpawnIo): Promise<SpawnResult> {
-    await this.connect();
-    const connection = this.#connection;
-    if (!connection) throw new Error("connection closed");
-    const { client } = await connection;
     const release = await this.#channels.acquire();
     try {
-      return await runChannel(client, renderCommand(command), io, this.host);
+      // A dropped connection is opened again for the next command: after an outage the lock can
+      // still be released and a deploy can clean up what it started.
+      let open = await this.#current();
+      if (open.closed) {
+        this.#connection = undefined;
+        open = await this.#current();
+      }
+      return await runChannel(open, renderCommand(command), io, this.host);
     } finally {
       release();
     }
+  }
+
+  async #current(): Promise<OpenConnection> {
+    await this.connect();
+    const connection = this.#connection;
+    if (!connection) throw new Error("connection closed");
+    return connection;
   }
 
   async close(): Promise<void> {
@@ -107,7 +117,7 @@ export class SshTransport extends BaseTransport {
     }
   }
 
-  async #open(): Promise<{ client: Client; info: SshConnectionInfo }> {
+  async #open(): Promise<OpenConnection> {
     const target = this.target;
     const timeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const token = knownHostsToken(target.hostname, target.port);
@@ -177,11 +187,9 @@ export class SshTransport extends BaseTransport {
       await pinHostKey(pinFile, token, presentedKey);
       this.#options.events?.onHostKeyPinned?.(this.host, fingerprint(presentedKey), pinFile);
     }
-    client.on("close", () => {
-      this.#connection = undefined;
-    });
     const serverVersion = (client as unknown as { _remoteVer?: string })._remoteVer ?? "unknown";
-    return {
+    const open: OpenConnection = {
+      closed: false,
       client,
       info: {
         target,
@@ -193,12 +201,25 @@ export class SshTransport extends BaseTransport {
         connectMs: Math.round(performance.now() - started),
       },
     };
+    const closed = () => {
+      open.closed = true;
+    };
+    client.on("close", closed);
+    client.on("end", closed);
+    return open;
   }
 }
 
-function runChannel(client: Client, command: string, io: SpawnIo, host: string) {
+interface OpenConnection {
+  client: Client;
+  info: SshConnectionInfo;
+  /** Set when the connection ends: the next command opens a new one. */
+  closed: boolean;
+}
+
+function runChannel(connection: OpenConnection, command: string, io: SpawnIo, host: string) {
   return new Promise<SpawnResult>((resolvePromise, reject) => {
-    client.exec(command, (error, channel: ClientChannel) => {
+    connection.client.exec(command, (error, channel: ClientChannel) => {
       if (error) {
         reject(
           new UserError({
@@ -218,8 +239,23 @@ function runChannel(client: Client, command: string, io: SpawnIo, host: string) 
           exitCode ??
           128 + (signal ? (constants.signals[`SIG${signal}` as NodeJS.Signals] ?? 0) : 0);
       });
-      channel.on("close", () => resolvePromise({ code: code ?? 255 }));
+      let aborted = false;
+      channel.on("close", () => {
+        if (code === undefined && !aborted && connection.closed) {
+          // No exit status and the connection is gone: whether the command finished is unknown.
+          reject(
+            new UserError({
+              code: "ssh.dropped",
+              message: `The SSH connection to ${host} dropped while a command was running.`,
+              hint: "The command may or may not have finished there. Check the network and run again: deploys converge.",
+            }),
+          );
+          return;
+        }
+        resolvePromise({ code: code ?? 255 });
+      });
       const onAbort = () => {
+        aborted = true;
         // sshd may keep the channel until the process ends; do not wait for it.
         channel.signal("KILL");
         channel.close();

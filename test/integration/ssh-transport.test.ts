@@ -189,6 +189,21 @@ describe("SSH transport against a real sshd", () => {
     }
   });
 
+  it("a connection dropped mid-command is an ssh.dropped error; the next command reconnects", async () => {
+    const transport = connectTo(sshd);
+    assert.equal((await transport.run(["echo", "before"])).stdout, "before\n");
+    const running = transport.run(["sleep", "30"]);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(sshd.dropConnections() >= 1, "no connection to drop");
+    await assert.rejects(running, (error: unknown) => {
+      assert.ok(error instanceof SlipwayError);
+      assert.equal(error.code, "ssh.dropped");
+      assert.match(error.message, /dropped while a command was running/);
+      return true;
+    });
+    assert.equal((await transport.run(["echo", "after"])).stdout, "after\n");
+  });
+
   it("reports a refused connection and a failed login clearly", async () => {
     const closed = await freePort();
     await assert.rejects(

@@ -45,6 +45,11 @@ export interface Sshd extends SshTarget {
   stop(): Promise<void>;
   /** Stops and starts sshd again on the same port, with a freshly generated host key if asked. */
   restart(opts?: { newHostKey: boolean }): Promise<void>;
+  /**
+   * Kills every open connection (the per-connection sshd processes and what they run) while
+   * the server keeps listening: a dropped network, as the client sees it. Returns how many.
+   */
+  dropConnections(): number;
 }
 
 /** Whether this machine can run {@link startSshd}: root, sshd and ssh-keygen installed. */
@@ -193,6 +198,14 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     hostKeyPath,
     hostPublicKey: (await readFile(`${hostKeyPath}.pub`, "utf8")).trim(),
     authorizedKeysPath,
+    dropConnections() {
+      const listener = child?.pid;
+      if (listener === undefined) return 0;
+      // setpriv execs sshd, so the listener's direct children are its per-connection processes.
+      const sessions = childrenOf(listener);
+      for (const pid of sessions) killTree(pid, "SIGKILL");
+      return sessions.length;
+    },
     knownHostsLine() {
       const [type, key] = server.hostPublicKey.split(" ");
       return `[127.0.0.1]:${port} ${type} ${key}`;
