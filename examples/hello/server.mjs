@@ -60,8 +60,12 @@ function web() {
     if (req.method !== "GET" && req.method !== "HEAD") {
       send(405, "text/plain", "method not allowed\n");
     } else if (url.pathname === "/up") {
+      // HEALTH=fail and UP_DELAY_MS let tests (and curious users) see a failing or slow check.
       const failing = process.env.HEALTH === "fail";
-      send(failing ? 500 : 200, "text/plain", failing ? "failing (HEALTH=fail)\n" : "ok\n");
+      setTimeout(
+        () => send(failing ? 500 : 200, "text/plain", failing ? "failing (HEALTH=fail)\n" : "ok\n"),
+        Number(process.env.UP_DELAY_MS ?? 0),
+      );
     } else if (url.pathname === "/") {
       const body = {
         version: process.env.SLIPWAY_VERSION ?? null,

@@ -122,26 +122,33 @@ export async function releaseRoleOnHost(
     ...(release.cpus ? { cpus: release.cpus } : {}),
   };
   say(`starting ${name}`);
-  await transport.run(dockerRun(spec));
-
-  const gate = await waitHealthy(
-    release.proxy ? () => httpProbe(transport, name, release) : () => runningProbe(transport, name),
-    release.proxy
-      ? {
-          intervalMs: release.proxy.intervalMs,
-          successes: release.proxy.successes,
-          deadlineMs: release.proxy.deadlineMs,
-        }
-      : { intervalMs: release.readyAfterMs, successes: 2, deadlineMs: release.readyAfterMs * 3 },
-  );
+  // Singletons stopped above come back when the new container never gets to serve.
+  const stoppedFirst = release.singleton ? old : [];
+  let gate: Awaited<ReturnType<typeof waitHealthy>>;
+  try {
+    await transport.run(dockerRun(spec));
+    gate = await waitHealthy(
+      release.proxy
+        ? () => httpProbe(transport, name, release)
+        : () => runningProbe(transport, name),
+      release.proxy
+        ? {
+            intervalMs: release.proxy.intervalMs,
+            successes: release.proxy.successes,
+            deadlineMs: release.proxy.deadlineMs,
+          }
+        : { intervalMs: release.readyAfterMs, successes: 2, deadlineMs: release.readyAfterMs * 3 },
+    );
+  } catch (error) {
+    // A dropped connection or a failing engine: leave the host as it was, as far as it lets us.
+    await abandon(transport, name, stoppedFirst, reporter);
+    throw error;
+  }
 
   if (!gate.healthy) {
     reporter.warn(`${transport.host} ${release.role}: ${name} is not healthy: ${gate.detail}`);
     await showLogs(transport, name, reporter);
-    await transport.run(dockerRemove(name, { force: true }), { check: false });
-    if (release.singleton) {
-      for (const oldName of old) await transport.run(dockerStart(oldName), { check: false });
-    }
+    await abandon(transport, name, stoppedFirst, reporter);
     await record(transport, release, started, "health-failed", previous, gate.detail);
     throw new HealthCheckError(
       `${release.role} on ${transport.host}: version ${release.version} failed its health check (${gate.detail}); it was removed${old.length > 0 && !release.singleton ? " and the previous version keeps serving" : ""}.`,
@@ -160,7 +167,7 @@ export async function releaseRoleOnHost(
         ...planProxySwitch(release.proxy.site, target),
       ]);
     } catch (error) {
-      await transport.run(dockerRemove(name, { force: true }), { check: false });
+      await abandon(transport, name, stoppedFirst, reporter);
       throw error;
     }
     say("proxy switched");
@@ -180,6 +187,26 @@ export async function releaseRoleOnHost(
   await record(transport, release, started, HEALTHY_OUTCOME[release.kind], previous);
   await prune(transport, release, reporter);
   return { container: name, replaced: old, previous };
+}
+
+/**
+ * Removes a new container that will not serve and restarts the old ones stopped for it. Best
+ * effort: when the host cannot be reached it says what is left behind; the next deploy removes it.
+ */
+async function abandon(
+  transport: Transport,
+  name: string,
+  restart: readonly string[],
+  reporter: Reporter,
+): Promise<void> {
+  try {
+    await transport.run(dockerRemove(name, { force: true }), { check: false });
+    for (const oldName of restart) await transport.run(dockerStart(oldName), { check: false });
+  } catch (error) {
+    reporter.warn(
+      `${transport.host}: could not remove ${name}${restart.length > 0 ? ` or restart ${restart.join(", ")}` : ""} (${error instanceof Error ? error.message : String(error)}); the next deploy cleans it up.`,
+    );
+  }
 }
 
 /**

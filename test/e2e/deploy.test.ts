@@ -265,3 +265,73 @@ describe("slipway deploy end to end", {
     ]);
   });
 });
+
+describe("a dropped SSH connection mid-deploy", {
+  skip: skipUnless(rigAvailable()) || skipUnless(imagesAvailable()),
+  timeout: 600_000,
+}, () => {
+  let box: VpsBox;
+  let hello: HelloProject;
+
+  before(async () => {
+    box = await startVpsBox({ publish: [80] });
+    hello = await helloProject(box);
+    await hello.configure("first");
+  });
+
+  after(async () => {
+    await box?.stop();
+    if (hello) await rm(hello.dir, { recursive: true, force: true });
+  });
+
+  it("fails clearly, the old version keeps serving, the lock is released, the next deploy converges", async () => {
+    const url = `http://127.0.0.1:${box.ports[80]}/`;
+    const version = async () => ((await (await fetch(url)).json()) as { version: string }).version;
+    assert.equal((await hello.slipway(["server", "bootstrap"])).code, 0);
+    const first = await hello.slipway(["deploy", "--version", "v1"]);
+    assert.equal(first.code, 0, first.stderr);
+    // Each health check of v2 takes 3s, so a command is running when the connection drops.
+    await hello.configure("second", { UP_DELAY_MS: "3000" });
+
+    const child = spawn(process.execPath, [BIN, "deploy", "--version", "v2"], {
+      cwd: hello.dir,
+      env: hello.env,
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (/web: starting/.test(stderr) || child.exitCode !== null) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 20);
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    // The per-connection sshd processes die, as when the network drops; sshd itself keeps listening.
+    await box.exec(["pkill", "-KILL", "-f", "^sshd: root"]);
+    const code = await exited;
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /SSH connection to .* dropped while a command was running/);
+    assert.equal(await version(), "v1");
+    assert.match((await hello.slipway(["lock", "status"])).stdout, /is not locked/);
+    const leftovers = await box.exec([
+      "docker",
+      "ps",
+      "-a",
+      "--filter",
+      "label=slipway.version=v2",
+      "--format",
+      "{{.Names}}",
+    ]);
+    assert.equal(leftovers.trim(), "", "the abandoned v2 container was not removed");
+
+    await hello.configure("second");
+    const again = await hello.slipway(["deploy", "--version", "v2", "--skip-build"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await version(), "v2");
+  });
+});
