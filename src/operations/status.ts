@@ -9,6 +9,7 @@ import type {
   HealthStatus,
 } from "../engine/index.ts";
 import { describeHolder, type LockStatus } from "../lock/index.ts";
+import { table } from "../output/index.ts";
 import { runningNewestFirst } from "./targets.ts";
 
 /** What was read on one host. */
@@ -219,17 +220,4 @@ function cells(c: ContainerStatus): string[] {
     c.uptimeSeconds === null ? "-" : formatUptime(c.uptimeSeconds),
     String(c.restartCount),
   ];
-}
-
-/** Columns padded to their widest cell, two spaces apart. */
-export function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
 }

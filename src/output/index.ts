@@ -1,3 +1,4 @@
 export { HostLineWriter, hostPrefixes, type LineSink } from "./host-lines.ts";
 export { REDACTED, Redactor, redactor } from "./redact.ts";
 export { createReporter, type Reporter, visibleControls } from "./reporter.ts";
+export { table } from "./table.ts";

@@ -1,31 +1,10 @@
 /** `slipway deploy`, `rollback`, `releases`, `lock`, `server bootstrap`. */
 import { ExitCode } from "../../errors/index.ts";
+import { table } from "../../output/index.ts";
+import { withConnections } from "../connections.ts";
 import type { CommandContext } from "../context.ts";
-import { sshSettingsFrom } from "../context.ts";
 
 type Connections = import("../../transport/index.ts").Connections;
-
-/** Opens connections for the loaded config, runs `work`, always closes them. */
-async function withConnections<T>(
-  context: CommandContext,
-  work: (
-    loaded: Awaited<ReturnType<CommandContext["loadConfig"]>>,
-    connections: Connections,
-  ) => Promise<T>,
-): Promise<T> {
-  const loaded = await context.loadConfig();
-  const { Connections } = await import("../../transport/index.ts");
-  const connections = new Connections(sshSettingsFrom(loaded), {
-    onCommand: context.reporter.command,
-    onHostKeyPinned: (host, fp, file) =>
-      context.reporter.info(`${host}: pinned host key ${fp} in ${file}`),
-  });
-  try {
-    return await work(loaded, connections);
-  } finally {
-    await connections.closeAll();
-  }
-}
 
 /** Ctrl-C stops the deploy at the next safe point instead of killing it mid-switch. */
 function interruptible(context: CommandContext): AbortSignal {
@@ -198,16 +177,4 @@ export async function bootstrap(context: CommandContext): Promise<number> {
     }
     return failed ? ExitCode.failure : ExitCode.ok;
   });
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
 }

@@ -1,29 +1,7 @@
 /** `slipway status`, `logs`, `exec`, `run`, `restart`, `prune`: the app once it is deployed. */
 import { ExitCode } from "../../errors/index.ts";
+import { withConnections } from "../connections.ts";
 import type { CommandContext } from "../context.ts";
-import { sshSettingsFrom } from "../context.ts";
-
-type Loaded = Awaited<ReturnType<CommandContext["loadConfig"]>>;
-type Connections = import("../../transport/index.ts").Connections;
-
-/** Opens connections for the loaded config, runs `work`, always closes them. */
-async function withConnections(
-  context: CommandContext,
-  work: (loaded: Loaded, connections: Connections) => Promise<number>,
-): Promise<number> {
-  const loaded = await context.loadConfig();
-  const { Connections } = await import("../../transport/index.ts");
-  const connections = new Connections(sshSettingsFrom(loaded), {
-    onCommand: context.reporter.command,
-    onHostKeyPinned: (host, fp, file) =>
-      context.reporter.info(`${host}: pinned host key ${fp} in ${file}`),
-  });
-  try {
-    return await work(loaded, connections);
-  } finally {
-    await connections.closeAll();
-  }
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
