@@ -102,6 +102,9 @@ function proxyRunArgs(image: string): string[] {
     "80:80",
     "--restart",
     "unless-stopped",
+    // Named, not left to the engine's default: Podman's default (journald) ignores max-size.
+    "--log-driver",
+    "json-file",
     "--log-opt",
     "max-size=10m",
     "--log-opt",

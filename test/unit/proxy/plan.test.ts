@@ -141,7 +141,7 @@ describe("planProxyBoot", () => {
       "upload /var/lib/slipway/proxy/nginx.conf 644",
       `unless sh -c ${steps[3]?.kind === "ensure" && isArgv(steps[3].unless) ? steps[3].unless[2] : "?"} sh slipway-proxy ${spec}`,
       `  run sh -c if docker container inspect "$1" >/dev/null 2>&1; then docker rm --force "$1" >/dev/null; fi sh slipway-proxy`,
-      `  run docker run --detach --label slipway.proxy.spec=${spec} --name slipway-proxy --network slipway --publish 80:80 --restart unless-stopped --log-opt max-size=10m --log-opt max-file=3 --volume /var/lib/slipway/proxy:/etc/nginx:ro localhost/slipway-nginx:1`,
+      `  run docker run --detach --label slipway.proxy.spec=${spec} --name slipway-proxy --network slipway --publish 80:80 --restart unless-stopped --log-driver json-file --log-opt max-size=10m --log-opt max-file=3 --volume /var/lib/slipway/proxy:/etc/nginx:ro localhost/slipway-nginx:1`,
       "run docker exec slipway-proxy nginx -t",
     ]);
   });
