@@ -77,7 +77,9 @@ describe("slipway deploy through a registry, end to end", {
   }
 
   before(async () => {
-    [registry, box] = await Promise.all([startRegistry(), startVpsBox({ publish: [80] })]);
+    // The box first: the registry listens on podman's bridge, which comes up with the box.
+    box = await startVpsBox({ publish: [80] });
+    registry = await startRegistry();
     image = `${registry.server}/hello:v1`;
     await registry.trustLocally();
     await registry.trustInBox(box);

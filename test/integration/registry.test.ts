@@ -62,13 +62,12 @@ describe("images through a registry: push here, pull on a VPS box", {
     // A tiny image, built offline: one layer with one file.
     await writeFile(join(dir, "hello.txt"), `pushed through a registry ${Date.now()}\n`);
     await writeFile(join(dir, "Containerfile"), "FROM scratch\nCOPY hello.txt /hello.txt\n");
-    const [started, boxReady] = await Promise.all([
-      startRegistry(),
+    // The box first: the registry listens on podman's bridge, which comes up with the box.
+    [box] = await Promise.all([
       startVpsBox(),
       runOk(engine, ["build", "--tag", LOCAL_NAME, "--file", join(dir, "Containerfile"), dir]),
     ]);
-    registry = started;
-    box = boxReady;
+    registry = await startRegistry();
     image = `${registry.server}/slipway/hello:1`;
     await registry.trustLocally();
     await box.exec(

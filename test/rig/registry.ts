@@ -11,7 +11,7 @@ import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { onProcessExit, type RigCheck, run, runOk } from "./proc.ts";
@@ -142,6 +142,16 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const check = registryAvailable();
   if (!check.ok) throw new Error(`cannot start the registry: ${check.reason}`);
   const address = bridgeGatewaySync() as string;
+  // Podman brings its bridge (and so this address) up with the first container on it and down
+  // with the last: a box must be running before the registry can listen there.
+  const assigned = Object.values(networkInterfaces()).some((list) =>
+    list?.some((i) => i.address === address),
+  );
+  if (!assigned) {
+    throw new Error(
+      `cannot start the registry: ${address} (podman's bridge) is not up; start a VPS box first`,
+    );
+  }
   const username = opts.username ?? "slipway-test";
   const password = opts.password ?? `pw-${randomBytes(12).toString("hex")}`;
   const dir = await mkdtemp(join(tmpdir(), "slipway-registry-"));
