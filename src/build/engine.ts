@@ -57,7 +57,12 @@ function absolute(what: string, path: string): string {
  * `--pull=missing`.
  */
 export function buildArgv(engine: LocalEngine, spec: BuildSpec): Argv {
-  const argv: string[] = [engine, "build", engine === "docker" ? "--pull=false" : "--pull=missing"];
+  // Podman builds OCI images by default, which have no HEALTHCHECK: it would be dropped with a
+  // warning and the deploy's gate could no longer wait on the image's own health check.
+  const argv: string[] =
+    engine === "docker"
+      ? ["docker", "build", "--pull=false"]
+      : ["podman", "build", "--pull=missing", "--format", "docker"];
   if (spec.platform !== undefined) {
     if (!PLATFORM.test(spec.platform)) throw new BugError(`invalid platform "${spec.platform}"`);
     argv.push("--platform", spec.platform);

@@ -62,6 +62,8 @@ export interface ContainerInfo {
   oomKilled: boolean;
   /** Undefined when the container has no HEALTHCHECK. */
   health: HealthStatus | undefined;
+  /** What the container's last health check printed (trimmed), when it ran one. */
+  healthOutput: string | undefined;
   restartCount: number;
   /** RFC 3339; undefined when never started. */
   startedAt: string | undefined;
@@ -205,6 +207,14 @@ function healthOf(state: Json): HealthStatus | undefined {
     : undefined;
 }
 
+function lastHealthOutput(state: Json): string | undefined {
+  const health = isObject(state.Health) ? state.Health : state.Healthcheck;
+  const log = isObject(health) && Array.isArray(health.Log) ? health.Log : [];
+  const last = log.at(-1);
+  const output = isObject(last) ? str(last.Output).trim() : "";
+  return output ? output.slice(-300) : undefined;
+}
+
 function networksOf(settings: unknown): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   const networks = isObject(settings) ? settings.Networks : undefined;
@@ -231,6 +241,7 @@ function infoOf(raw: Json, text: string): ContainerInfo {
     exitCode: num(state.ExitCode),
     oomKilled: state.OOMKilled === true,
     health: healthOf(state),
+    healthOutput: lastHealthOutput(state),
     restartCount: num(raw.RestartCount),
     startedAt: timeOrUndefined(state.StartedAt),
     finishedAt: timeOrUndefined(state.FinishedAt),

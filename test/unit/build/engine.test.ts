@@ -26,10 +26,10 @@ describe("buildArgv", () => {
     );
   });
 
-  it("podman: the same with Podman's spelling of 'pull only when missing'", () => {
+  it("podman: Podman's spelling of 'pull only when missing', and Docker's format (HEALTHCHECK kept)", () => {
     assert.equal(
       buildArgv("podman", { ...spec, args: {}, target: "runtime" }).join(" "),
-      "podman build --pull=missing --file /src/hello/Dockerfile --tag hello:0123456789ab" +
+      "podman build --pull=missing --format docker --file /src/hello/Dockerfile --tag hello:0123456789ab" +
         " --target runtime /src/hello",
     );
   });

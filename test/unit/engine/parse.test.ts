@@ -103,7 +103,16 @@ describe("parseContainerInspect", () => {
     const c = only(parseContainerInspect(fixture("docker-20.10-inspect-unhealthy")));
     assert.equal(c.state, "running");
     assert.equal(c.health, "unhealthy");
+    assert.equal(c.healthOutput, undefined, "its checks printed nothing");
     assert.equal(containerIp(c, "slipway"), "172.18.0.3");
+  });
+
+  it("what the last health check printed, trimmed, for the gate's message", () => {
+    const raw = JSON.parse(fixture("docker-20.10-inspect-unhealthy"));
+    raw[0].State.Health.Log.at(-1).Output = "heartbeat is 12s old\n";
+    raw[0].State.Health.Log.at(0).Output = "an older line\n";
+    const c = only(parseContainerInspect(JSON.stringify(raw)));
+    assert.equal(c.healthOutput, "heartbeat is 12s old");
   });
 
   it("a release command that exited 1, without a health check", () => {
