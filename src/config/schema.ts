@@ -166,6 +166,11 @@ const roleObject = z
       .describe(
         "For roles without the proxy: a new container that has no health check of its own counts as healthy when still running after this long.",
       ),
+    ready_timeout: duration
+      .prefault("60s")
+      .describe(
+        "For roles without the proxy whose image has a HEALTHCHECK: how long a new container may take to report healthy before the release fails and the old one keeps running.",
+      ),
     options: z
       .strictObject({
         memory: size.optional().describe("Memory limit of each container, e.g. 512mb."),

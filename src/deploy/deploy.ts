@@ -95,6 +95,7 @@ export function roleRelease(input: ReleasePlanInput, role: RoleSettings, env: st
     singleton: settings.singleton,
     stopTimeoutMs: settings.stop_timeout,
     readyAfterMs: settings.ready_after,
+    readyTimeoutMs: settings.ready_timeout,
     memoryBytes: settings.options.memory,
     cpus: settings.options.cpus,
     proxy: role.proxied
@@ -161,6 +162,14 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
       `took over a stale lock of ${describeHolder(lock.tookOver.holder)} (${lock.tookOver.staleReason})`,
     );
   }
+  // What each host does after its switch (drain, stop the old, record, prune) runs on while the
+  // next host or role starts; all of it ends before the lock is released.
+  const finishing: Promise<void>[] = [];
+  const defer = (work: Promise<void>) => {
+    work.catch(() => {}); // settled below
+    finishing.push(work);
+  };
+  let failed = false;
   try {
     const roles = rolesInOrder(config).filter((r) => options.roles?.includes(r.name) ?? true);
     const allHosts = [...new Set(roles.flatMap((r) => r.hosts))];
@@ -168,8 +177,8 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
       limit: Math.max(1, allHosts.length),
       failFast: false,
     });
-    const failed = prepared.find((o) => o.status === "failed");
-    if (failed && failed.status === "failed") throw failed.error;
+    const unprepared = prepared.find((o) => o.status === "failed");
+    if (unprepared && unprepared.status === "failed") throw unprepared.error;
     checkAborted(options.signal);
     await options.beforeSwitch?.(primary);
 
@@ -181,7 +190,12 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
         async (host) => {
           checkAborted(options.signal);
           const env = await input.envFor(role.name, host);
-          return releaseRoleOnHost(connections.get(host), roleRelease(input, role, env), reporter);
+          return releaseRoleOnHost(
+            connections.get(host),
+            roleRelease(input, role, env),
+            reporter,
+            defer,
+          );
         },
         { limit: rollingLimit(config.rolling.limit, role.hosts.length), failFast: true },
       );
@@ -198,13 +212,26 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
       }
     }
     return summary;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
+    const settled = await Promise.allSettled(finishing);
+    const unfinished = settled.find((s) => s.status === "rejected");
     await lock.release().catch((error: unknown) => {
       reporter.warn(
         `could not release the lock: ${error instanceof Error ? error.message : String(error)}`,
       );
     });
+    // The new version serves, but the old one may still run or the release is not recorded.
+    // biome-ignore lint/correctness/noUnsafeFinally: an error of its own when the rollout had none
+    if (unfinished && !failed) throw unfinished.reason;
+    if (unfinished) reporter.warn(`after the switch: ${describe(unfinished.reason)}`);
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {

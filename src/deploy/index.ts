@@ -169,8 +169,10 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
   const site = siteName(config.service, loaded.environment);
   const primary = connections.get(primaryHost(config));
   const firstRole = rolesInOrder(config)[0]?.name ?? "web";
-  const records = await readReleases(primary, site);
-  const current = await readCurrentVersion(primary, site, firstRole);
+  const [records, current] = await Promise.all([
+    readReleases(primary, site),
+    readCurrentVersion(primary, site, firstRole),
+  ]);
   const version = options.version ?? previousVersion(records, firstRole, current);
   if (!version) {
     throw new UserError({

@@ -31,7 +31,7 @@ import {
   type ReleaseRecord,
 } from "../releases/index.ts";
 import type { Transport } from "../transport/index.ts";
-import { type ProbeResult, waitHealthy } from "./health.ts";
+import { type GateResult, type ProbeResult, waitHealthy } from "./health.ts";
 import { containerName, releaseLabels, roleSelector } from "./names.ts";
 
 export interface RoleRelease {
@@ -48,6 +48,8 @@ export interface RoleRelease {
   singleton: boolean;
   stopTimeoutMs: number;
   readyAfterMs: number;
+  /** For roles with the image's own health check: how long it may take to report healthy. */
+  readyTimeoutMs: number;
   memoryBytes: number | undefined;
   cpus: number | undefined;
   /** Present for roles behind the proxy. */
@@ -82,22 +84,30 @@ const HEALTHY_OUTCOME: Record<ReleaseKind, ReleaseRecord["outcome"]> = {
   restart: "restarted",
 };
 
-/** Releases one role on one host; throws (after cleaning up) when the new version is not healthy. */
+/**
+ * Releases one role on one host; throws (after cleaning up) when the new version is not healthy.
+ * Resolves once traffic is switched; `finish` (drain, stop the old, record, prune) goes on, handed
+ * to `defer` so the next role or host can start meanwhile. Without `defer` it is awaited here.
+ */
 export async function releaseRoleOnHost(
   transport: Transport,
   release: RoleRelease,
   reporter: Reporter,
+  defer?: (finish: Promise<void>) => void,
 ): Promise<RoleOutcome> {
   const started = performance.now();
   const say = (message: string) => reporter.info(`${transport.host} ${release.role}: ${message}`);
   const envPath = envFilePath(release.site, release.role, release.version);
-  await transport.upload(envPath, release.env, { mode: 0o600 });
-
-  const running = parseContainerList(
-    (await transport.run(dockerListContainers(roleSelector(release), { all: false }))).stdout,
-  );
+  // Independent reads and the env upload share one round trip's wait.
+  const [, list, imageId] = await Promise.all([
+    transport.upload(envPath, release.env, { mode: 0o600 }),
+    transport.run(dockerListContainers(roleSelector(release), { all: false })),
+    transport.run(dockerImageId(release.image), { check: false }),
+  ]);
+  const running = parseContainerList(list.stdout);
   const old = running.map((c) => c.name);
   const previous = running[0]?.labels["slipway.version"];
+  const facts: RecordFacts = { started, previous, imageId: imageId.stdout.trim() };
 
   // A singleton must never run twice, so its old container stops before the new one starts.
   if (release.singleton) {
@@ -124,32 +134,35 @@ export async function releaseRoleOnHost(
   say(`starting ${name}`);
   // Singletons stopped above come back when the new container never gets to serve.
   const stoppedFirst = release.singleton ? old : [];
-  let gate: Awaited<ReturnType<typeof waitHealthy>>;
+  let gate: GateResult;
+  // The site's files are written while the gate runs: nginx reads them only at the switch.
+  let files: Promise<unknown> = Promise.resolve();
   try {
     await transport.run(dockerRun(spec));
-    gate = await waitHealthy(
-      release.proxy
-        ? () => httpProbe(transport, name, release)
-        : () => runningProbe(transport, name),
-      release.proxy
-        ? {
-            intervalMs: release.proxy.intervalMs,
-            successes: release.proxy.successes,
-            deadlineMs: release.proxy.deadlineMs,
-          }
-        : { intervalMs: release.readyAfterMs, successes: 2, deadlineMs: release.readyAfterMs * 3 },
-    );
+    if (release.proxy) {
+      files = applySteps(transport, planProxyFiles([release.proxy.site], new Map()));
+      files.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+    }
+    gate = release.proxy
+      ? await waitHealthy(httpProbe(transport, name, release), {
+          intervalMs: release.proxy.intervalMs,
+          successes: release.proxy.successes,
+          deadlineMs: release.proxy.deadlineMs,
+        })
+      : await ownGate(transport, name, release);
   } catch (error) {
     // A dropped connection or a failing engine: leave the host as it was, as far as it lets us.
+    await files.catch(() => {});
     await abandon(transport, name, stoppedFirst, reporter);
     throw error;
   }
 
   if (!gate.healthy) {
     reporter.warn(`${transport.host} ${release.role}: ${name} is not healthy: ${gate.detail}`);
+    await files.catch(() => {});
     await showLogs(transport, name, reporter);
     await abandon(transport, name, stoppedFirst, reporter);
-    await record(transport, release, started, "health-failed", previous, gate.detail);
+    await record(transport, release, facts, "health-failed", gate.detail);
     throw new HealthCheckError(
       `${release.role} on ${transport.host}: version ${release.version} failed its health check (${gate.detail}); it was removed${old.length > 0 && !release.singleton ? " and the previous version keeps serving" : ""}.`,
       release.proxy
@@ -162,31 +175,59 @@ export async function releaseRoleOnHost(
   if (release.proxy) {
     const target = { container: name, port: release.proxy.site.appPort };
     try {
-      await applySteps(transport, [
-        ...planProxyFiles([release.proxy.site], new Map()),
-        ...planProxySwitch(release.proxy.site, target),
-      ]);
+      await files;
+      await applySteps(transport, planProxySwitch(release.proxy.site, target));
     } catch (error) {
       await abandon(transport, name, stoppedFirst, reporter);
       throw error;
     }
     say("proxy switched");
-    if (old.length > 0) await new Promise((r) => setTimeout(r, release.proxy?.drainMs ?? 0));
   }
 
-  if (!release.singleton) {
-    for (const oldName of old) {
-      await transport.run(dockerStop(oldName, Math.ceil(release.stopTimeoutMs / 1000)));
-    }
-  }
-  if (old.length > 0) say(`stopped ${old.join(", ")}`);
-
-  await transport.upload(currentVersionPath(release.site, release.role), `${release.version}\n`, {
-    mode: 0o644,
-  });
-  await record(transport, release, started, HEALTHY_OUTCOME[release.kind], previous);
-  await prune(transport, release, reporter);
+  const finishing = finish(transport, release, old, facts, reporter);
+  if (defer) defer(finishing);
+  else await finishing;
   return { container: name, replaced: old, previous };
+}
+
+interface RecordFacts {
+  started: number;
+  previous: string | undefined;
+  /** The image's ID on the host, read before the release started. */
+  imageId: string;
+}
+
+/**
+ * After the switch: lets the old containers finish what they serve (drain), stops them, marks the
+ * version current, records the release and prunes. The new version already serves throughout.
+ */
+async function finish(
+  transport: Transport,
+  release: RoleRelease,
+  old: readonly string[],
+  facts: RecordFacts,
+  reporter: Reporter,
+): Promise<void> {
+  if (release.proxy && old.length > 0) {
+    await new Promise((r) => setTimeout(r, release.proxy?.drainMs ?? 0));
+  }
+  if (!release.singleton) {
+    await Promise.all(
+      old.map((oldName) =>
+        transport.run(dockerStop(oldName, Math.ceil(release.stopTimeoutMs / 1000))),
+      ),
+    );
+  }
+  if (old.length > 0) {
+    reporter.info(`${transport.host} ${release.role}: stopped ${old.join(", ")}`);
+  }
+  await Promise.all([
+    transport.upload(currentVersionPath(release.site, release.role), `${release.version}\n`, {
+      mode: 0o644,
+    }),
+    record(transport, release, facts, HEALTHY_OUTCOME[release.kind]),
+  ]);
+  await prune(transport, release, reporter);
 }
 
 /**
@@ -248,58 +289,105 @@ async function prune(
   }
 }
 
-async function httpProbe(
+/**
+ * Probes the health path over the private network. The container's address, once known, is kept
+ * (it stays while the container runs): a passing probe is one round trip, and only a failing one
+ * asks the engine whether the container is still there.
+ */
+function httpProbe(
   transport: Transport,
   name: string,
   release: RoleRelease,
-): Promise<ProbeResult> {
-  const proxy = release.proxy;
-  if (!proxy) return { ok: false, detail: "no proxy settings", fatal: true };
-  const state = await containerState(transport, name);
-  if (!state.running) return { ok: false, detail: state.detail, fatal: true };
-  if (!state.ip) return { ok: false, detail: `no address on the ${PROXY_NETWORK} network yet` };
-  const url = `http://${state.ip}:${proxy.site.appPort}${proxy.healthPath}`;
-  const seconds = String(Math.max(1, Math.ceil(proxy.timeoutMs / 1000)));
-  const result = await transport.run(
-    ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", seconds, url],
-    { check: false },
-  );
-  const status = Number(result.stdout.trim());
-  if (result.code === 0 && status >= 200 && status < 400) return { ok: true };
-  if (result.code === 0)
-    return { ok: false, detail: `${proxy.healthPath} answered HTTP ${status}` };
-  return {
-    ok: false,
-    detail: result.stderr.trim().replace(/^curl: \(\d+\) /, "") || `curl exit ${result.code}`,
+): () => Promise<ProbeResult> {
+  let ip: string | undefined;
+  return async () => {
+    const proxy = release.proxy;
+    if (!proxy) return { ok: false, detail: "no proxy settings", fatal: true };
+    if (!ip) {
+      const state = await containerState(transport, name);
+      if (!state.running) return { ok: false, detail: state.detail, fatal: true };
+      if (!state.ip) return { ok: false, detail: `no address on the ${PROXY_NETWORK} network yet` };
+      ip = state.ip;
+    }
+    const url = `http://${ip}:${proxy.site.appPort}${proxy.healthPath}`;
+    const seconds = String(Math.max(1, Math.ceil(proxy.timeoutMs / 1000)));
+    const result = await transport.run(
+      ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", seconds, url],
+      { check: false },
+    );
+    const status = Number(result.stdout.trim());
+    if (result.code === 0 && status >= 200 && status < 400) return { ok: true };
+    const state = await containerState(transport, name);
+    if (!state.running) return { ok: false, detail: state.detail, fatal: true };
+    if (result.code === 0)
+      return { ok: false, detail: `${proxy.healthPath} answered HTTP ${status}` };
+    return {
+      ok: false,
+      detail: result.stderr.trim().replace(/^curl: \(\d+\) /, "") || `curl exit ${result.code}`,
+    };
   };
 }
 
-async function runningProbe(transport: Transport, name: string): Promise<ProbeResult> {
-  const state = await containerState(transport, name);
-  if (!state.running) return { ok: false, detail: state.detail, fatal: true };
-  if (state.health === "unhealthy") return { ok: false, detail: "its own health check fails" };
-  if (state.health === "starting") return { ok: false, detail: "its own health check is starting" };
-  return { ok: true };
-}
-
-async function containerState(
+/**
+ * The gate of a role without the proxy. With a HEALTHCHECK in its image the new container must
+ * report healthy within ready_timeout (unhealthy fails at once: the engine has already retried);
+ * without one it must still be running after ready_after.
+ */
+async function ownGate(
   transport: Transport,
   name: string,
-): Promise<{
+  release: RoleRelease,
+): Promise<GateResult> {
+  let first: ContainerFacts | undefined = await containerState(transport, name);
+  const settings =
+    first.health === undefined
+      ? { intervalMs: release.readyAfterMs, successes: 2, deadlineMs: release.readyAfterMs * 3 }
+      : { intervalMs: OWN_CHECK_POLL_MS, successes: 1, deadlineMs: release.readyTimeoutMs };
+  return waitHealthy(async () => {
+    // The first probe reuses the inspect that told which gate applies.
+    const state = first ?? (await containerState(transport, name));
+    first = undefined;
+    if (!state.running) return { ok: false, detail: state.detail, fatal: true };
+    const output = state.healthOutput ? `: ${state.healthOutput}` : "";
+    if (state.health === "unhealthy") {
+      return { ok: false, detail: `its own health check fails${output}`, fatal: true };
+    }
+    if (state.health === "starting") {
+      return { ok: false, detail: `its own health check has not passed yet${output}` };
+    }
+    return { ok: true };
+  }, settings);
+}
+
+/** How often the engine is asked whether an image's own health check passed. */
+const OWN_CHECK_POLL_MS = 500;
+
+interface ContainerFacts {
   running: boolean;
   detail: string;
   ip: string | undefined;
   health: string | undefined;
-}> {
+  healthOutput: string | undefined;
+}
+
+async function containerState(transport: Transport, name: string): Promise<ContainerFacts> {
   const result = await transport.run(dockerInspect(name), { check: false });
-  if (result.code !== 0)
-    return { running: false, detail: "the container is gone", ip: undefined, health: undefined };
+  if (result.code !== 0) {
+    return {
+      running: false,
+      detail: "the container is gone",
+      ip: undefined,
+      health: undefined,
+      healthOutput: undefined,
+    };
+  }
   const info = parseInspect(result.stdout);
   return {
     running: info.running,
     detail: info.running ? "running" : `the container exited with code ${info.exitCode}`,
     ip: info.networks[PROXY_NETWORK],
     health: info.health,
+    healthOutput: info.healthOutput,
   };
 }
 
@@ -316,16 +404,14 @@ async function showLogs(transport: Transport, name: string, reporter: Reporter):
 async function record(
   transport: Transport,
   release: RoleRelease,
-  started: number,
+  facts: RecordFacts,
   outcome: ReleaseRecord["outcome"],
-  previous: string | undefined,
   error?: string,
 ): Promise<void> {
-  const imageId = await transport.run(dockerImageId(release.image), { check: false });
   const entry: ReleaseRecord = {
     version: release.version,
     image: release.image,
-    imageId: imageId.stdout.trim(),
+    imageId: facts.imageId,
     envDigest: envDigest(release.env),
     role: release.role,
     kind: release.kind,
@@ -333,8 +419,8 @@ async function record(
     by: release.by.user,
     machine: release.by.machine,
     at: new Date().toISOString(),
-    durationMs: Math.round(performance.now() - started),
-    ...(previous ? { previous } : {}),
+    durationMs: Math.round(performance.now() - facts.started),
+    ...(facts.previous ? { previous: facts.previous } : {}),
     ...(error ? { error } : {}),
   };
   await appendRelease(transport, release.site, entry);

@@ -27,30 +27,26 @@ export interface PruneScope {
 
 /** Reads what planPrune needs: the release log, containers, env files, images. */
 export async function readPruneFacts(transport: Transport, scope: PruneScope): Promise<PruneFacts> {
-  const records = await readReleases(transport, scope.site);
-  const containers = parseContainerList(
-    (await transport.run(dockerListContainers(scope.containerLabels, { all: true }))).stdout,
-  );
   const envDir = dirname(envFilePath(scope.site, "role", "version"));
-  const files = await transport.run(["ls", "-1", "--", envDir], { check: false });
-  const images = await transport.run([
-    "docker",
-    "image",
-    "ls",
-    "--format",
-    "{{.Repository}}:{{.Tag}}",
+  // Independent reads: one round trip's wait instead of four.
+  const [records, list, files, images, dangling] = await Promise.all([
+    readReleases(transport, scope.site),
+    transport.run(dockerListContainers(scope.containerLabels, { all: true })),
+    transport.run(["ls", "-1", "--", envDir], { check: false }),
+    transport.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]),
+    scope.dangling
+      ? transport.run([
+          "docker",
+          "image",
+          "ls",
+          "--quiet",
+          "--no-trunc",
+          "--filter",
+          "dangling=true",
+        ])
+      : undefined,
   ]);
-  const dangling = scope.dangling
-    ? await transport.run([
-        "docker",
-        "image",
-        "ls",
-        "--quiet",
-        "--no-trunc",
-        "--filter",
-        "dangling=true",
-      ])
-    : undefined;
+  const containers = parseContainerList(list.stdout);
   return {
     site: scope.site,
     records,
