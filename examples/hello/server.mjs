@@ -2,6 +2,8 @@
 //   node server.mjs          serve HTTP on $PORT (default 3000)
 //   node server.mjs migrate  a release command: exits 0, or 1 when MIGRATE=fail
 //   node server.mjs worker   a background worker: logs a line every second until SIGTERM
+//   node server.mjs healthcheck   for a HEALTHCHECK: the worker's heartbeat is fresh, or /up answers
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { hostname } from "node:os";
 
@@ -22,9 +24,20 @@ function migrate() {
   process.exit(0);
 }
 
+// The worker touches this file every tick once ready; its health check reads how old it is.
+const HEARTBEAT = "/tmp/hello-worker.heartbeat";
+const HEARTBEAT_MAX_AGE_MS = 5000;
+
 function worker() {
   let n = 0;
-  const timer = setInterval(() => log(`tick ${++n}`), 1000);
+  // WORKER_READY_MS and WORKER_HEALTH=fail let tests see a slow or a failing worker health check.
+  const readyAt = Date.now() + Number(process.env.WORKER_READY_MS ?? 0);
+  const timer = setInterval(() => {
+    log(`tick ${++n}`);
+    if (process.env.WORKER_HEALTH !== "fail" && Date.now() >= readyAt) {
+      writeFileSync(HEARTBEAT, `${n}\n`);
+    }
+  }, 1000);
   const stop = (signal) => {
     clearInterval(timer);
     log(`${signal}: stopped after ${n} ticks`);
@@ -107,10 +120,42 @@ function web() {
   });
 }
 
+// Exit 0 when healthy. The container's main process (pid 1) says which kind of container this is.
+async function healthcheck() {
+  const main = readFileSync("/proc/1/cmdline", "utf8").split("\0");
+  if (main.includes("worker")) {
+    let age = Number.POSITIVE_INFINITY;
+    try {
+      age = Date.now() - statSync(HEARTBEAT).mtimeMs;
+    } catch {}
+    if (age > HEARTBEAT_MAX_AGE_MS) {
+      process.stdout.write(
+        Number.isFinite(age)
+          ? `heartbeat is ${Math.round(age / 1000)}s old\n`
+          : "no heartbeat yet\n",
+      );
+      process.exit(1);
+    }
+    process.exit(0);
+  }
+  const port = Number(process.env.PORT ?? 3000);
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/up`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    process.stdout.write(`/up answered ${response.status}\n`);
+    process.exit(response.ok ? 0 : 1);
+  } catch (error) {
+    process.stdout.write(`/up: ${error.message}\n`);
+    process.exit(1);
+  }
+}
+
 if (mode === "migrate") migrate();
+else if (mode === "healthcheck") healthcheck();
 else if (mode === "worker") worker();
 else if (mode === "web") web();
 else {
-  process.stderr.write(`usage: node server.mjs [migrate|worker]\n`);
+  process.stderr.write(`usage: node server.mjs [migrate|worker|healthcheck]\n`);
   process.exit(2);
 }

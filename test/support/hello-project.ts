@@ -3,7 +3,7 @@
  * bin in it as a user would (its own HOME, no ssh-agent). Shared by e2e tests and benchmarks.
  */
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +33,15 @@ export interface HelloProject {
 export interface HelloOptions {
   /** Adds a `registry:` section, its password in .slipway/secrets as REGISTRY_PASSWORD. */
   registry?: { server: string; username: string; password: string };
+  /**
+   * YAML lines replacing the `servers:` and `ssh:` sections written for the one box (for several
+   * hosts, reached through an ~/.ssh/config given as `sshConfig`).
+   */
+  servers?: string[];
+  /** Written to the project's ~/.ssh/config (HOME is the project folder). */
+  sshConfig?: string;
+  /** Appended to the copied Dockerfile (a HEALTHCHECK, say). */
+  dockerfileExtra?: string;
 }
 
 /** Makes the project for a box; call configure() before the first command. */
@@ -42,6 +51,13 @@ export async function helloProject(box: VpsBox, options: HelloOptions = {}): Pro
     await copyFile(join(ROOT, "examples/hello", file), join(dir, file));
   }
   await mkdir(join(dir, ".slipway"));
+  if (options.dockerfileExtra) {
+    await appendFile(join(dir, "Dockerfile"), `\n${options.dockerfileExtra}\n`);
+  }
+  if (options.sshConfig !== undefined) {
+    await mkdir(join(dir, ".ssh"), { mode: 0o700 });
+    await writeFile(join(dir, ".ssh/config"), options.sshConfig, { mode: 0o600 });
+  }
   const { registry } = options;
   await writeFile(
     join(dir, ".slipway/secrets"),
@@ -69,17 +85,19 @@ export async function helloProject(box: VpsBox, options: HelloOptions = {}): Pro
                 "  password: REGISTRY_PASSWORD",
               ]
             : []),
-          "servers:",
-          `  web: [${box.host}]`,
-          "  worker:",
-          `    hosts: [${box.host}]`,
-          "    cmd: node server.mjs worker",
-          "    singleton: true",
-          "    ready_after: 1s",
-          "    stop_timeout: 5s",
-          "ssh:",
-          `  port: ${box.port}`,
-          `  keys: [${box.clientKey}]`,
+          ...(options.servers ?? [
+            "servers:",
+            `  web: [${box.host}]`,
+            "  worker:",
+            `    hosts: [${box.host}]`,
+            "    cmd: node server.mjs worker",
+            "    singleton: true",
+            "    ready_after: 1s",
+            "    stop_timeout: 5s",
+            "ssh:",
+            `  port: ${box.port}`,
+            `  keys: [${box.clientKey}]`,
+          ]),
           "proxy:",
           `  image: ${NGINX_IMAGE}`,
           "  drain_timeout: 1s",
