@@ -180,6 +180,9 @@ export class SshTransport extends BaseTransport {
       client.once("ready", onReady);
       client.once("error", onError);
       client.connect(config);
+      // A command is a few small packets each way: with Nagle's algorithm against the peer's
+      // delayed ACKs, each of them waited ~40 ms (88 ms a command on loopback, 3 ms without).
+      client.setNoDelay(true);
     });
 
     if (!presentedKey) throw new Error("ssh connection has no host key");
