@@ -183,17 +183,15 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
   }
   const image = imageRef(config, version);
   const started = performance.now();
+  const envs = keptEnvs(loaded, connections, version);
   const summary = await rollout({
-    input: {
-      loaded,
-      version,
-      kind: "rollback",
-      envFor: (role, host) => keptEnv(connections.get(host), site, role, version),
-    },
+    input: { loaded, version, kind: "rollback", envFor: envs.get },
     connections,
     reporter,
     ...(options.signal ? { signal: options.signal } : {}),
-    prepareHost: (host) => requireKeptImage(connections.get(host), image, version),
+    prepareHost: async (host) => {
+      await Promise.all([requireKeptImage(connections.get(host), image, version), envs.read(host)]);
+    },
   });
   const facts = afterRollout(hookFacts(loaded, "rollback", version), summary, started);
   await runHook("post-rollback", { loaded, reporter, facts });
@@ -264,6 +262,31 @@ export async function restart(options: RestartOptions): Promise<RolloutSummary> 
     ...(options.signal ? { signal: options.signal } : {}),
     prepareHost: (host) => requireKeptImage(connections.get(host), image, version),
   });
+}
+
+/**
+ * The kept env files of a version, read for all of a host's roles at once while the host is
+ * prepared, so a role's release does not wait for its own read.
+ */
+function keptEnvs(loaded: LoadedConfig, connections: Connections, version: string) {
+  const site = siteName(loaded.config.service, loaded.environment);
+  const read = new Map<string, Promise<string>>();
+  const key = (role: string, host: string) => `${host}\0${role}`;
+  const fetch = (role: string, host: string) => {
+    let env = read.get(key(role, host));
+    if (!env) {
+      env = keptEnv(connections.get(host), site, role, version);
+      read.set(key(role, host), env);
+    }
+    return env;
+  };
+  return {
+    read: async (host: string) => {
+      const roles = rolesInOrder(loaded.config).filter((r) => r.hosts.includes(host));
+      await Promise.all(roles.map((r) => fetch(r.name, host)));
+    },
+    get: fetch,
+  };
 }
 
 /** The env file a release kept on the host, or a UserError saying to deploy it again. */

@@ -6,6 +6,7 @@
 import { basename } from "node:path";
 import {
   type ContainerSpec,
+  checkName,
   dockerImageId,
   dockerInspect,
   dockerListContainers,
@@ -227,7 +228,18 @@ async function finish(
     }),
     record(transport, release, facts, HEALTHY_OUTCOME[release.kind]),
   ]);
-  await prune(transport, release, reporter);
+  if (release.kind === "deploy") {
+    await prune(transport, release, reporter);
+  } else if (old.length > 0) {
+    // A rollback or restart brings no new image or env file: only the stopped containers go.
+    await transport
+      .run(["docker", "rm", "--", ...old.map((n) => checkName("container name", n))])
+      .catch((error: unknown) => {
+        reporter.warn(
+          `${transport.host}: could not remove ${old.join(", ")}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
+  }
 }
 
 /**
