@@ -2,6 +2,7 @@
  * The env file a release's containers read (`--env-file`): clear values, secret values, and
  * SLIPWAY_* facts. It is uploaded 0600 and never passed in argv.
  */
+import { formatEnvFile } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 
 export interface EnvFileInput {
@@ -34,16 +35,5 @@ export function renderEnvFile(input: EnvFileInput): string {
   entries.set("SLIPWAY_ROLE", input.facts.role);
   entries.set("SLIPWAY_VERSION", input.facts.version);
 
-  const lines: string[] = [];
-  for (const [name, value] of entries) {
-    if (/[\r\n\0]/.test(value)) {
-      throw new UserError({
-        code: "env.multiline",
-        message: `${name} has a line break, which a container env file cannot hold`,
-        hint: `store it base64-encoded (for example ${name}_B64) and decode it in the app`,
-      });
-    }
-    lines.push(`${name}=${value}`);
-  }
-  return `${lines.join("\n")}\n`;
+  return formatEnvFile(entries);
 }

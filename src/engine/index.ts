@@ -21,6 +21,7 @@ export {
   type PortMapping,
   type VolumeMount,
 } from "./container.ts";
+export { formatEnvFile } from "./env-file.ts";
 export {
   dockerImageId,
   dockerImageInspect,
