@@ -1,0 +1,17 @@
+/**
+ * Accessories: databases and caches run beside the app on its hosts, each in one container on the
+ * site's private network, with a volume, generated credentials and engine tuning.
+ */
+export { type Credentials, ENGINES, type EngineDefinition, type EngineName } from "./engines.ts";
+export {
+  type AccessoryPlan,
+  type AccessorySettings,
+  accessoryContainer,
+  accessoryDir,
+  accessoryImage,
+  accessoryUrl,
+  generateCredentials,
+  planAccessory,
+  privateNetwork,
+} from "./plan.ts";
+export { TUNABLE, type TuningInput, tuneAccessory } from "./tuning.ts";

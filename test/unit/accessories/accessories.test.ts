@@ -1,0 +1,286 @@
+/**
+ * Accessory planning: every engine's container argv holds no secret (the host's `ps` sees all of
+ * it), credentials reach the container through its env file, URLs point at the private network,
+ * nothing is published unless asked, and tuning follows memory with overrides winning.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  accessoryImage,
+  accessoryUrl,
+  ENGINES,
+  type EngineName,
+  generateCredentials,
+  planAccessory,
+  privateNetwork,
+  tuneAccessory,
+} from "../../../src/accessories/index.ts";
+import { dockerRun } from "../../../src/engine/index.ts";
+
+const GiB = 1024 ** 3;
+const credentials = {
+  user: "hello",
+  password: "app-Secret_0123456789abcdefghij",
+  database: "hello",
+  rootPassword: "root-Secret_0123456789abcdefghij",
+};
+const engines = Object.keys(ENGINES) as EngineName[];
+
+function plan(engine: EngineName, extra: Partial<Parameters<typeof planAccessory>[3]> = {}) {
+  return planAccessory(
+    "hello-staging",
+    "staging",
+    "hello",
+    {
+      name: "db",
+      engine,
+      version: undefined,
+      image: undefined,
+      volume: undefined,
+      publish: undefined,
+      env: {},
+      settings: tuneAccessory({ engine, memoryBytes: 4 * GiB, dedicated: false, overrides: {} }),
+      memoryBytes: undefined,
+      ...extra,
+    },
+    credentials,
+  );
+}
+
+describe("accessory containers", () => {
+  for (const engine of engines) {
+    it(`${engine}: no secret in argv, health check or console; all of them in the 0600 env file`, () => {
+      const p = plan(engine);
+      const argv = [...dockerRun(p.container), ...p.engine.healthCheck, ...p.engine.console];
+      for (const secret of [credentials.password, credentials.rootPassword]) {
+        assert.ok(!argv.some((word) => word.includes(secret)), `${secret} in ${argv.join(" ")}`);
+      }
+      assert.ok(p.envFile.content.includes(credentials.password), p.envFile.content);
+      assert.equal(p.envFile.path, "/var/lib/slipway/hello-staging/accessories/db/container.env");
+    });
+
+    it(`${engine}: on the site's private network only, its data on a named volume, restarted, logs rotated`, () => {
+      const argv = dockerRun(plan(engine).container);
+      const value = (flag: string) => argv[argv.indexOf(flag) + 1];
+      assert.equal(value("--network"), "slipway-hello-staging");
+      assert.equal(value("--name"), "hello-staging-db");
+      assert.equal(value("--volume"), `hello-staging-db-data:${ENGINES[engine].dataPath}`);
+      assert.equal(value("--restart"), "unless-stopped");
+      assert.equal(value("--log-opt"), "max-size=10m");
+      assert.ok(!argv.includes("--publish"), "published though nobody asked");
+      assert.ok(argv.includes("slipway.accessory=db"));
+      assert.ok(argv.includes("slipway.environment=staging"));
+    });
+  }
+
+  it("publishes on the address asked for, to the engine's port", () => {
+    const argv = dockerRun(
+      plan("postgres", { publish: { address: "127.0.0.1", port: 15432 } }).container,
+    );
+    assert.equal(argv[argv.indexOf("--publish") + 1], "127.0.0.1:15432:5432");
+  });
+
+  it("a host path instead of a volume, a memory limit, the image's own name and version", () => {
+    const argv = dockerRun(
+      plan("redis", { volume: "/srv/redis", memoryBytes: 256 * 1024 * 1024, version: "7.2" })
+        .container,
+    );
+    assert.equal(argv[argv.indexOf("--volume") + 1], "/srv/redis:/data");
+    assert.equal(argv[argv.indexOf("--memory") + 1], String(256 * 1024 * 1024));
+    assert.ok(argv.includes("redis:7.2"));
+    assert.equal(
+      accessoryImage({ engine: "postgres", version: undefined, image: undefined }),
+      "postgres:16",
+    );
+    assert.equal(
+      accessoryImage({ engine: "postgres", version: "15", image: "localhost/slipway-postgres:15" }),
+      "localhost/slipway-postgres:15",
+    );
+    assert.equal(
+      accessoryImage({ engine: "mongodb", version: "7.0", image: undefined }),
+      "mongo:7.0",
+    );
+  });
+
+  it("postgres: tuning as -c arguments to postgres", () => {
+    const cmd = plan("postgres").container.cmd ?? [];
+    assert.deepEqual(cmd.slice(0, 3), ["postgres", "-c", "shared_buffers=1024MB"]);
+    assert.ok(cmd.includes("effective_cache_size=3072MB"), cmd.join(" "));
+  });
+
+  it("redis: the password goes from the env file into a config file by the shell, tuning as arguments", () => {
+    const cmd = plan("redis").container.cmd ?? [];
+    assert.equal(cmd[0], "sh");
+    assert.match(
+      cmd[2] ?? "",
+      /printf "requirepass %s\\n" "\$REDIS_PASSWORD" > \/tmp\/slipway-auth\.conf/,
+    );
+    assert.match(
+      cmd[2] ?? "",
+      /exec docker-entrypoint\.sh redis-server \/tmp\/slipway-auth\.conf "\$@"$/,
+    );
+    assert.deepEqual(cmd.slice(3), [
+      "redis",
+      "--maxmemory",
+      "1024mb",
+      "--maxmemory-policy",
+      "noeviction",
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "everysec",
+    ]);
+  });
+
+  it("mariadb and mysql: tuning as --options of the server", () => {
+    assert.deepEqual(plan("mariadb").container.cmd, [
+      "mariadbd",
+      "--innodb-buffer-pool-size=1024M",
+      "--max-connections=100",
+    ]);
+    assert.equal(plan("mysql").container.cmd?.[0], "mysqld");
+    assert.match(plan("mysql").envFile.content, /^MYSQL_ROOT_PASSWORD=root-Secret/m);
+    assert.match(plan("mariadb").envFile.content, /^MARIADB_USER=hello$/m);
+  });
+
+  it("mongodb (no server can run here, so by exact argv): the console logs in from the environment", () => {
+    const consoleArgv = ENGINES.mongodb.console;
+    assert.deepEqual(consoleArgv.slice(0, 5), ["mongosh", "--nodb", "--norc", "--shell", "--eval"]);
+    assert.match(consoleArgv[5] ?? "", /process\.env/);
+    assert.doesNotMatch(
+      consoleArgv.join(" "),
+      /\$MONGO_INITDB_ROOT_PASSWORD/,
+      "a shell would put it in argv",
+    );
+    assert.deepEqual(ENGINES.mongodb.healthCheck, [
+      "mongosh",
+      "--quiet",
+      "--norc",
+      "--eval",
+      "db.adminCommand('ping').ok",
+    ]);
+    assert.deepEqual(plan("mongodb").container.cmd, ["mongod", "--wiredTigerCacheSizeGB", "1.00"]);
+    assert.match(plan("mongodb").envFile.content, /^MONGO_INITDB_ROOT_PASSWORD=app-Secret/m);
+  });
+
+  it("no shell passes a password variable as an argument (only into env or a file)", () => {
+    for (const engine of engines) {
+      const definition = ENGINES[engine];
+      const scripts = [definition.healthCheck, definition.console, plan(engine).container.cmd ?? []]
+        .filter((argv) => argv[0] === "sh")
+        .map((argv) => argv[2] ?? "");
+      for (const script of scripts) {
+        // "$X_PASSWORD" may follow only an assignment (VAR="$X") or printf into a file.
+        for (const use of script.matchAll(/(\S*)"\$\w*PASSWORD"/g)) {
+          assert.match(use[1] ?? "", /^(\w+=|)$/, `${engine}: ${script}`);
+          if (use[1] === "") assert.match(script, /printf [^>]*> \/tmp\//, `${engine}: ${script}`);
+        }
+      }
+    }
+  });
+
+  it("the network name is the site's", () => {
+    assert.equal(privateNetwork("hello"), "slipway-hello");
+  });
+});
+
+describe("accessory URLs for the app", () => {
+  const url = (engine: EngineName) => accessoryUrl("hello", { name: "db", engine }, credentials);
+  it("point at the container's name on the private network, with the engine's scheme and port", () => {
+    assert.equal(url("postgres"), `postgres://hello:${credentials.password}@hello-db:5432/hello`);
+    assert.equal(url("mariadb"), `mysql://hello:${credentials.password}@hello-db:3306/hello`);
+    assert.equal(url("redis"), `redis://:${credentials.password}@hello-db:6379/0`);
+    assert.equal(
+      url("mongodb"),
+      `mongodb://hello:${credentials.password}@hello-db:27017/hello?authSource=admin`,
+    );
+    for (const engine of engines) assert.doesNotThrow(() => new URL(url(engine)));
+  });
+
+  it("escape what a URL cannot hold in user names", () => {
+    const odd = { ...credentials, user: "a b@c" };
+    assert.equal(
+      accessoryUrl("hello", { name: "db", engine: "postgres" }, odd),
+      `postgres://a%20b%40c:${credentials.password}@hello-db:5432/hello`,
+    );
+  });
+});
+
+describe("generated credentials", () => {
+  it("are URL-safe, 32 characters, and new each time", () => {
+    const a = generateCredentials("hello", "hello");
+    const b = generateCredentials("hello", "hello");
+    assert.match(a.password, /^[A-Za-z0-9_-]{32}$/);
+    assert.match(a.rootPassword, /^[A-Za-z0-9_-]{32}$/);
+    assert.notEqual(a.password, b.password);
+    assert.notEqual(a.password, a.rootPassword);
+  });
+});
+
+describe("tuning from memory", () => {
+  it("postgres on a 4 GiB host: a quarter for shared buffers, three quarters as cache size", () => {
+    assert.deepEqual(
+      tuneAccessory({ engine: "postgres", memoryBytes: 4 * GiB, dedicated: false, overrides: {} }),
+      {
+        shared_buffers: "1024MB",
+        effective_cache_size: "3072MB",
+        work_mem: "10MB",
+        maintenance_work_mem: "256MB",
+        max_connections: "100",
+      },
+    );
+  });
+
+  it("overrides win, and fewer connections leave each more work_mem", () => {
+    const tuned = tuneAccessory({
+      engine: "postgres",
+      memoryBytes: 4 * GiB,
+      dedicated: false,
+      overrides: { max_connections: 20, shared_buffers: "512MB" },
+    });
+    assert.equal(tuned.shared_buffers, "512MB");
+    assert.equal(tuned.max_connections, "20");
+    assert.equal(tuned.work_mem, "51MB");
+  });
+
+  it("a small host still gets usable values", () => {
+    const tuned = tuneAccessory({
+      engine: "postgres",
+      memoryBytes: 512 * 1024 ** 2,
+      dedicated: false,
+      overrides: {},
+    });
+    assert.equal(tuned.shared_buffers, "128MB");
+    assert.equal(tuned.work_mem, "4MB");
+  });
+
+  it("redis: a quarter of a shared host, more of its own limit; never evicts unless told", () => {
+    assert.equal(
+      tuneAccessory({ engine: "redis", memoryBytes: 2 * GiB, dedicated: false, overrides: {} })
+        .maxmemory,
+      "512mb",
+    );
+    const own = tuneAccessory({
+      engine: "redis",
+      memoryBytes: 1 * GiB,
+      dedicated: true,
+      overrides: { "maxmemory-policy": "allkeys-lru" },
+    });
+    assert.equal(own.maxmemory, "614mb");
+    assert.equal(own["maxmemory-policy"], "allkeys-lru");
+    assert.equal(own.appendfsync, "everysec");
+  });
+
+  it("mongodb: WiredTiger's cache in quarter gigabytes, at least 0.25", () => {
+    assert.equal(
+      tuneAccessory({ engine: "mongodb", memoryBytes: 4 * GiB, dedicated: false, overrides: {} })
+        .wiredTigerCacheSizeGB,
+      "1.00",
+    );
+    assert.equal(
+      tuneAccessory({ engine: "mongodb", memoryBytes: GiB / 2, dedicated: false, overrides: {} })
+        .wiredTigerCacheSizeGB,
+      "0.25",
+    );
+  });
+});
