@@ -16,6 +16,7 @@ describe("resolved configuration", () => {
           singleton: false,
           stop_timeout: 30_000,
           ready_after: 5_000,
+          ready_timeout: 60_000,
           options: {},
         },
       },
