@@ -3,7 +3,9 @@
  * milliseconds, sizes in bytes, defaults applied) and the JSON Schema editors and the README use.
  */
 import { z } from "zod";
+import { TUNABLE } from "../accessories/index.ts";
 import { splitCommand } from "./command-words.ts";
+import { unknownKeyHint } from "./suggest.ts";
 import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from "./units.ts";
 import {
   cronProblem,
@@ -20,9 +22,11 @@ import {
   nameProblem,
   type Problem,
   portProblem,
+  publishProblem,
   registryServerProblem,
   sizeProblem,
   userProblem,
+  volumeProblem,
 } from "./validators.ts";
 
 /** A string checked by a validator; its Problem becomes the issue's message and hint. */
@@ -298,36 +302,131 @@ const proxy = z
   .prefault({})
   .describe("The reverse proxy in front of the web role: domains, TLS, health gate, limits.");
 
+const ENGINE_NAMES = ["postgres", "mysql", "mariadb", "mongodb", "redis", "influxdb"] as const;
+
 const accessory = z
   .strictObject({
     engine: z
-      .enum(["postgres", "mysql", "mariadb", "mongodb", "redis", "influxdb", "generic"])
-      .describe("What it is; decides the image, backups and health checks."),
+      .enum([...ENGINE_NAMES, "generic"])
+      .describe("What it is; decides the image, data path, credentials, health check and tuning."),
     version: z
       .string()
       .min(1)
       .optional()
-      .describe('Engine version, quoted so YAML keeps it text, e.g. "16" or "8.0".'),
+      .describe(
+        'Version of the official image (its tag), quoted so YAML keeps it text, e.g. "16" or "8.4". Absent: the engine\'s current major version.',
+      ),
     image: image
       .optional()
       .describe("Image to run instead of the engine's official one. Required for generic."),
-    host: host.describe("Host it runs on."),
-    port: port.optional().describe("Port published on the host."),
-    volume: z
-      .string()
-      .min(1)
+    host: host
       .optional()
-      .describe("Volume for its data, as name:/path/in/container."),
+      .describe(
+        "Host it runs on. Absent: the first host of the first role. App containers reach it by name on that host's private network.",
+      ),
+    volume: checkedString(volumeProblem)
+      .optional()
+      .describe(
+        'Where its data lives: a volume name or an absolute host path, kept across upgrades and removals. Absent: a volume named after the app and accessory. Generic accessories add ":/path/in/container".',
+      ),
+    publish: z
+      .union([port, checkedString(publishProblem)])
+      .optional()
+      .describe(
+        'Also reachable from outside the private network: a port (on 127.0.0.1, for SSH tunnels), or "ADDRESS:PORT". Absent: private network only.',
+      ),
+    port: port
+      .optional()
+      .describe(
+        "Port it listens on inside its container; generic accessories only (engines know theirs).",
+      ),
+    url_env: z
+      .union([envName, z.literal(false)])
+      .optional()
+      .describe(
+        "Variable of the app's env that gets its connection URL (credentials included). Absent: DATABASE_URL, REDIS_URL, MONGODB_URL or INFLUXDB_URL; false: none.",
+      ),
+    user: name("user name", "user")
+      .optional()
+      .describe("Database user the app logs in as. Absent: the service name."),
+    database: name("database name", "database")
+      .optional()
+      .describe("Database created at first boot. Absent: the service name."),
+    memory: size
+      .optional()
+      .describe(
+        "Memory limit of its container; tuning is sized from it. Absent: no limit, tuning is sized from a share of the host's memory.",
+      ),
+    tuning: z
+      .record(z.string(), z.union([z.string(), z.number()]).transform(String))
+      .default({})
+      .describe(
+        "Engine settings that replace the computed ones, by the engine's names: shared_buffers, work_mem, max_connections (postgres); maxmemory, maxmemory-policy, appendonly (redis); innodb_buffer_pool_size (mysql, mariadb); wiredTigerCacheSizeGB (mongodb).",
+      ),
+    cmd: command.optional().describe("Command of a generic accessory's container."),
     env: env.optional().describe("Environment variables of the accessory's container."),
   })
   .superRefine((value, ctx) => {
-    if (value.engine === "generic" && value.image === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["engine"],
-        message: "a generic accessory needs an image",
-        params: { hint: 'add image: with the image to run, e.g. image: "nats:2"' },
-      });
+    const problem = (path: string, message: string, hint: string) =>
+      ctx.addIssue({ code: "custom", path: [path], message, params: { hint } });
+    if (value.engine === "generic") {
+      if (value.image === undefined) {
+        problem(
+          "engine",
+          "a generic accessory needs an image",
+          'add image: with the image to run, e.g. image: "nats:2"',
+        );
+      }
+      if (value.url_env !== undefined && value.url_env !== false) {
+        problem(
+          "url_env",
+          "a generic accessory has no connection URL",
+          "put its address in env.clear of the app instead",
+        );
+      }
+      if (Object.keys(value.tuning).length > 0) {
+        problem("tuning", "a generic accessory has no tuning", "pass settings through cmd or env");
+      }
+      if (value.volume !== undefined && !value.volume.includes(":")) {
+        problem(
+          "volume",
+          "a generic accessory's volume needs its path in the container",
+          'write "NAME:/path/in/container"',
+        );
+      }
+      return;
+    }
+    if (value.port !== undefined) {
+      problem(
+        "port",
+        `${value.engine} listens on its own port`,
+        "remove port; use publish to reach it from outside",
+      );
+    }
+    if (value.cmd !== undefined) {
+      problem(
+        "cmd",
+        `${value.engine}'s command is Slipway's (it carries the tuning)`,
+        "use tuning for its settings",
+      );
+    }
+    if (value.volume?.includes(":")) {
+      problem(
+        "volume",
+        `${value.engine} keeps its data in a known place`,
+        "write only the volume name or host path",
+      );
+    }
+    const known = TUNABLE[value.engine];
+    for (const key of Object.keys(value.tuning)) {
+      if (!known.includes(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tuning", key],
+          message: `${value.engine} has no tuning setting ${JSON.stringify(key)}`,
+          params: { hint: unknownKeyHint(key, known) },
+        });
+      }
     }
   })
   .describe("An accessory: a database, cache or other service of its own.");

@@ -287,3 +287,42 @@ export function cronProblem(s: string): Problem | undefined {
     return { message: `invalid cron expression ${quote(s)}: ${reason}`, hint: CRON_HINT };
   }
 }
+
+/** Where an accessory's port is published: "ADDRESS:PORT" ("[v6]:PORT" for IPv6). */
+export function publishProblem(s: string): Problem | undefined {
+  const hint =
+    'write a port (published on 127.0.0.1), or "ADDRESS:PORT" like "10.0.0.5:5432" for a private network';
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  if (!match) return { message: `${quote(s)} is not ADDRESS:PORT`, hint };
+  const address = match[1] ?? match[2] ?? "";
+  if (isIP(address) === 0) return { message: `${quote(address)} is not an IP address`, hint };
+  const portNumber = Number(match[3]);
+  if (portNumber < 1 || portNumber > 65535) {
+    return { message: `port ${portNumber} is outside 1-65535`, hint };
+  }
+  return undefined;
+}
+
+/**
+ * An accessory's data: a volume NAME or an absolute host /path, optionally followed by
+ * ":/path/in/container" (needed for generic accessories; engines know their data path).
+ */
+export function volumeProblem(s: string): Problem | undefined {
+  const hint = 'write a volume name like "db-data", or an absolute host path like "/srv/db"';
+  const [source = "", target, extra] = s.split(":");
+  if (extra !== undefined) return { message: `${quote(s)} has more than one ":"`, hint };
+  if (source.startsWith("/")) {
+    if (/[\0\n]/.test(source) || source.includes("/../") || source.endsWith("/..")) {
+      return { message: `${quote(source)} is not a plain absolute path`, hint };
+    }
+  } else if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(source)) {
+    return {
+      message: `${quote(source)} is neither a volume name nor an absolute path`,
+      hint,
+    };
+  }
+  if (target !== undefined && !/^\/[^\0\n]*$/.test(target)) {
+    return { message: `container path ${quote(target)} is not absolute`, hint };
+  }
+  return undefined;
+}

@@ -479,3 +479,46 @@ backups:
     ]);
   });
 });
+
+describe("accessories", () => {
+  it("names each wrong setting at its line, with a hint", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${MINIMAL.trimEnd()}
+accessories:
+  db:
+    engine: postgres
+    publish: "localhost:5432"
+    volume: "db-data:/var/lib/postgresql/data"
+    tuning:
+      shared_buffer: 256MB
+    cmd: postgres -c fsync=off
+  cache:
+    engine: redis
+    port: 6380
+    publish: 70000
+  queue:
+    engine: generic
+    url_env: QUEUE_URL
+    volume: queue-data
+    tuning: { x: 1 }
+`,
+    });
+    const shown = issues.map((i) => `${i.line} ${i.path} ${i.message} | ${i.hint}`);
+    assert.deepEqual(
+      shown.filter((s) => !s.includes("not supported yet")),
+      [
+        '10 accessories.db.publish "localhost" is not an IP address | write a port (published on 127.0.0.1), or "ADDRESS:PORT" like "10.0.0.5:5432" for a private network',
+        "11 accessories.db.volume postgres keeps its data in a known place | write only the volume name or host path",
+        '13 accessories.db.tuning.shared_buffer postgres has no tuning setting "shared_buffer" | did you mean "shared_buffers"?',
+        "14 accessories.db.cmd postgres's command is Slipway's (it carries the tuning) | use tuning for its settings",
+        "17 accessories.cache.port redis listens on its own port | remove port; use publish to reach it from outside",
+        "18 accessories.cache.publish port 70000 is out of range: ports are whole numbers from 1 to 65535 | common ports: 22 (ssh), 80 (http), 443 (https), 3000 or 8000 (apps)",
+        '20 accessories.queue.engine a generic accessory needs an image | add image: with the image to run, e.g. image: "nats:2"',
+        "21 accessories.queue.url_env a generic accessory has no connection URL | put its address in env.clear of the app instead",
+        '22 accessories.queue.volume a generic accessory\'s volume needs its path in the container | write "NAME:/path/in/container"',
+        "23 accessories.queue.tuning a generic accessory has no tuning | pass settings through cmd or env",
+      ],
+    );
+  });
+});
