@@ -2,7 +2,7 @@
  * Argv for container commands on a host. The Docker CLI spelling; Podman's CLI takes the same
  * words for everything here. Nothing runs in this module.
  */
-import type { Argv } from "../transport/index.ts";
+import { type Argv, renderCommand } from "../transport/index.ts";
 import {
   checkAbsolutePath,
   checkCommand,
@@ -63,6 +63,18 @@ export interface ContainerSpec {
   interactive?: boolean;
   /** Another name the container answers to on `network` (how the proxy finds a role). */
   networkAlias?: string;
+  /** A health check the engine runs in the container (shown by `docker ps` and inspect). */
+  health?: HealthSpec;
+}
+
+/** `--health-*`: argv run through the container's /bin/sh (Docker's CLI takes only a string). */
+export interface HealthSpec {
+  cmd: readonly string[];
+  intervalS: number;
+  timeoutS: number;
+  retries: number;
+  /** Failures in this first window do not count (a database's first initialisation). */
+  startPeriodS: number;
 }
 
 /** Log rotation applied to every container unless the spec says otherwise. */
@@ -133,6 +145,21 @@ export function dockerRun(spec: ContainerSpec): Argv {
     "--log-opt",
     `max-file=${checkInteger("log max files", spec.logMaxFiles ?? DEFAULT_LOG_MAX_FILES, 1)}`,
   );
+  if (spec.health !== undefined) {
+    const h = spec.health;
+    argv.push(
+      "--health-cmd",
+      renderCommand(checkCommand("health command", h.cmd)),
+      "--health-interval",
+      `${checkInteger("health interval", h.intervalS, 1)}s`,
+      "--health-timeout",
+      `${checkInteger("health timeout", h.timeoutS, 1)}s`,
+      "--health-retries",
+      String(checkInteger("health retries", h.retries, 1)),
+      "--health-start-period",
+      `${checkInteger("health start period", h.startPeriodS, 0)}s`,
+    );
+  }
   for (const [key, value] of sortedEntries(spec.labels)) {
     checkLabel(key, value);
     argv.push("--label", `${key}=${value}`);

@@ -17,6 +17,7 @@ export {
   dockerStart,
   dockerStop,
   type ExecOptions,
+  type HealthSpec,
   type LogsOptions,
   type PortMapping,
   type VolumeMount,
