@@ -4,6 +4,30 @@
  */
 export { type Credentials, ENGINES, type EngineDefinition, type EngineName } from "./engines.ts";
 export {
+  ACCESSORY_SPEC_LABEL,
+  accessoryEnv,
+  type BootOutcome,
+  bootAccessory,
+  ensureCredentials,
+  ensureNetwork,
+  hostMemory,
+  type ResolvedAccessory,
+  readCredentials,
+  resolveAccessories,
+  waitHealthy,
+} from "./host.ts";
+export {
+  ensureAccessory,
+  imageVersion,
+  planUpgrade,
+  removeAccessory,
+  restartAccessory,
+  startAccessory,
+  stopAccessory,
+  upgradeAccessory,
+  withVersion,
+} from "./lifecycle.ts";
+export {
   type AccessoryPlan,
   type AccessorySettings,
   accessoryContainer,

@@ -99,6 +99,14 @@ export function planAccessory(
       : {}),
     ...(settings.memoryBytes !== undefined ? { memoryBytes: settings.memoryBytes } : {}),
     ...(command ? { cmd: command } : {}),
+    health: {
+      cmd: engine.healthCheck,
+      intervalS: 2,
+      timeoutS: 5,
+      retries: 5,
+      // A first boot initialises the database: no verdict until it had time to.
+      startPeriodS: 120,
+    },
   };
   const variables = { ...settings.env, ...engine.containerEnv(credentials) };
   return {

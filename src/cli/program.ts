@@ -128,6 +128,70 @@ function buildProgram(): Command {
     .addOption(new Option("--yes", "remove what is listed"))
     .action(lazy(operations, "prune"));
 
+  const accessories = () => import("./commands/accessory.ts");
+  const accessory = program
+    .command("accessory")
+    .description(
+      "databases and caches beside the app: boot, stop, start, restart, logs, exec, upgrade, remove",
+    );
+  accessory
+    .command("boot")
+    .description(
+      "start accessories that are not running (all without NAME); never restarts a running one",
+    )
+    .argument("[names...]", "accessories to boot")
+    .action(lazy(accessories, "boot"));
+  accessory
+    .command("stop")
+    .description("stop accessories; their data stays")
+    .argument("[names...]", "accessories to stop")
+    .action(lazy(accessories, "stop"));
+  accessory
+    .command("start")
+    .description("start stopped accessories and wait for their health")
+    .argument("[names...]", "accessories to start")
+    .action(lazy(accessories, "start"));
+  accessory
+    .command("restart")
+    .description("replace the container with one of the current settings, on the same data")
+    .argument("[names...]", "accessories to restart")
+    .action(lazy(accessories, "restart"));
+  accessory
+    .command("logs")
+    .description("the accessory's logs")
+    .argument("<name>", "the accessory")
+    .addOption(new Option("-f, --follow", "keep streaming new lines until Ctrl-C"))
+    .addOption(new Option("--tail <n>", "the last n lines (default 100)"))
+    .action(lazy(accessories, "logs"));
+  accessory
+    .command("exec")
+    .description("run a command in the accessory's container; exits with its exit code")
+    .argument("<name>", "the accessory")
+    .argument("<command...>", "the command, after --")
+    .addOption(new Option("-i, --interactive", "pass this terminal's stdin to the command"))
+    .addHelpText("after", "\nExample: slipway accessory exec db -- psql -c 'select 1'")
+    .action(lazy(accessories, "exec"));
+  accessory
+    .command("upgrade")
+    .description("move to another version on the same data (refuses a Postgres major version)")
+    .argument("<name>", "the accessory")
+    .addOption(new Option("--to <version>", "the version (image tag) to run"))
+    .action(lazy(accessories, "upgrade"));
+  accessory
+    .command("remove")
+    .description("remove the container (with --yes); its data too only with --delete-data")
+    .argument("<name>", "the accessory")
+    .addOption(new Option("--yes", "do it"))
+    .addOption(new Option("--delete-data", "also delete its volume and credentials"))
+    .action(lazy(accessories, "remove"));
+  program
+    .command("db")
+    .description("database consoles")
+    .command("console")
+    .description("open psql, mysql, mongosh or redis-cli in the accessory's container, logged in")
+    .argument("<name>", "the accessory")
+    .action(lazy(accessories, "dbConsole"));
+
   const lock = program.command("lock").description("the deploy lock");
   lock
     .command("status")

@@ -33,6 +33,55 @@ export function crossCheckIssues(source: Sourced): ConfigIssue[] {
     });
   }
 
+  // An accessory's URL variable must not also be set by hand: which one would the app get?
+  const DEFAULT_URL_ENV: Record<string, string> = {
+    postgres: "DATABASE_URL",
+    mysql: "DATABASE_URL",
+    mariadb: "DATABASE_URL",
+    mongodb: "MONGODB_URL",
+    redis: "REDIS_URL",
+    influxdb: "INFLUXDB_URL",
+  };
+  const appClear = valueAt(root, ["env", "clear"]);
+  const appSecret = valueAt(root, ["env", "secret"]);
+  const urlOwners = new Map<string, string>();
+  if (isMap(accessories)) {
+    for (const [name, spec] of Object.entries(accessories)) {
+      if (!isMap(spec)) continue;
+      const configured = spec.url_env;
+      const variable =
+        typeof configured === "string"
+          ? configured
+          : configured === false || typeof spec.engine !== "string"
+            ? undefined
+            : DEFAULT_URL_ENV[spec.engine];
+      if (variable === undefined) continue;
+      const path: Path =
+        configured === undefined
+          ? ["accessories", name, "engine"]
+          : ["accessories", name, "url_env"];
+      const other = urlOwners.get(variable);
+      if (other !== undefined) {
+        at(
+          path,
+          `accessories ${other} and ${name} would both set ${variable}`,
+          `give one of them another name: url_env: ${name.toUpperCase().replaceAll("-", "_")}_URL`,
+        );
+      }
+      urlOwners.set(variable, name);
+      const byHand =
+        (isMap(appClear) && Object.hasOwn(appClear, variable)) ||
+        (Array.isArray(appSecret) && appSecret.includes(variable));
+      if (byHand) {
+        at(
+          path,
+          `accessory ${name} sets ${variable} in the app's env, which env also sets`,
+          `remove ${variable} from env, or set url_env: false (or another name) for ${name}`,
+        );
+      }
+    }
+  }
+
   const servers = valueAt(root, ["servers"]);
   const roles = isMap(servers) ? Object.keys(servers) : [];
   const cron = valueAt(root, ["cron"]);

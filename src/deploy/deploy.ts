@@ -4,6 +4,7 @@
  * gate before workers boot), stopping at the first failure.
  */
 import { dirname } from "node:path";
+import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { UserError } from "../errors/index.ts";
 import { acquireLock, currentHolder, describeHolder } from "../lock/index.ts";
@@ -112,13 +113,20 @@ export function roleRelease(input: ReleasePlanInput, role: RoleSettings, env: st
     kind: input.kind,
     by: { user: holder.user, machine: holder.machine },
     keep: config.releases.keep,
+    privateNetwork: privateNetwork(siteName(config.service, input.loaded.environment)),
   };
 }
 
 /** The env file of a role from the configuration. */
-export function configEnv(loaded: LoadedConfig, role: RoleSettings, version: string): string {
+export function configEnv(
+  loaded: LoadedConfig,
+  role: RoleSettings,
+  version: string,
+  accessories?: ReadonlyMap<string, string>,
+): string {
   const { config } = loaded;
   return renderEnvFile({
+    ...(accessories ? { accessories } : {}),
     clear: config.env.clear,
     secretNames: config.env.secret,
     secrets: loaded.secrets.values,
@@ -173,10 +181,14 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
   try {
     const roles = rolesInOrder(config).filter((r) => options.roles?.includes(r.name) ?? true);
     const allHosts = [...new Set(roles.flatMap((r) => r.hosts))];
-    const prepared = await onHosts(allHosts, options.prepareHost, {
-      limit: Math.max(1, allHosts.length),
-      failFast: false,
-    });
+    const prepared = await onHosts(
+      allHosts,
+      async (host) => {
+        await ensureNetwork(connections.get(host), privateNetwork(site));
+        await options.prepareHost(host);
+      },
+      { limit: Math.max(1, allHosts.length), failFast: false },
+    );
     const unprepared = prepared.find((o) => o.status === "failed");
     if (unprepared && unprepared.status === "failed") throw unprepared.error;
     checkAborted(options.signal);

@@ -12,6 +12,8 @@ export interface EnvFileInput {
   facts: { service: string; environment: string | undefined; role: string; version: string };
   /** The port the app should listen on, offered as PORT unless the app's env sets it. */
   appPort?: number;
+  /** Connection URLs of the accessories (DATABASE_URL...); secret, like the secrets. */
+  accessories?: ReadonlyMap<string, string>;
 }
 
 /** Renders the env file; Docker's format has no quoting, so multi-line values are refused. */
@@ -19,6 +21,7 @@ export function renderEnvFile(input: EnvFileInput): string {
   const entries = new Map<string, string>();
   if (input.appPort !== undefined) entries.set("PORT", String(input.appPort));
   for (const [name, value] of Object.entries(input.clear)) entries.set(name, value);
+  for (const [name, value] of input.accessories ?? []) entries.set(name, value);
   for (const name of input.secretNames) {
     const value = input.secrets.get(name);
     if (value === undefined) {

@@ -5,6 +5,13 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import {
+  accessoryEnv,
+  accessoryImage,
+  ensureAccessory,
+  privateNetwork,
+  resolveAccessories,
+} from "../accessories/index.ts";
+import {
   buildArgv,
   detectLocalEngine,
   type LocalEngine,
@@ -20,7 +27,7 @@ import { type HookFacts, runHook } from "../hooks/index.ts";
 import { currentHolder } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { applySteps } from "../plan/index.ts";
-import { PROXY_NETWORK, planProxyBoot, planProxyFiles } from "../proxy/index.ts";
+import { planProxyBoot, planProxyFiles } from "../proxy/index.ts";
 import {
   loginFor,
   loginLocal,
@@ -118,6 +125,9 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
   await runHook("pre-deploy", { loaded, reporter, facts });
   const started = performance.now();
   const roles = rolesInOrder(config);
+  const accessories = resolveAccessories(loaded, primaryHost(config));
+  // Filled once the accessories run (before the release command): their URLs for the app's env.
+  let accessoryVars = new Map<string, string>();
   const proxied = new Set(roles.filter((r) => r.proxied).flatMap((r) => r.hosts));
   const summary = await rollout({
     input: {
@@ -127,7 +137,7 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
       envFor: async (role) => {
         const settings = roles.find((r) => r.name === role);
         if (!settings) throw new Error(`unknown role ${role}`);
-        return configEnv(loaded, settings, version);
+        return configEnv(loaded, settings, version, accessoryVars);
       },
     },
     connections,
@@ -144,9 +154,24 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
       reporter.info(`${host}: image ${image} ${outcome === "present" ? "already there" : outcome}`);
     },
     beforeSwitch: async (primary) => {
+      // Accessories first, healthy: the release command (migrations) and the app need them.
+      for (const accessory of accessories) {
+        const transport = connections.get(accessory.host);
+        await placeImage(accessoryImage(accessory.settings), transport, engine, reporter, registry);
+        await ensureAccessory(transport, accessory, reporter);
+      }
+      accessoryVars = await accessoryEnv(accessories, (host) => connections.get(host));
       const command = config.deploy.release_command;
       if (!command) return;
-      await runReleaseCommand(loaded, connections, reporter, primary, version, command);
+      await runReleaseCommand(
+        loaded,
+        connections,
+        reporter,
+        primary,
+        version,
+        command,
+        accessoryVars,
+      );
     },
   });
   await runHook("post-deploy", { loaded, reporter, facts: afterRollout(facts, summary, started) });
@@ -371,10 +396,28 @@ async function requireEngine(transport: ReturnType<Connections["get"]>, host: st
 }
 
 /**
- * Ships the proxy image when this machine has it; else, with a registry, the host pulls it
- * (logged in when it lives on the configured registry). Then ensures the proxy and the site's
- * files. Without a registry, a proxy image this machine lacks is left to `docker run`.
+ * Puts an image Slipway runs besides the app's (the proxy's, an accessory's) on a host: shipped
+ * when this machine has it; else, with a registry, pulled by the host (logged in when it lives on
+ * the configured registry). Without either, it is left to `docker run`, which pulls it.
  */
+export async function placeImage(
+  image: string,
+  transport: ReturnType<Connections["get"]>,
+  engine: LocalEngine | undefined,
+  reporter: Reporter,
+  registry: RegistryLogin | undefined,
+): Promise<void> {
+  const here = engine !== undefined && (await hasLocalImage(new LocalTransport(), engine, image));
+  if (engine !== undefined && here) {
+    const outcome = await shipImage({ engine, image, remote: transport });
+    if (outcome === "shipped") reporter.info(`${transport.host}: image ${image} shipped`);
+  } else if (registry) {
+    const pulled = await pullImage({ image, remote: transport, login: loginFor(image, registry) });
+    if (pulled === "pulled") reporter.info(`${transport.host}: pulled ${image}`);
+  }
+}
+
+/** Ships or pulls the proxy image (see placeImage), then ensures the proxy and the site's files. */
 async function bootProxy(
   loaded: LoadedConfig,
   transport: ReturnType<Connections["get"]>,
@@ -383,13 +426,7 @@ async function bootProxy(
   registry: RegistryLogin | undefined,
 ): Promise<void> {
   const image = loaded.config.proxy.image;
-  const here = engine !== undefined && (await hasLocalImage(new LocalTransport(), engine, image));
-  if (engine !== undefined && here) {
-    await shipImage({ engine, image, remote: transport });
-  } else if (registry) {
-    const pulled = await pullImage({ image, remote: transport, login: loginFor(image, registry) });
-    if (pulled === "pulled") reporter.info(`${transport.host}: pulled ${image}`);
-  }
+  await placeImage(image, transport, engine, reporter, registry);
   const roles = rolesInOrder(loaded.config).filter(
     (r) => r.proxied && r.hosts.includes(transport.host),
   );
@@ -411,6 +448,7 @@ async function runReleaseCommand(
   primary: string,
   version: string,
   command: readonly string[],
+  accessoryVars: ReadonlyMap<string, string>,
 ): Promise<void> {
   const { config } = loaded;
   const site = siteName(config.service, loaded.environment);
@@ -418,14 +456,14 @@ async function runReleaseCommand(
   if (!role) return;
   const transport = connections.get(primary);
   const envPath = envFilePath(site, role.name, version);
-  await transport.upload(envPath, configEnv(loaded, role, version), { mode: 0o600 });
+  await transport.upload(envPath, configEnv(loaded, role, version, accessoryVars), { mode: 0o600 });
   reporter.info(`${primary}: release command: ${command.join(" ")}`);
   const out = reporter.hostOutput(`${primary} release`);
   const result = await transport.run(
     dockerRun({
       name: containerName(site, "release", version),
       image: imageRef(config, version),
-      network: PROXY_NETWORK,
+      network: privateNetwork(site),
       labels: releaseLabels({
         service: config.service,
         environment: loaded.environment,

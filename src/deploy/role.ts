@@ -69,6 +69,8 @@ export interface RoleRelease {
   by: { user: string; machine: string };
   /** Releases (image and env file) kept for rollback. */
   keep: number;
+  /** The site's private network (its accessories are there); proxied roles join the proxy's too. */
+  privateNetwork: string;
 }
 
 export interface RoleOutcome {
@@ -122,7 +124,7 @@ export async function releaseRoleOnHost(
   const spec: ContainerSpec = {
     name,
     image: release.image,
-    network: PROXY_NETWORK,
+    network: release.privateNetwork,
     labels: releaseLabels(release),
     envFile: envPath,
     restart: "unless-stopped",
@@ -141,6 +143,8 @@ export async function releaseRoleOnHost(
   try {
     await transport.run(dockerRun(spec));
     if (release.proxy) {
+      // Docker 20.10 takes one --network at run: the proxy's is joined before the first probe.
+      await transport.run(["docker", "network", "connect", PROXY_NETWORK, name]);
       files = applySteps(transport, planProxyFiles([release.proxy.site], new Map()));
       files.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
     }

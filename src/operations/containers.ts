@@ -4,6 +4,7 @@
  * quotes every word, and the env travels in the kept 0600 file, never in argv.
  */
 import type { Readable } from "node:stream";
+import { privateNetwork } from "../accessories/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import {
   containerName,
@@ -25,7 +26,6 @@ import {
 } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
-import { PROXY_NETWORK } from "../proxy/index.ts";
 import { envFilePath, readCurrentVersion } from "../releases/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 import {
@@ -205,7 +205,7 @@ export async function runOneOff(
       dockerRun({
         name,
         image,
-        network: PROXY_NETWORK,
+        network: privateNetwork(siteName(loaded.config.service, loaded.environment)),
         labels: releaseLabels({
           service: config.service,
           environment: loaded.environment,

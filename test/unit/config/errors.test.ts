@@ -424,13 +424,6 @@ cron:
       issues.map((i) => [i.line, i.column, i.path, i.message, i.hint]),
       [
         [
-          7,
-          1,
-          "accessories",
-          "accessories is not supported yet",
-          "accessories will come with the upcoming `slipway accessory` command; remove the section for now",
-        ],
-        [
           12,
           1,
           "backups",
@@ -470,7 +463,6 @@ backups:
 `,
     });
     assert.deepEqual(brief(issues), [
-      "slipway.yml:7:1 accessories: accessories is not supported yet",
       'slipway.yml:9:13 accessories.db.engine: must be one of postgres, mysql, mariadb, mongodb, redis, influxdb, generic, got "oracle"',
       'slipway.yml:10:11 accessories.db.host: host "db;x" contains ";", which is not allowed in a hostname',
       "slipway.yml:11:1 backups: backups is not supported yet",
@@ -518,6 +510,31 @@ accessories:
         "21 accessories.queue.url_env a generic accessory has no connection URL | put its address in env.clear of the app instead",
         '22 accessories.queue.volume a generic accessory\'s volume needs its path in the container | write "NAME:/path/in/container"',
         "23 accessories.queue.tuning a generic accessory has no tuning | pass settings through cmd or env",
+      ],
+    );
+  });
+
+  it("refuses a URL variable two accessories, or an accessory and env, would both set", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${MINIMAL.trimEnd()}
+accessories:
+  db:
+    engine: postgres
+  old-db:
+    engine: mariadb
+  cache:
+    engine: redis
+env:
+  clear:
+    REDIS_URL: redis://elsewhere:6379
+`,
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.line} ${i.path} ${i.message} | ${i.hint}`),
+      [
+        "11 accessories.old-db.engine accessories db and old-db would both set DATABASE_URL | give one of them another name: url_env: OLD_DB_URL",
+        "13 accessories.cache.engine accessory cache sets REDIS_URL in the app's env, which env also sets | remove REDIS_URL from env, or set url_env: false (or another name) for cache",
       ],
     );
   });

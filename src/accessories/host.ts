@@ -1,0 +1,292 @@
+/**
+ * Accessories on their hosts: credentials generated once and kept there, the private network,
+ * the container started from the plan and gated on its engine's health check, and what the app's
+ * env gets. The container's spec digest is kept in a label, so boot can tell "already running as
+ * configured" from "running, but configured differently".
+ */
+import { createHash } from "node:crypto";
+import type { LoadedConfig } from "../config/index.ts";
+import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
+import { UserError } from "../errors/index.ts";
+import { type Reporter, redactor } from "../output/index.ts";
+import type { Transport } from "../transport/index.ts";
+import { type Credentials, ENGINES, type EngineName } from "./engines.ts";
+import {
+  type AccessoryPlan,
+  type AccessorySettings,
+  accessoryContainer,
+  accessoryDir,
+  accessoryUrl,
+  generateCredentials,
+  planAccessory,
+  privateNetwork,
+} from "./plan.ts";
+import { tuneAccessory } from "./tuning.ts";
+
+export const ACCESSORY_SPEC_LABEL = "slipway.accessory.spec";
+
+/** An accessory of slipway.yml with its defaults applied (engines only; generic comes later). */
+export interface ResolvedAccessory {
+  name: string;
+  engine: EngineName;
+  host: string;
+  site: string;
+  service: string;
+  environment: string | undefined;
+  /** The app env variable its URL goes to; undefined: none. */
+  urlEnv: string | undefined;
+  user: string;
+  database: string;
+  overrides: Record<string, string>;
+  settings: Omit<AccessorySettings, "settings">;
+}
+
+/** The accessories of the loaded config, each with its host and names resolved. */
+export function resolveAccessories(loaded: LoadedConfig, primary: string): ResolvedAccessory[] {
+  const { config } = loaded;
+  const site = loaded.environment ? `${config.service}-${loaded.environment}` : config.service;
+  return Object.entries(config.accessories ?? {}).map(([name, a]) => {
+    if (a.engine === "generic") {
+      throw new UserError({
+        code: "accessory.generic",
+        message: `accessory ${name}: generic accessories are not supported yet`,
+        hint: "use one of the engines (postgres, mysql, mariadb, mongodb, redis, influxdb)",
+      });
+    }
+    const engine = ENGINES[a.engine];
+    const publish =
+      a.publish === undefined
+        ? undefined
+        : typeof a.publish === "number"
+          ? { address: "127.0.0.1", port: a.publish }
+          : parsePublish(a.publish);
+    return {
+      name,
+      engine: a.engine,
+      host: a.host ?? primary,
+      site,
+      service: config.service,
+      environment: loaded.environment,
+      urlEnv: a.url_env === false ? undefined : (a.url_env ?? engine.urlEnv),
+      user: a.user ?? config.service,
+      database: a.database ?? config.service,
+      overrides: a.tuning,
+      settings: {
+        name,
+        engine: a.engine,
+        version: a.version,
+        image: a.image,
+        volume: a.volume,
+        publish,
+        env: a.env?.clear ?? {},
+        memoryBytes: a.memory,
+      },
+    };
+  });
+}
+
+function parsePublish(value: string): { address: string; port: number } {
+  const at = value.lastIndexOf(":");
+  return { address: value.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(value.slice(at + 1)) };
+}
+
+/** The credentials kept on the accessory's host, created (and kept) on first use. */
+export async function ensureCredentials(
+  transport: Transport,
+  accessory: ResolvedAccessory,
+): Promise<{ credentials: Credentials; created: boolean }> {
+  const existing = await readCredentials(transport, accessory);
+  if (existing) return { credentials: existing, created: false };
+  const credentials = generateCredentials(accessory.user, accessory.database);
+  redactor.add(credentials.password, credentials.rootPassword);
+  await transport.upload(credentialsPath(accessory), `${JSON.stringify(credentials)}\n`, {
+    mode: 0o600,
+  });
+  return { credentials, created: true };
+}
+
+/** The kept credentials, or undefined before the first boot. */
+export async function readCredentials(
+  transport: Transport,
+  accessory: ResolvedAccessory,
+): Promise<Credentials | undefined> {
+  const result = await transport.run(["cat", "--", credentialsPath(accessory)], { check: false });
+  if (result.code !== 0) return undefined;
+  let credentials: Credentials;
+  try {
+    credentials = JSON.parse(result.stdout) as Credentials;
+  } catch {
+    throw new UserError({
+      code: "accessory.credentials_unreadable",
+      message: `${transport.host}: ${credentialsPath(accessory)} is not what Slipway wrote`,
+      hint: "restore it from a backup of the host; Slipway does not overwrite credentials",
+    });
+  }
+  // Known secrets are redacted from everything Slipway prints, these included.
+  redactor.add(credentials.password, credentials.rootPassword);
+  return credentials;
+}
+
+function credentialsPath(accessory: ResolvedAccessory): string {
+  return `${accessoryDir(accessory.site, accessory.name)}/credentials.json`;
+}
+
+/** The host's memory in bytes, for tuning. */
+export async function hostMemory(transport: Transport): Promise<number> {
+  const result = await transport.run(["awk", "/^MemTotal:/ { print $2 }", "/proc/meminfo"]);
+  const kib = Number(result.stdout.trim());
+  if (!Number.isFinite(kib) || kib <= 0)
+    throw new Error(`unreadable /proc/meminfo: ${result.stdout}`);
+  return kib * 1024;
+}
+
+/** The plan of an accessory on its host, tuned from its memory limit or the host's memory. */
+export async function planOnHost(
+  transport: Transport,
+  accessory: ResolvedAccessory,
+  credentials: Credentials,
+): Promise<AccessoryPlan & { spec: string }> {
+  const limit = accessory.settings.memoryBytes;
+  const memory = limit ?? (await hostMemory(transport));
+  const settings = tuneAccessory({
+    engine: accessory.engine,
+    memoryBytes: memory,
+    dedicated: limit !== undefined,
+    overrides: accessory.overrides,
+  });
+  const plan = planAccessory(
+    accessory.site,
+    accessory.environment,
+    accessory.service,
+    { ...accessory.settings, settings },
+    credentials,
+  );
+  const spec = createHash("sha256")
+    .update(JSON.stringify([dockerRun(plan.container), plan.envFile.content]))
+    .digest("hex")
+    .slice(0, 12);
+  plan.container.labels[ACCESSORY_SPEC_LABEL] = spec;
+  return { ...plan, spec };
+}
+
+export type BootOutcome = "created" | "started" | "running" | "differs";
+
+/**
+ * Boots an accessory: network, credentials, env file, container; then waits for its health.
+ * A running container is never restarted here: when its spec differs, "differs" says so.
+ */
+export async function bootAccessory(
+  transport: Transport,
+  accessory: ResolvedAccessory,
+  reporter: Reporter,
+  options: { healthDeadlineMs?: number } = {},
+): Promise<BootOutcome> {
+  const say = (m: string) => reporter.info(`${transport.host} ${accessory.name}: ${m}`);
+  const { credentials, created } = await ensureCredentials(transport, accessory);
+  if (created) say("generated its credentials (kept on the host, 0600)");
+  const plan = await planOnHost(transport, accessory, credentials);
+  const state = await containerFacts(transport, plan.container.name);
+  if (state?.running) {
+    if (state.spec === plan.spec) return "running";
+    return "differs";
+  }
+  await ensureNetwork(transport, plan.network);
+  await transport.upload(plan.envFile.path, plan.envFile.content, { mode: 0o600 });
+  let outcome: BootOutcome;
+  if (state && state.spec === plan.spec) {
+    say(`starting ${plan.container.name}`);
+    await transport.run(["docker", "start", plan.container.name]);
+    outcome = "started";
+  } else {
+    if (state) await transport.run(["docker", "rm", "--force", plan.container.name]);
+    say(`starting ${plan.container.name} (${plan.container.image}, volume ${plan.volume})`);
+    await transport.run(dockerRun(plan.container));
+    outcome = "created";
+  }
+  await waitHealthy(transport, plan.container.name, options.healthDeadlineMs ?? 180_000);
+  say("healthy");
+  return outcome;
+}
+
+/** Creates the site's private network when missing. */
+export async function ensureNetwork(transport: Transport, network: string): Promise<void> {
+  const exists = await transport.run(["docker", "network", "inspect", network], { check: false });
+  if (exists.code !== 0) await transport.run(["docker", "network", "create", network]);
+}
+
+interface ContainerFacts {
+  running: boolean;
+  spec: string | undefined;
+  health: string | undefined;
+  healthOutput: string | undefined;
+  exitCode: number;
+}
+
+async function containerFacts(
+  transport: Transport,
+  name: string,
+): Promise<ContainerFacts | undefined> {
+  const result = await transport.run(dockerInspect(name), { check: false });
+  if (result.code !== 0) return undefined;
+  const info = parseInspect(result.stdout);
+  return {
+    running: info.running,
+    spec: info.labels[ACCESSORY_SPEC_LABEL],
+    health: info.health,
+    healthOutput: info.healthOutput,
+    exitCode: info.exitCode,
+  };
+}
+
+/** Waits until the engine's health check passes; a container that exits fails at once. */
+export async function waitHealthy(
+  transport: Transport,
+  name: string,
+  deadlineMs: number,
+): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const facts = await containerFacts(transport, name);
+    if (!facts?.running) {
+      throw new UserError({
+        code: "accessory.exited",
+        message: `${transport.host}: ${name} ${facts ? `exited with code ${facts.exitCode}` : "is gone"}`,
+        hint: `see its logs: slipway accessory logs ${name.split("-").at(-1)}`,
+      });
+    }
+    if (facts.health === "healthy") return;
+    if (Date.now() - started > deadlineMs) {
+      throw new UserError({
+        code: "accessory.unhealthy",
+        message: `${transport.host}: ${name} is not healthy after ${Math.round(deadlineMs / 1000)}s${facts.healthOutput ? ` (${facts.healthOutput})` : ""}`,
+        hint: "see its logs: slipway accessory logs NAME",
+      });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The app env entries the accessories give: URL variable -> URL, read from their hosts. */
+export async function accessoryEnv(
+  accessories: readonly ResolvedAccessory[],
+  transportFor: (host: string) => Transport,
+): Promise<Map<string, string>> {
+  const env = new Map<string, string>();
+  await Promise.all(
+    accessories.map(async (accessory) => {
+      if (!accessory.urlEnv) return;
+      const credentials = await readCredentials(transportFor(accessory.host), accessory);
+      if (!credentials) {
+        throw new UserError({
+          code: "accessory.not_booted",
+          message: `accessory ${accessory.name} has no credentials on ${accessory.host} yet`,
+          hint: `boot it first: slipway accessory boot ${accessory.name}`,
+        });
+      }
+      env.set(accessory.urlEnv, accessoryUrl(accessory.site, accessory, credentials));
+    }),
+  );
+  return env;
+}
+
+export { accessoryContainer, privateNetwork };
