@@ -8,6 +8,9 @@
 #   - "VPS in a box" image localhost/slipway-vps:N from rig/images/vps/Containerfile
 #   - app images for tests and the demo: localhost/slipway-node:24 (rig/images/node, with the Node
 #     binary of this project's node_modules) and localhost/slipway-nginx:N (rig/images/nginx)
+#   - accessory images standing in for the official postgres:15, mariadb:10.11 and redis:7 (same
+#     users, paths, env and entrypoint contract, from Debian's packages): localhost/slipway-postgres:15,
+#     localhost/slipway-mariadb:10.11, localhost/slipway-redis:7 (rig/images/postgres, mariadb, redis)
 # Idempotent: prints one line per thing it did, or a single line saying nothing was needed.
 set -euo pipefail
 
@@ -21,6 +24,11 @@ readonly VPS_IMAGE="localhost/slipway-vps:1"
 readonly NODE_IMAGE="localhost/slipway-node:24"
 readonly NODE_MAJOR="24"
 readonly NGINX_IMAGE="localhost/slipway-nginx:1"
+# Tagged with the version of the official image each stands in for: a change under its folder
+# replaces the image in place (the context hash label tells), and test/rig/images.ts has the tags.
+readonly POSTGRES_IMAGE="localhost/slipway-postgres:15"
+readonly MARIADB_IMAGE="localhost/slipway-mariadb:10.11"
+readonly REDIS_IMAGE="localhost/slipway-redis:7"
 readonly SUITE="bookworm"
 readonly PODMAN_SOCK="/run/podman/podman.sock"
 readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl nginx docker-registry apache2-utils)
@@ -230,6 +238,27 @@ build_nginx_image() {
   build_image "$NGINX_IMAGE" "$ctx" "$hash" rig/images/nginx "$had"
 }
 
+build_postgres_image() {
+  local ctx="$RIG_DIR/images/postgres" hash had
+  hash="$(context_hash "$ctx")"
+  had="$(image_current "$POSTGRES_IMAGE" "$hash")" && return 0
+  build_image "$POSTGRES_IMAGE" "$ctx" "$hash" rig/images/postgres "$had"
+}
+
+build_mariadb_image() {
+  local ctx="$RIG_DIR/images/mariadb" hash had
+  hash="$(context_hash "$ctx")"
+  had="$(image_current "$MARIADB_IMAGE" "$hash")" && return 0
+  build_image "$MARIADB_IMAGE" "$ctx" "$hash" rig/images/mariadb "$had"
+}
+
+build_redis_image() {
+  local ctx="$RIG_DIR/images/redis" hash had
+  hash="$(context_hash "$ctx")"
+  had="$(image_current "$REDIS_IMAGE" "$hash")" && return 0
+  build_image "$REDIS_IMAGE" "$ctx" "$hash" rig/images/redis "$had"
+}
+
 # Whether $1 is a Node binary of the wanted major version (an ELF file, not an npm shim script).
 is_node_binary() {
   [[ -f $1 && -x $1 && "$(head -c 4 "$1" | tr -d '\0')" == $'\x7fELF' ]] || return 1
@@ -285,4 +314,7 @@ build_base_image
 build_vps_image
 build_node_image
 build_nginx_image
+build_postgres_image
+build_mariadb_image
+build_redis_image
 [[ $DID -eq 1 ]] || say "nothing to do: packages, podman API and images already in place"
