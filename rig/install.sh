@@ -23,6 +23,7 @@ readonly VPS_IMAGE="localhost/slipway-vps:1"
 # node image's tag is Node's major version, so a change there replaces the image in place).
 readonly NODE_IMAGE="localhost/slipway-node:24"
 readonly NODE_MAJOR="24"
+readonly NPM_MAJOR="11"
 readonly NGINX_IMAGE="localhost/slipway-nginx:1"
 # Tagged with the version of the official image each stands in for: a change under its folder
 # replaces the image in place (the context hash label tells), and test/rig/images.ts has the tags.
@@ -303,6 +304,16 @@ build_node_image() {
     cp "$bin" "$ctx/node"
   fi
   rm -rf "$ctx/package" "$ctx"/*.tgz
+  # This machine's own CAs (a TLS-inspecting egress proxy, say), so npm in builds FROM the image
+  # reaches the registry the way this machine does. None on an ordinary machine.
+  mkdir -p "$ctx/extra-ca"
+  find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} "$ctx/extra-ca/" \; 2>/dev/null || true
+  # npm, as in the official image (apps' Dockerfiles run `npm ci`), from the npm registry.
+  command -v npm >/dev/null || die "no npm to fetch npm@$NPM_MAJOR for the node image"
+  quiet npm pack --pack-destination "$ctx" "npm@$NPM_MAJOR"
+  mkdir "$ctx/npm"
+  tar -xzf "$ctx"/npm-*.tgz -C "$ctx/npm" --strip-components=1
+  rm -f "$ctx"/npm-*.tgz
   build_image "$NODE_IMAGE" "$ctx" "$hash" rig/images/node "$had"
   rm -rf "$ctx"
 }
