@@ -217,8 +217,11 @@ build_image() {
   [[ -z $had ]] || old="$(podman image inspect --format '{{.Id}}' "$image")"
   quiet podman build --pull=never --label "slipway.rig.context-sha256=$hash" -t "$image" "$ctx"
   if [[ -n $had ]]; then
-    # The old build lost its tag; drop it unless a container still uses it.
-    podman image rm "$old" >/dev/null 2>&1 || true
+    # The old build lost its tag; drop it unless a container still uses it, or the build made
+    # the very same image again (every layer cached): then it is the new one.
+    if [[ $old != "$(podman image inspect --format '{{.Id}}' "$image")" ]]; then
+      podman image rm "$old" >/dev/null 2>&1 || true
+    fi
     say "rebuilt $image: $source changed since it was built"
   else
     say "built $image"
