@@ -192,6 +192,40 @@ function buildProgram(): Command {
     .argument("<name>", "the accessory")
     .action(lazy(accessories, "dbConsole"));
 
+  const secretsCommands = () => import("./commands/secrets.ts");
+  const secrets = program
+    .command("secrets")
+    .description("the project's secrets files (.slipway/secrets, .slipway/secrets.<env> with -d)");
+  secrets
+    .command("generate")
+    .description("a crypto-random, URL-safe value for NAME, written to the secrets file")
+    .argument("<name>", "the variable, e.g. SESSION_SECRET")
+    .addOption(new Option("--length <n>", "characters (default 32)"))
+    .addOption(new Option("--force", "replace an existing value"))
+    .action(lazy(secretsCommands, "generate"));
+  secrets
+    .command("set")
+    .description("NAME's value from stdin (typed without echo, or piped); never from argv")
+    .argument("<name>", "the variable")
+    .argument("[value...]", "refused: values never go in argv")
+    .action(lazy(secretsCommands, "set"));
+  secrets
+    .command("list")
+    .description("the names in the secrets files, never their values")
+    .action(lazy(secretsCommands, "list"));
+  secrets
+    .command("show")
+    .description("NAME's length, digest and file; the value itself only with --reveal")
+    .argument("<name>", "the variable")
+    .addOption(new Option("--reveal", "print the value"))
+    .action(lazy(secretsCommands, "show"));
+  secrets
+    .command("diff")
+    .description(
+      "local values against each host's current release, by digest (exit 1 when any differs)",
+    )
+    .action(lazy(secretsCommands, "diff"));
+
   const lock = program.command("lock").description("the deploy lock");
   lock
     .command("status")

@@ -11,6 +11,7 @@ import { fromZodIssues, sortIssues } from "./issues.ts";
 import { expandRoleShorthand, mergeOverlay } from "./overlay.ts";
 import { readTextIfExists } from "./read-text.ts";
 import { configJsonSchema, fileSchema, type SlipwayConfig } from "./schema.ts";
+import { secretLookingWarnings } from "./secret-looking.ts";
 import {
   holdsLiteralSecrets,
   type ResolvedSecrets,
@@ -106,6 +107,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
       )
     : { secrets: { values: new Map(), sources: new Map() }, issues: [] };
   issues.push(...resolved.issues);
+  if (checkable) warnings.push(...secretLookingWarnings(target));
   warnings.push(
     // A file of `$(command)` references only (a password manager's) is safe to commit.
     ...(await unignoredFileWarnings(secretsFiles.filter(holdsLiteralSecrets))),

@@ -169,3 +169,31 @@ describe("secrets files and git", () => {
     assert.deepEqual((await load(files)).warnings, []);
   });
 });
+
+describe("secret-looking values in slipway.yml", () => {
+  it("warns at each plain value that looks like a secret, by name or by shape, and only those", async () => {
+    const loaded = await load({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+env:
+  clear:
+    LOG_LEVEL: info
+    DB_PASSWORD: hunter2
+    UPSTREAM: https://user:pa55@api.example.com/v1
+    AWS_KEY_ID: AKIAIOSFODNN7EXAMPLE
+    TOKEN_TTL: ""
+accessories:
+  cache:
+    engine: redis
+    env:
+      clear:
+        STRIPE: sk_live_0123456789abcdef
+`,
+    });
+    assert.deepEqual(loaded.warnings, [
+      "slipway.yml:10:18 env.clear.DB_PASSWORD looks like a secret (its name says password), and slipway.yml is committed: list DB_PASSWORD under env.secret and put its value in .slipway/secrets",
+      "slipway.yml:11:15 env.clear.UPSTREAM looks like a secret (a URL with a password in it), and slipway.yml is committed: list UPSTREAM under env.secret and put its value in .slipway/secrets",
+      "slipway.yml:12:17 env.clear.AWS_KEY_ID looks like a secret (an AWS access key), and slipway.yml is committed: list AWS_KEY_ID under env.secret and put its value in .slipway/secrets",
+      "slipway.yml:19:17 accessories.cache.env.clear.STRIPE looks like a secret (a Stripe live key), and slipway.yml is committed: list STRIPE under env.secret and put its value in .slipway/secrets",
+    ]);
+  });
+});
