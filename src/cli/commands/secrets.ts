@@ -11,6 +11,14 @@ async function projectDir(context: CommandContext): Promise<string> {
   return dirname(resolve(context.flags.config ?? "slipway.yml"));
 }
 
+/** The secrets files a load reads, in order: the shared one, then the environment's. */
+async function readOrder(context: CommandContext): Promise<string[]> {
+  const { secretsFile } = await import("../../secrets/index.ts");
+  const dir = await projectDir(context);
+  const env = context.flags.environment;
+  return [secretsFile(dir, undefined), ...(env ? [secretsFile(dir, env)] : [])];
+}
+
 export async function generate(
   context: CommandContext,
   options: Record<string, unknown>,
@@ -105,9 +113,7 @@ export async function set(context: CommandContext, _o: unknown, args: string[]):
 
 export async function list(context: CommandContext): Promise<number> {
   const secrets = await import("../../secrets/index.ts");
-  const dir = await projectDir(context);
-  const files = [secrets.secretsFile(dir, undefined)];
-  if (context.flags.environment) files.push(secrets.secretsFile(dir, context.flags.environment));
+  const files = await readOrder(context);
   const rows: { name: string; file: string }[] = [];
   for (const file of files) {
     for (const name of secrets.secretNames(await secrets.readSecretsText(file))) {
@@ -132,9 +138,7 @@ export async function show(
   const secrets = await import("../../secrets/index.ts");
   const [name = ""] = args;
   secrets.checkName(name);
-  const dir = await projectDir(context);
-  const files = [secrets.secretsFile(dir, undefined)];
-  if (context.flags.environment) files.push(secrets.secretsFile(dir, context.flags.environment));
+  const files = await readOrder(context);
   // The environment's file wins over the shared one, as when the config is loaded.
   let found: { value: string; file: string } | undefined;
   for (const file of files) {
