@@ -17,6 +17,7 @@ export {
   planProxyFiles,
   planProxyReload,
   planProxySwitch,
+  RELOAD_SCRIPT,
   SWITCH_SCRIPT,
 } from "./plan.ts";
 export { renderNginxConf, renderSite, renderUpstream, upstreamName } from "./render.ts";

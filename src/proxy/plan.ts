@@ -170,19 +170,44 @@ export function planProxyBoot(image: string): Step[] {
   ];
 }
 
+/**
+ * Run in the proxy container: a graceful reload that returns only once the new configuration
+ * serves. `nginx -s reload` returns as soon as the signal is sent, and until the master has
+ * started new workers the old ones keep accepting with the old configuration; an old worker
+ * stops accepting when it is told to quit and renames itself "... is shutting down". Bounded:
+ * after 5 s it returns anyway (a reload that starts no workers leaves the old ones serving).
+ */
+export const RELOAD_SCRIPT = [
+  // stderr first: a worker gone between the listing and the read is not an error.
+  "serving() { [ \"$(tr -d '\\000' 2>/dev/null < \"/proc/$1/cmdline\")\" = 'nginx: worker process' ]; }",
+  "old=''",
+  'for d in /proc/[0-9]*; do p="$(basename "$d")"; if serving "$p"; then old="$old $p"; fi; done',
+  "nginx -s reload || exit $?",
+  "i=0",
+  'while [ "$i" -lt 100 ]; do',
+  "  busy=''",
+  '  for p in $old; do if serving "$p"; then busy=1; fi; done',
+  '  [ -z "$busy" ] && exit 0',
+  "  i=$((i + 1))",
+  "  sleep 0.05",
+  "done",
+  'echo "slipway: nginx still serves with its old workers after 5s" >&2',
+].join("\n");
+
 /** Checks the whole configuration, then reloads nginx gracefully (open requests finish). */
 export function planProxyReload(): Step[] {
   return [
     run("check the proxy configuration", ["docker", "exec", PROXY_CONTAINER, "nginx", "-t"], {
       readOnly: true,
     }),
-    run("reload the proxy", ["docker", "exec", PROXY_CONTAINER, "nginx", "-s", "reload"]),
+    run("reload the proxy", ["docker", "exec", PROXY_CONTAINER, "sh", "-c", RELOAD_SCRIPT]),
   ];
 }
 
 /**
  * The switch, as one constant script: the values arrive as $1 (upstreams directory), $2 (upstream
- * name), $3 (proxy container) and the new upstream on stdin, never in the script's text.
+ * name), $3 (proxy container), $4 (RELOAD_SCRIPT) and the new upstream on stdin, never in the
+ * script's text.
  * A configuration that nginx -t refuses never replaces one that works: the previous file is put
  * back and the script exits 1 before any reload.
  */
@@ -200,7 +225,7 @@ export const SWITCH_SCRIPT = [
   '  echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
   "  exit 1",
   "fi",
-  'docker exec "$3" nginx -s reload',
+  'docker exec "$3" sh -c "$4"',
 ].join("\n");
 
 /**
@@ -218,7 +243,16 @@ export function planProxySwitch(
   return [
     run(
       `switch ${name} to ${target.container}:${target.port}`,
-      ["sh", "-c", SWITCH_SCRIPT, "sh", `${hostDir(options)}/upstreams`, name, PROXY_CONTAINER],
+      [
+        "sh",
+        "-c",
+        SWITCH_SCRIPT,
+        "sh",
+        `${hostDir(options)}/upstreams`,
+        name,
+        PROXY_CONTAINER,
+        RELOAD_SCRIPT,
+      ],
       { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS },
     ),
   ];

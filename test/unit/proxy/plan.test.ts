@@ -27,6 +27,7 @@ import {
   planProxyFiles,
   planProxyReload,
   planProxySwitch,
+  RELOAD_SCRIPT,
   renderNginxConf,
   renderSite,
   renderUpstream,
@@ -173,8 +174,13 @@ describe("planProxyReload", () => {
   it("checks, then reloads gracefully", () => {
     assert.deepEqual(outline(planProxyReload()), [
       "run docker exec slipway-proxy nginx -t",
-      "run docker exec slipway-proxy nginx -s reload",
+      `run docker exec slipway-proxy sh -c ${RELOAD_SCRIPT}`,
     ]);
+  });
+
+  it("waits until the old workers stop accepting: the new configuration serves when it returns", () => {
+    assert.match(RELOAD_SCRIPT, /nginx -s reload \|\| exit \$\?/);
+    assert.match(RELOAD_SCRIPT, /= 'nginx: worker process'/);
   });
 });
 
@@ -195,6 +201,7 @@ describe("planProxySwitch", () => {
       "/var/lib/slipway/proxy/upstreams",
       "hello-web",
       "slipway-proxy",
+      RELOAD_SCRIPT,
     ]);
     assert.equal(step.stdin, renderUpstream(hello, target));
     assert.equal(step.timeoutMs, 60_000);
@@ -224,7 +231,7 @@ describe("planProxySwitch", () => {
         '  echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
         "  exit 1",
         "fi",
-        'docker exec "$3" nginx -s reload',
+        'docker exec "$3" sh -c "$4"',
       ].join("\n"),
     );
   });
@@ -249,9 +256,9 @@ describe("the switch script, with a recording fake docker", () => {
       join(bin, "docker"),
       [
         "#!/bin/sh",
-        `printf '%s\\n' "$*" >> '${log}'`,
+        `printf '%s\\n' "$1 $2 $3 $4" >> '${log}'`,
         `if [ "$4" = -t ]; then exit ${testCode}; fi`,
-        `if [ "$4" = -s ]; then exit ${reloadCode}; fi`,
+        `if [ "$3" = sh ]; then exit ${reloadCode}; fi`,
         "exit 99",
         "",
       ].join("\n"),
@@ -278,10 +285,7 @@ describe("the switch script, with a recording fake docker", () => {
     writeFileSync(join(dir, "hello-web.conf"), "old\n");
     const r = runSwitch(dir, "new\n", 0);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.calls, [
-      "exec slipway-proxy nginx -t",
-      "exec slipway-proxy nginx -s reload",
-    ]);
+    assert.deepEqual(r.calls, ["exec slipway-proxy nginx -t", "exec slipway-proxy sh -c"]);
     assert.equal(readFileSync(join(dir, "hello-web.conf"), "utf8"), "new\n");
     assert.equal(readFileSync(join(dir, "hello-web.conf.previous"), "utf8"), "old\n");
     assert.equal(existsSync(join(dir, "hello-web.conf.next")), false);
@@ -317,10 +321,7 @@ describe("the switch script, with a recording fake docker", () => {
     writeFileSync(join(dir, "hello-web.conf"), "old\n");
     const r = runSwitch(dir, "new\n", 0, 1);
     assert.equal(r.code, 1);
-    assert.deepEqual(r.calls, [
-      "exec slipway-proxy nginx -t",
-      "exec slipway-proxy nginx -s reload",
-    ]);
+    assert.deepEqual(r.calls, ["exec slipway-proxy nginx -t", "exec slipway-proxy sh -c"]);
     assert.equal(readFileSync(join(dir, "hello-web.conf"), "utf8"), "new\n");
   });
 });
