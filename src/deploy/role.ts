@@ -116,7 +116,9 @@ export async function releaseRoleOnHost(
   if (release.singleton) {
     for (const name of old) {
       say(`stopping ${name} first (singleton)`);
-      await transport.run(dockerStop(name, Math.ceil(release.stopTimeoutMs / 1000)));
+      await oneAtATime(transport, () =>
+        transport.run(dockerStop(name, Math.ceil(release.stopTimeoutMs / 1000))),
+      );
     }
   }
 
@@ -141,10 +143,12 @@ export async function releaseRoleOnHost(
   // The site's files are written while the gate runs: nginx reads them only at the switch.
   let files: Promise<unknown> = Promise.resolve();
   try {
-    await transport.run(dockerRun(spec));
-    if (release.proxy) {
+    await oneAtATime(transport, async () => {
+      await transport.run(dockerRun(spec));
       // Docker 20.10 takes one --network at run: the proxy's is joined before the first probe.
-      await transport.run(["docker", "network", "connect", PROXY_NETWORK, name]);
+      if (release.proxy) await transport.run(["docker", "network", "connect", PROXY_NETWORK, name]);
+    });
+    if (release.proxy) {
       files = applySteps(transport, planProxyFiles([release.proxy.site], new Map()));
       files.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
     }
@@ -195,6 +199,24 @@ export async function releaseRoleOnHost(
   return { container: name, replaced: old, previous };
 }
 
+/**
+ * One container start, stop or removal at a time on a host. A host's drain and cleanup overlap
+ * the next role's start; on Podman 4.3 (netavark 1.4), network setup and teardown of two
+ * containers at once could leave the published port's forwarding rules out for a moment, and
+ * connections opened then hung (seen as requests with no answer during a deploy under load).
+ */
+const engineQueues = new WeakMap<Transport, Promise<unknown>>();
+
+function oneAtATime<T>(transport: Transport, work: () => Promise<T>): Promise<T> {
+  const previous = engineQueues.get(transport) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  engineQueues.set(
+    transport,
+    next.catch(() => {}),
+  );
+  return next;
+}
+
 interface RecordFacts {
   started: number;
   previous: string | undefined;
@@ -219,7 +241,9 @@ async function finish(
   if (!release.singleton) {
     await Promise.all(
       old.map((oldName) =>
-        transport.run(dockerStop(oldName, Math.ceil(release.stopTimeoutMs / 1000))),
+        oneAtATime(transport, () =>
+          transport.run(dockerStop(oldName, Math.ceil(release.stopTimeoutMs / 1000))),
+        ),
       ),
     );
   }
@@ -236,13 +260,13 @@ async function finish(
     await prune(transport, release, reporter);
   } else if (old.length > 0) {
     // A rollback or restart brings no new image or env file: only the stopped containers go.
-    await transport
-      .run(["docker", "rm", "--", ...old.map((n) => checkName("container name", n))])
-      .catch((error: unknown) => {
-        reporter.warn(
-          `${transport.host}: could not remove ${old.join(", ")}: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      });
+    await oneAtATime(transport, () =>
+      transport.run(["docker", "rm", "--", ...old.map((n) => checkName("container name", n))]),
+    ).catch((error: unknown) => {
+      reporter.warn(
+        `${transport.host}: could not remove ${old.join(", ")}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
   }
 }
 
@@ -257,8 +281,10 @@ async function abandon(
   reporter: Reporter,
 ): Promise<void> {
   try {
-    await transport.run(dockerRemove(name, { force: true }), { check: false });
-    for (const oldName of restart) await transport.run(dockerStart(oldName), { check: false });
+    await oneAtATime(transport, async () => {
+      await transport.run(dockerRemove(name, { force: true }), { check: false });
+      for (const oldName of restart) await transport.run(dockerStart(oldName), { check: false });
+    });
   } catch (error) {
     reporter.warn(
       `${transport.host}: could not remove ${name}${restart.length > 0 ? ` or restart ${restart.join(", ")}` : ""} (${error instanceof Error ? error.message : String(error)}); the next deploy cleans it up.`,
