@@ -44,13 +44,48 @@ export interface HelloOptions {
   dockerfileExtra?: string;
 }
 
+/** A throwaway copy of some files of examples/<example>, and the bin run in it as a user would. */
+export interface ExampleProject {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  /** Runs the built bin in the project; never throws. */
+  slipway(args: string[], options?: { env?: NodeJS.ProcessEnv }): Promise<SlipwayRun>;
+}
+
+/** Copies `files` of examples/<example> into a fresh folder that is also the user's HOME. */
+export async function exampleProject(
+  example: string,
+  files: readonly string[],
+): Promise<ExampleProject> {
+  const dir = await mkdtemp(join(tmpdir(), `slipway-${example}-`));
+  for (const file of files) await copyFile(join(ROOT, "examples", example, file), join(dir, file));
+  await mkdir(join(dir, ".slipway"));
+  await writeFile(join(dir, ".gitignore"), ".slipway/secrets*\n");
+  const env = { ...process.env, HOME: dir, SSH_AUTH_SOCK: "" };
+  return {
+    dir,
+    env,
+    slipway: (args, options = {}) =>
+      new Promise((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, ...args],
+          { cwd: dir, env: { ...env, ...options.env }, maxBuffer: 64 << 20 },
+          (error, stdout, stderr) => {
+            resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+          },
+        );
+      }),
+  };
+}
+
 /** Makes the project for a box; call configure() before the first command. */
 export async function helloProject(box: VpsBox, options: HelloOptions = {}): Promise<HelloProject> {
-  const dir = await mkdtemp(join(tmpdir(), "slipway-hello-"));
-  for (const file of ["Dockerfile", "server.mjs", ".dockerignore"]) {
-    await copyFile(join(ROOT, "examples/hello", file), join(dir, file));
-  }
-  await mkdir(join(dir, ".slipway"));
+  const { dir, env, slipway } = await exampleProject("hello", [
+    "Dockerfile",
+    "server.mjs",
+    ".dockerignore",
+  ]);
   if (options.dockerfileExtra) {
     await appendFile(join(dir, "Dockerfile"), `\n${options.dockerfileExtra}\n`);
   }
@@ -63,8 +98,6 @@ export async function helloProject(box: VpsBox, options: HelloOptions = {}): Pro
     join(dir, ".slipway/secrets"),
     `SESSION_SECRET=${SESSION_SECRET}\n${registry ? `REGISTRY_PASSWORD=${registry.password}\n` : ""}`,
   );
-  await writeFile(join(dir, ".gitignore"), ".slipway/secrets*\n");
-  const env = { ...process.env, HOME: dir, SSH_AUTH_SOCK: "" };
   return {
     dir,
     env,
@@ -114,16 +147,6 @@ export async function helloProject(box: VpsBox, options: HelloOptions = {}): Pro
         ].join("\n"),
       );
     },
-    slipway: (args) =>
-      new Promise((resolve) => {
-        execFile(
-          process.execPath,
-          [BIN, ...args],
-          { cwd: dir, env, maxBuffer: 64 << 20 },
-          (error, stdout, stderr) => {
-            resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-          },
-        );
-      }),
+    slipway: (args) => slipway(args),
   };
 }

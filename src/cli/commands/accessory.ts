@@ -222,8 +222,11 @@ export async function remove(
 /** The accessory's container on its host, for logs, exec and console. */
 async function target(loaded: Loaded, connections: Connections, name: string) {
   const { accessoryContainer } = await import("../../accessories/plan.ts");
+  const { readCredentials } = await import("../../accessories/index.ts");
   const [accessory] = choose(await resolve(loaded), [name], loaded.file);
   if (!accessory) throw new Error("unreachable");
+  // Known, so redacted from what the container prints (an `env` in exec, a console's output).
+  await readCredentials(connections.get(accessory.host), accessory);
   return {
     accessory,
     transport: connections.get(accessory.host),

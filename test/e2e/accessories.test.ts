@@ -1,0 +1,366 @@
+/**
+ * Accessories end to end on one fresh VPS box: the notes example deployed with Postgres and Redis
+ * beside it writes and reads through the injected URLs; nothing of them is reachable from outside
+ * their private network; no password shows in the host's process list during a deploy nor in any
+ * output; they come back after the engine restarts; remove without flags changes nothing and with
+ * --yes keeps the data; staging on the same host keeps its own data.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { request } from "node:http";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  imagesAvailable,
+  NGINX_IMAGE,
+  NODE_IMAGE,
+  rigAvailable,
+  skipUnless,
+  startVpsBox,
+  type VpsBox,
+} from "../rig/index.ts";
+import { type ExampleProject, exampleProject, type SlipwayRun } from "../support/hello-project.ts";
+
+const POSTGRES_IMAGE = "localhost/slipway-postgres:15";
+const REDIS_IMAGE = "localhost/slipway-redis:7";
+
+describe("accessories end to end: Postgres and Redis beside the app", {
+  skip:
+    skipUnless(rigAvailable()) ||
+    skipUnless(imagesAvailable(NODE_IMAGE, NGINX_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE)),
+  timeout: 1_200_000,
+}, () => {
+  let box: VpsBox;
+  let notes: ExampleProject;
+  const ok = async (args: string[]): Promise<SlipwayRun> => {
+    const run = await notes.slipway(args);
+    assert.equal(run.code, 0, `slipway ${args.join(" ")}:\n${run.stdout}\n${run.stderr}`);
+    return run;
+  };
+
+  /** An HTTP request to the box's proxy, with a Host header when given; resolves status and JSON. */
+  function call(
+    method: string,
+    path: string,
+    host?: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: box.ports[80],
+          method,
+          path,
+          headers: { connection: "close", ...(host ? { host } : {}) },
+          timeout: 10_000,
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (c) => {
+            text += c;
+          });
+          res.on("end", () => {
+            try {
+              resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+            } catch {
+              reject(new Error(`HTTP ${res.statusCode}: ${text}`));
+            }
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  async function writeConfig(extra: string[] = []): Promise<void> {
+    await writeFile(
+      join(notes.dir, "slipway.yml"),
+      [
+        "service: notes",
+        "image: notes",
+        "build:",
+        `  args: { BASE: "${NODE_IMAGE}" }`,
+        "servers:",
+        `  web: [${box.host}]`,
+        "ssh:",
+        `  port: ${box.port}`,
+        `  keys: [${box.clientKey}]`,
+        "proxy:",
+        `  image: ${NGINX_IMAGE}`,
+        "  drain_timeout: 1s",
+        "  healthcheck: { interval: 500ms, deadline: 30s }",
+        "deploy:",
+        "  release_command: node server.mjs migrate",
+        "accessories:",
+        "  db:",
+        "    engine: postgres",
+        `    image: ${POSTGRES_IMAGE}`,
+        "    tuning: { max_connections: 50 }",
+        "  cache:",
+        "    engine: redis",
+        `    image: ${REDIS_IMAGE}`,
+        "    memory: 256mb",
+        "env:",
+        "  clear: { NODE_ENV: production }",
+        "environments:",
+        "  staging:",
+        "    proxy: { domains: [staging.notes.test] }",
+        ...extra,
+        "",
+      ].join("\n"),
+    );
+  }
+
+  /** The app's password for an accessory, read from where Slipway keeps it on the host. */
+  async function password(site: string, accessory: string): Promise<string> {
+    const json = await box.exec([
+      "cat",
+      `/var/lib/slipway/${site}/accessories/${accessory}/credentials.json`,
+    ]);
+    return (JSON.parse(json) as { password: string }).password;
+  }
+
+  async function containerState(name: string): Promise<string> {
+    return (
+      await box.exec([
+        "sh",
+        "-c",
+        'docker inspect --format "{{.State.Status}}" "$1" 2>/dev/null || echo absent',
+        "sh",
+        name,
+      ])
+    ).trim();
+  }
+
+  before(async () => {
+    box = await startVpsBox({ publish: [80] });
+    notes = await exampleProject("notes", [
+      "Dockerfile",
+      "server.mjs",
+      "package.json",
+      "package-lock.json",
+      ".dockerignore",
+    ]);
+    await writeConfig();
+  });
+
+  after(async () => {
+    await box?.stop();
+  });
+
+  it("deploys the app with both accessories booted first; it writes and reads through the injected URLs", async () => {
+    await ok(["server", "bootstrap"]);
+    const run = await ok(["deploy", "--version", "v1"]);
+    assert.match(run.stderr, /db: generated its credentials/);
+    assert.match(
+      run.stderr,
+      /db: healthy[\s\S]*notes table ready/,
+      "the database before the release command",
+    );
+    assert.match(run.stderr, /cache: healthy/);
+    const written = await call("POST", "/notes?text=first");
+    assert.equal(written.status, 201, JSON.stringify(written.body));
+    assert.equal(written.body.written, 1);
+    const read = await call("GET", "/notes");
+    assert.deepEqual(
+      (read.body.notes as { text: string }[]).map((n) => n.text),
+      ["first"],
+    );
+    assert.equal(read.body.written, 1);
+    // Tuning reached the engines.
+    const maxConnections = await box.exec([
+      "docker",
+      "exec",
+      "notes-db",
+      "psql",
+      "--tuples-only",
+      "--no-align",
+      "--command",
+      "SHOW max_connections",
+    ]);
+    assert.equal(maxConnections.trim(), "50");
+    const memory = await box.exec([
+      "docker",
+      "exec",
+      "notes-cache",
+      "redis-cli",
+      "config",
+      "get",
+      "maxmemory",
+    ]);
+    assert.match(memory, /maxmemory\s+160432128$/m, "60% of its 256 MB limit, whole megabytes");
+  });
+
+  it("no password in any output, even --verbose, nor in the host's process list during a deploy", async () => {
+    const secrets = [await password("notes", "db"), await password("notes", "cache")];
+    const seen: string[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        seen.push(await box.exec(["ps", "-eo", "args"]));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const run = await ok(["deploy", "--version", "v2", "--verbose"]);
+    watching = false;
+    await watcher;
+    assert.ok(seen.length > 10, `only ${seen.length} process lists`);
+    assert.ok(
+      seen.some((list) => list.includes("postgres")),
+      "the lists show the database",
+    );
+    for (const secret of secrets) {
+      assert.ok(!(run.stdout + run.stderr).includes(secret), "a password in slipway's output");
+      assert.ok(!seen.some((list) => list.includes(secret)), "a password in the host's ps");
+    }
+    const consoleRun = await notes.slipway([
+      "accessory",
+      "exec",
+      "db",
+      "--",
+      "sh",
+      "-c",
+      'echo "$POSTGRES_PASSWORD"',
+    ]);
+    assert.equal(consoleRun.code, 0, consoleRun.stderr);
+    assert.doesNotMatch(
+      consoleRun.stdout,
+      new RegExp(secrets[0] ?? "x"),
+      "exec output is redacted too",
+    );
+    assert.match(consoleRun.stdout, /\[redacted\]/);
+  });
+
+  it("nothing of an accessory is reachable from outside its private network", async () => {
+    const published = await box.exec([
+      "sh",
+      "-c",
+      "docker port notes-db; docker port notes-cache; true",
+    ]);
+    assert.equal(published.trim(), "", "no published port");
+    const listening = await box.exec(["sh", "-c", "ss -Hltn | awk '{print $4}'"]);
+    assert.doesNotMatch(listening, /:(5432|6379)$/m, "nothing listens on the host for them");
+    // A container on another network (the proxy's) cannot open a connection to them; one on the
+    // app's network can, which shows the probe sees an open port. curl (in the proxy's image)
+    // fails to resolve (6), to connect (7) or in time (28) when nothing can be reached.
+    const probe = async (network: string, target: string, port: number) => {
+      const code = await box.exec([
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "--entrypoint",
+        "sh",
+        NGINX_IMAGE,
+        "-c",
+        'curl -s -o /dev/null --max-time 3 "http://$1:$2/"; echo $?',
+        "sh",
+        target,
+        String(port),
+      ]);
+      return ["6", "7", "28"].includes(code.trim()) ? "closed" : "open";
+    };
+    const dbIp = (
+      await box.exec([
+        "docker",
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        "notes-db",
+      ])
+    ).trim();
+    assert.equal(await probe("slipway", dbIp, 5432), "closed", "by address from another network");
+    assert.equal(
+      await probe("slipway", "notes-db", 5432),
+      "closed",
+      "by name from another network",
+    );
+    assert.equal(await probe("slipway", "notes-cache", 6379), "closed");
+    assert.equal(await probe("slipway-notes", "notes-db", 5432), "open", "from the app's network");
+    assert.equal(await probe("slipway-notes", "notes-cache", 6379), "open");
+  });
+
+  /** Waits until the app answers GET /notes again, and returns the texts it lists. */
+  async function notesWithin(ms: number): Promise<string[]> {
+    const deadline = Date.now() + ms;
+    let last = "";
+    for (;;) {
+      const read = await call("GET", "/notes").catch(
+        (e: Error): { status: number; body: Record<string, unknown> } => ({
+          status: 0,
+          body: { error: e.message },
+        }),
+      );
+      last = JSON.stringify(read.body);
+      if (read.status === 200) return (read.body.notes as { text: string }[]).map((n) => n.text);
+      assert.ok(Date.now() < deadline, `not back within ${ms / 1000}s: ${last}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  it("comes back, data and all, after the engine restarts, and after the whole box reboots", async () => {
+    await box.exec(["systemctl", "restart", "docker"], { timeoutMs: 120_000 });
+    assert.deepEqual(await notesWithin(90_000), ["first"]);
+    for (const name of ["notes-db", "notes-cache"]) {
+      assert.equal(await containerState(name), "running");
+    }
+    // A reboot: systemd stops everything, boots again, Docker starts its containers by policy.
+    execFileSync("podman", ["restart", "--time", "30", box.name], { stdio: "ignore" });
+    assert.deepEqual(await notesWithin(180_000), ["first"]);
+    for (const name of ["notes-db", "notes-cache"]) {
+      assert.equal(await containerState(name), "running");
+    }
+  });
+
+  it("boot again changes nothing; remove without flags changes nothing; with --yes the data survives", async () => {
+    const again = await ok(["accessory", "boot"]);
+    assert.match(
+      again.stdout,
+      /db on 127\.0\.0\.1: already running as configured, nothing changed/,
+    );
+    const dry = await ok(["accessory", "remove", "db"]);
+    assert.match(dry.stdout, /Nothing was changed: add --yes/);
+    assert.equal(await containerState("notes-db"), "running");
+
+    const removed = await ok(["accessory", "remove", "db", "--yes"]);
+    assert.match(removed.stdout, /removed container notes-db; kept volume notes-db-data/);
+    assert.equal(await containerState("notes-db"), "absent");
+    assert.equal(
+      (await box.exec(["docker", "volume", "ls", "--quiet"])).includes("notes-db-data"),
+      true,
+    );
+
+    await ok(["accessory", "boot", "db"]);
+    const read = await call("GET", "/notes");
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.deepEqual(
+      (read.body.notes as { text: string }[]).map((n) => n.text),
+      ["first"],
+    );
+  });
+
+  it("staging on the same host has its own accessories and data", async () => {
+    await ok(["deploy", "-d", "staging", "--version", "s1"]);
+    for (const name of ["notes-staging-db", "notes-staging-cache"]) {
+      assert.equal(await containerState(name), "running");
+    }
+    const staged = await call("POST", "/notes?text=staged", "staging.notes.test");
+    assert.equal(staged.status, 201, JSON.stringify(staged.body));
+    assert.equal(staged.body.written, 1, "staging's own Redis");
+    const staging = await call("GET", "/notes", "staging.notes.test");
+    assert.deepEqual(
+      (staging.body.notes as { text: string }[]).map((n) => n.text),
+      ["staged"],
+    );
+    const production = await call("GET", "/notes");
+    assert.deepEqual(
+      (production.body.notes as { text: string }[]).map((n) => n.text),
+      ["first"],
+    );
+    assert.notEqual(await password("notes-staging", "db"), await password("notes", "db"));
+  });
+});
