@@ -74,6 +74,12 @@ export function fakeDockerScript(prefix: string): string {
     // stdout may be a socket, where it does not. nginx -t and -s print on stderr only.
     `  exec ${[NGINX, ...nginxArgs(prefix)].map(quoted).join(" ")} "$@" >/dev/null`,
     "fi",
+    // `docker exec slipway-proxy sh -c SCRIPT` (the reload that waits for new workers): the
+    // script runs here, its `nginx` being the local one.
+    'if [ "$#" -eq 5 ] && [ "$1" = exec ] && [ "$2" = slipway-proxy ] && [ "$3" = sh ] && [ "$4" = -c ]; then',
+    `  exec sh -c "nginx() { ${[NGINX, ...nginxArgs(prefix)].map(quoted).join(" ").replaceAll('"', '\\"')} "\\$@" >/dev/null; }
+$5"`,
+    "fi",
     'echo "fake docker: unexpected arguments: $*" >&2',
     "exit 99",
     "",
