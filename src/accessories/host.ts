@@ -270,6 +270,7 @@ export async function waitHealthy(
 export async function accessoryEnv(
   accessories: readonly ResolvedAccessory[],
   transportFor: (host: string) => Transport,
+  options: { skipUnbooted?: boolean } = {},
 ): Promise<Map<string, string>> {
   const env = new Map<string, string>();
   await Promise.all(
@@ -277,6 +278,7 @@ export async function accessoryEnv(
       if (!accessory.urlEnv) return;
       const credentials = await readCredentials(transportFor(accessory.host), accessory);
       if (!credentials) {
+        if (options.skipUnbooted) return;
         throw new UserError({
           code: "accessory.not_booted",
           message: `accessory ${accessory.name} has no credentials on ${accessory.host} yet`,

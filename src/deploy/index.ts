@@ -52,6 +52,7 @@ import {
   rolesInOrder,
   rollout,
 } from "./deploy.ts";
+import { withAccessoryUrls } from "./env-file.ts";
 import { containerName, imageRef, releaseLabels, siteName } from "./names.ts";
 
 export { primaryHost, type RolloutSummary, rolesInOrder, rollingLimit } from "./deploy.ts";
@@ -209,8 +210,19 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
   const image = imageRef(config, version);
   const started = performance.now();
   const envs = keptEnvs(loaded, connections, version);
+  // Rolling back to before an accessory existed: one never booted gives no URL.
+  const urls = await accessoryEnv(
+    resolveAccessories(loaded, primaryHost(config)),
+    (host) => connections.get(host),
+    { skipUnbooted: true },
+  );
   const summary = await rollout({
-    input: { loaded, version, kind: "rollback", envFor: envs.get },
+    input: {
+      loaded,
+      version,
+      kind: "rollback",
+      envFor: async (role, host) => withAccessoryUrls(await envs.get(role, host), urls),
+    },
     connections,
     reporter,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -262,6 +274,11 @@ export async function restart(options: RestartOptions): Promise<RolloutSummary> 
     });
   }
   const image = imageRef(config, version);
+  const urls = await accessoryEnv(
+    resolveAccessories(loaded, primaryHost(config)),
+    (host) => connections.get(host),
+    { skipUnbooted: true },
+  );
   return rollout({
     input: {
       loaded,
@@ -278,7 +295,7 @@ export async function restart(options: RestartOptions): Promise<RolloutSummary> 
             hint: "Restart one role at a time (slipway restart --role ROLE), or deploy to bring them in line.",
           });
         }
-        return keptEnv(transport, site, role, version);
+        return withAccessoryUrls(await keptEnv(transport, site, role, version), urls);
       },
     },
     connections,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { renderEnvFile } from "../../../src/deploy/env-file.ts";
+import { renderEnvFile, withAccessoryUrls } from "../../../src/deploy/env-file.ts";
 import { type ProbeResult, waitHealthy } from "../../../src/deploy/health.ts";
 import { containerName, siteName } from "../../../src/deploy/names.ts";
 
@@ -108,5 +108,21 @@ describe("names", () => {
     const a = containerName("hello-staging", "web", "abc123");
     assert.match(a, /^hello-staging-web-abc123-[0-9a-f]{6}$/);
     assert.notEqual(a, containerName("hello-staging", "web", "abc123"));
+  });
+});
+
+describe("withAccessoryUrls", () => {
+  it("puts today's accessory URLs into a kept env file, every other line as it was", () => {
+    const kept =
+      "PORT=3000\nDATABASE_URL=postgres://hello:old@hello-db:5432/hello\nMESSAGE=a=b c\n";
+    const urls = new Map([
+      ["DATABASE_URL", "postgres://hello_b:new@hello-db:5432/hello"],
+      ["REDIS_URL", "redis://:pw@hello-cache:6379/0"],
+    ]);
+    assert.equal(
+      withAccessoryUrls(kept, urls),
+      "PORT=3000\nDATABASE_URL=postgres://hello_b:new@hello-db:5432/hello\nMESSAGE=a=b c\nREDIS_URL=redis://:pw@hello-cache:6379/0\n",
+    );
+    assert.equal(withAccessoryUrls(kept, new Map()), kept);
   });
 });
