@@ -42,22 +42,22 @@ export function renderEnvFile(input: EnvFileInput): string {
 }
 
 /**
- * A kept env file with the accessories' URLs of now: a rollback or restart brings back the
- * release's own env, but an accessory's credentials are the accessory's, not the release's
- * (a rotated password must not come back). Other lines are kept as they are, in order.
+ * A kept env file with some values replaced or added: a rollback or restart brings back the
+ * release's own env, but an accessory's URL is the accessory's, not the release's (a rotated
+ * password must not come back), and a rotation brings its new value. Other lines stay, in order.
  */
-export function withAccessoryUrls(kept: string, urls: ReadonlyMap<string, string>): string {
+export function overrideEnv(kept: string, values: ReadonlyMap<string, string>): string {
   const seen = new Set<string>();
   const lines = kept
     .split("\n")
     .filter((line) => line !== "")
     .map((line) => {
       const name = line.slice(0, line.indexOf("="));
-      const url = urls.get(name);
-      if (url === undefined) return [name, line.slice(name.length + 1)] as const;
+      const value = values.get(name);
+      if (value === undefined) return [name, line.slice(name.length + 1)] as const;
       seen.add(name);
-      return [name, url] as const;
+      return [name, value] as const;
     });
-  const added = [...urls].filter(([name]) => !seen.has(name));
+  const added = [...values].filter(([name]) => !seen.has(name));
   return formatEnvFile([...lines, ...added]);
 }

@@ -52,7 +52,7 @@ import {
   rolesInOrder,
   rollout,
 } from "./deploy.ts";
-import { withAccessoryUrls } from "./env-file.ts";
+import { overrideEnv } from "./env-file.ts";
 import { containerName, imageRef, releaseLabels, siteName } from "./names.ts";
 
 export { primaryHost, type RolloutSummary, rolesInOrder, rollingLimit } from "./deploy.ts";
@@ -221,7 +221,7 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
       loaded,
       version,
       kind: "rollback",
-      envFor: async (role, host) => withAccessoryUrls(await envs.get(role, host), urls),
+      envFor: async (role, host) => overrideEnv(await envs.get(role, host), urls),
     },
     connections,
     reporter,
@@ -242,6 +242,10 @@ export interface RestartOptions {
   /** Restart only this role (default: every role). */
   role?: string;
   signal?: AbortSignal;
+  /** Values that replace the kept env's (a rotated secret); the accessories' URLs are today's. */
+  envOverrides?: ReadonlyMap<string, string>;
+  /** Runs under the lock once every host is ready, before any container starts (a rotation). */
+  beforeSwitch?: () => Promise<void>;
 }
 
 /**
@@ -274,12 +278,18 @@ export async function restart(options: RestartOptions): Promise<RolloutSummary> 
     });
   }
   const image = imageRef(config, version);
-  const urls = await accessoryEnv(
-    resolveAccessories(loaded, primaryHost(config)),
-    (host) => connections.get(host),
-    { skipUnbooted: true },
-  );
+  // Read once, after beforeSwitch (a rotation changes them there).
+  let values: Promise<Map<string, string>> | undefined;
+  const overrides = () => {
+    values ??= accessoryEnv(
+      resolveAccessories(loaded, primaryHost(config)),
+      (host) => connections.get(host),
+      { skipUnbooted: true },
+    ).then((urls) => new Map([...urls, ...(options.envOverrides ?? [])]));
+    return values;
+  };
   return rollout({
+    ...(options.beforeSwitch ? { beforeSwitch: options.beforeSwitch } : {}),
     input: {
       loaded,
       version,
@@ -295,7 +305,7 @@ export async function restart(options: RestartOptions): Promise<RolloutSummary> 
             hint: "Restart one role at a time (slipway restart --role ROLE), or deploy to bring them in line.",
           });
         }
-        return withAccessoryUrls(await keptEnv(transport, site, role, version), urls);
+        return overrideEnv(await keptEnv(transport, site, role, version), await overrides());
       },
     },
     connections,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { renderEnvFile, withAccessoryUrls } from "../../../src/deploy/env-file.ts";
+import { overrideEnv, renderEnvFile } from "../../../src/deploy/env-file.ts";
 import { type ProbeResult, waitHealthy } from "../../../src/deploy/health.ts";
 import { containerName, siteName } from "../../../src/deploy/names.ts";
 
@@ -111,7 +111,7 @@ describe("names", () => {
   });
 });
 
-describe("withAccessoryUrls", () => {
+describe("overrideEnv", () => {
   it("puts today's accessory URLs into a kept env file, every other line as it was", () => {
     const kept =
       "PORT=3000\nDATABASE_URL=postgres://hello:old@hello-db:5432/hello\nMESSAGE=a=b c\n";
@@ -120,9 +120,9 @@ describe("withAccessoryUrls", () => {
       ["REDIS_URL", "redis://:pw@hello-cache:6379/0"],
     ]);
     assert.equal(
-      withAccessoryUrls(kept, urls),
+      overrideEnv(kept, urls),
       "PORT=3000\nDATABASE_URL=postgres://hello_b:new@hello-db:5432/hello\nMESSAGE=a=b c\nREDIS_URL=redis://:pw@hello-cache:6379/0\n",
     );
-    assert.equal(withAccessoryUrls(kept, new Map()), kept);
+    assert.equal(overrideEnv(kept, new Map()), kept);
   });
 });
