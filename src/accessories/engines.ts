@@ -14,6 +14,8 @@ export interface Credentials {
   database: string;
   /** Superuser password where the engine has a separate one (mysql, mariadb, mongodb, influxdb). */
   rootPassword: string;
+  /** After a rotation: the first login, which owns the data (`user` is then the second). */
+  owner?: string;
 }
 
 export interface EngineDefinition {

@@ -127,6 +127,18 @@ export async function readCredentials(
   return credentials;
 }
 
+/** Replaces the kept credentials (0600), after a rotation or to undo one. */
+export async function writeCredentials(
+  transport: Transport,
+  accessory: ResolvedAccessory,
+  credentials: Credentials,
+): Promise<void> {
+  redactor.add(credentials.password, credentials.rootPassword);
+  await transport.upload(credentialsPath(accessory), `${JSON.stringify(credentials)}\n`, {
+    mode: 0o600,
+  });
+}
+
 function credentialsPath(accessory: ResolvedAccessory): string {
   return `${accessoryDir(accessory.site, accessory.name)}/credentials.json`;
 }

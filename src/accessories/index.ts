@@ -15,6 +15,7 @@ export {
   readCredentials,
   resolveAccessories,
   waitHealthy,
+  writeCredentials,
 } from "./host.ts";
 export {
   ensureAccessory,
@@ -38,4 +39,5 @@ export {
   planAccessory,
   privateNetwork,
 } from "./plan.ts";
+export { ownerOf, planRotation, psqlFromStdin, type RotationPlan } from "./rotate.ts";
 export { TUNABLE, type TuningInput, tuneAccessory } from "./tuning.ts";

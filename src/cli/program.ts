@@ -220,6 +220,14 @@ function buildProgram(): Command {
     .addOption(new Option("--reveal", "print the value"))
     .action(lazy(secretsCommands, "show"));
   secrets
+    .command("rotate")
+    .description(
+      "a new value for an accessory's password or a secret, the app restarted with it (--yes)",
+    )
+    .argument("<name>", "an accessory (its password) or a name of env.secret")
+    .addOption(new Option("--yes", "do it"))
+    .action(lazy(secretsCommands, "rotate"));
+  secrets
     .command("diff")
     .description(
       "local values against each host's current release, by digest (exit 1 when any differs)",

@@ -197,3 +197,39 @@ export async function diff(context: CommandContext): Promise<number> {
     return differs ? ExitCode.failure : ExitCode.ok;
   });
 }
+
+/** `rotate NAME`: an accessory's password or a secret of env.secret; needs --yes. */
+export async function rotate(
+  context: CommandContext,
+  options: Record<string, unknown>,
+  args: string[],
+): Promise<number> {
+  const [name = ""] = args;
+  if (options.yes !== true) {
+    context.print(
+      `Would give ${name} a new value and restart the app with it through the health gate; the old value keeps working until then. Nothing was changed: add --yes to do it.`,
+    );
+    return ExitCode.ok;
+  }
+  const { resolveAccessories } = await import("../../accessories/index.ts");
+  const { primaryHost } = await import("../../deploy/index.ts");
+  const { rotateAccessory, rotateAppSecret } = await import("../../secrets/rotate.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const rotation = { loaded, connections, reporter: context.reporter };
+    const accessory = resolveAccessories(loaded, primaryHost(loaded.config)).find(
+      (a) => a.name === name,
+    );
+    if (accessory) {
+      const done = await rotateAccessory(rotation, accessory);
+      context.print(
+        `${name}: the app now logs in as ${done.to} with a new password; ${done.from}'s old password is retired`,
+      );
+    } else {
+      const done = await rotateAppSecret(rotation, await projectDir(context), name);
+      context.print(
+        `${name}: new value in ${done.file} (the previous file is kept as ${done.backup}); the app restarted with it`,
+      );
+    }
+    return ExitCode.ok;
+  });
+}

@@ -12,6 +12,7 @@ import {
   type EngineName,
   generateCredentials,
   planAccessory,
+  planRotation,
   privateNetwork,
   tuneAccessory,
 } from "../../../src/accessories/index.ts";
@@ -281,6 +282,50 @@ describe("tuning from memory", () => {
       tuneAccessory({ engine: "mongodb", memoryBytes: GiB / 2, dedicated: false, overrides: {} })
         .wiredTigerCacheSizeGB,
       "0.25",
+    );
+  });
+});
+
+describe("password rotation (alternating logins)", () => {
+  const first = { user: "hello", password: "old", database: "hello", rootPassword: "r" };
+
+  it("moves the app to a second login that acts as the owner, then retires the first", () => {
+    const plan = planRotation("postgres", first, "new-pass");
+    assert.deepEqual(plan.next, {
+      ...first,
+      user: "hello_b",
+      password: "new-pass",
+      owner: "hello",
+    });
+    assert.equal(
+      plan.prepare,
+      [
+        "DO $$ BEGIN",
+        "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hello_b') THEN",
+        '    CREATE ROLE "hello_b" LOGIN IN ROLE "hello";',
+        "  END IF;",
+        "END $$;",
+        "ALTER ROLE \"hello_b\" SET role = 'hello';",
+        "ALTER ROLE \"hello_b\" WITH LOGIN PASSWORD 'new-pass';",
+        "",
+      ].join("\n"),
+    );
+    assert.match(plan.retire("unknown"), /^ALTER ROLE "hello" WITH PASSWORD 'unknown';\n/);
+    assert.match(plan.retire("unknown"), /usename = 'hello' AND pid <> pg_backend_pid\(\)/);
+  });
+
+  it("the next rotation goes back to the owner's login", () => {
+    const second = planRotation("postgres", first, "p2").next;
+    const third = planRotation("postgres", second, "p3");
+    assert.equal(third.next.user, "hello");
+    assert.equal(third.prepare, "ALTER ROLE \"hello\" WITH LOGIN PASSWORD 'p3';\n");
+    assert.match(third.retire("x"), /ALTER ROLE "hello_b"/);
+  });
+
+  it("other engines say they are not supported yet", () => {
+    assert.throws(
+      () => planRotation("redis", first, "x"),
+      /rotating a redis password is not supported yet/,
     );
   });
 });
