@@ -6,7 +6,7 @@
  * --yes keeps the data; staging on the same host keeps its own data.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
@@ -20,15 +20,24 @@ import {
   startVpsBox,
   type VpsBox,
 } from "../rig/index.ts";
-import { type ExampleProject, exampleProject, type SlipwayRun } from "../support/hello-project.ts";
+import {
+  BIN,
+  type ExampleProject,
+  exampleProject,
+  type SlipwayRun,
+} from "../support/hello-project.ts";
+import { startLoad } from "../support/load.ts";
 
 const POSTGRES_IMAGE = "localhost/slipway-postgres:15";
 const REDIS_IMAGE = "localhost/slipway-redis:7";
+const MARIADB_IMAGE = "localhost/slipway-mariadb:10.11";
 
 describe("accessories end to end: Postgres and Redis beside the app", {
   skip:
     skipUnless(rigAvailable()) ||
-    skipUnless(imagesAvailable(NODE_IMAGE, NGINX_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE)),
+    skipUnless(
+      imagesAvailable(NODE_IMAGE, NGINX_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE, MARIADB_IMAGE),
+    ),
   timeout: 1_200_000,
 }, () => {
   let box: VpsBox;
@@ -103,8 +112,13 @@ describe("accessories end to end: Postgres and Redis beside the app", {
         "    engine: redis",
         `    image: ${REDIS_IMAGE}`,
         "    memory: 256mb",
+        "  reports:",
+        "    engine: mariadb",
+        `    image: ${MARIADB_IMAGE}`,
+        "    url_env: REPORTS_URL",
         "env:",
         "  clear: { NODE_ENV: production }",
+        "  secret: [SESSION_SECRET]",
         "environments:",
         "  staging:",
         "    proxy: { domains: [staging.notes.test] }",
@@ -144,6 +158,7 @@ describe("accessories end to end: Postgres and Redis beside the app", {
       "package-lock.json",
       ".dockerignore",
     ]);
+    await writeFile(join(notes.dir, ".slipway/secrets"), "SESSION_SECRET=first-session-secret\n");
     await writeConfig();
   });
 
@@ -195,7 +210,11 @@ describe("accessories end to end: Postgres and Redis beside the app", {
   });
 
   it("no password in any output, even --verbose, nor in the host's process list during a deploy", async () => {
-    const secrets = [await password("notes", "db"), await password("notes", "cache")];
+    const secrets = [
+      await password("notes", "db"),
+      await password("notes", "cache"),
+      await password("notes", "reports"),
+    ];
     const seen: string[] = [];
     let watching = true;
     const watcher = (async () => {
@@ -302,15 +321,9 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     }
   }
 
-  it("comes back, data and all, after the engine restarts, and after the whole box reboots", async () => {
+  it("comes back, data and all, after the engine restarts", async () => {
     await box.exec(["systemctl", "restart", "docker"], { timeoutMs: 120_000 });
     assert.deepEqual(await notesWithin(90_000), ["first"]);
-    for (const name of ["notes-db", "notes-cache"]) {
-      assert.equal(await containerState(name), "running");
-    }
-    // A reboot: systemd stops everything, boots again, Docker starts its containers by policy.
-    execFileSync("podman", ["restart", "--time", "30", box.name], { stdio: "ignore" });
-    assert.deepEqual(await notesWithin(180_000), ["first"]);
     for (const name of ["notes-db", "notes-cache"]) {
       assert.equal(await containerState(name), "running");
     }
@@ -341,6 +354,150 @@ describe("accessories end to end: Postgres and Redis beside the app", {
       (read.body.notes as { text: string }[]).map((n) => n.text),
       ["first"],
     );
+  });
+
+  it("rotating the database password keeps the app serving throughout; the old one is retired", async () => {
+    const before = await password("notes", "db");
+    const dry = await ok(["secrets", "rotate", "db"]);
+    assert.match(dry.stdout, /Nothing was changed: add --yes/);
+    assert.equal(await password("notes", "db"), before);
+
+    const load = startLoad(`http://127.0.0.1:${box.ports[80]}/notes`, {
+      concurrency: 2,
+      maxMs: 180_000,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const run = await ok(["secrets", "rotate", "db", "--yes"]);
+    await new Promise((r) => setTimeout(r, 500));
+    const report = await load.stop();
+    assert.equal(
+      report.failed,
+      0,
+      `${report.failed} of ${report.requests}: ${report.failures.join("; ")}`,
+    );
+    assert.ok(report.requests > 20, `only ${report.requests} requests`);
+    assert.match(
+      run.stdout,
+      /db: the app now logs in as notes_b with a new password; notes's old password is retired/,
+    );
+
+    const after = JSON.parse(
+      await box.exec(["cat", "/var/lib/slipway/notes/accessories/db/credentials.json"]),
+    ) as { user: string; password: string };
+    assert.equal(after.user, "notes_b");
+    assert.notEqual(after.password, before);
+    assert.ok(
+      !(run.stdout + run.stderr).includes(after.password),
+      "the new password in the output",
+    );
+    // Over TCP, as the app logs in: the new login works, the old password no longer does.
+    // From another container on the private network, as the app logs in (inside its own container
+    // Postgres trusts 127.0.0.1, as the official image does).
+    const login = (user: string, secret: string) =>
+      box.exec(
+        [
+          "docker",
+          "run",
+          "--rm",
+          "-i",
+          "--network",
+          "slipway-notes",
+          "--entrypoint",
+          "sh",
+          POSTGRES_IMAGE,
+          "-c",
+          // The password on stdin, never in argv.
+          'read -r PGPASSWORD; export PGPASSWORD; psql -h notes-db -U "$1" -d notes -tAc "select current_user" 2>&1 || true',
+          "sh",
+          user,
+        ],
+        { input: `${secret}\n` },
+      );
+    assert.equal((await login("notes_b", after.password)).trim(), "notes", "acts as the owner");
+    assert.match(await login("notes", before), /password authentication failed/);
+    // The notes written before are still the app's.
+    assert.deepEqual(await notesWithin(10_000), ["first"]);
+
+    // And a secret of env.secret: new value, the app restarted with it, the hosts agree.
+    const secretRun = await ok(["secrets", "rotate", "SESSION_SECRET", "--yes"]);
+    assert.match(
+      secretRun.stdout,
+      /SESSION_SECRET: new value in .*secrets \(the previous file is kept as .*secrets\.previous\)/,
+    );
+    const diff = await ok(["secrets", "diff"]);
+    assert.match(diff.stdout, /127\.0\.0\.1 web SESSION_SECRET: same/);
+    assert.ok(
+      !(secretRun.stdout + secretRun.stderr + diff.stdout).includes("first-session-secret"),
+    );
+  });
+
+  it("MariaDB beside them: healthy, its app user in its database, its URL in the app's env (redacted)", async () => {
+    const query = await ok([
+      "accessory",
+      "exec",
+      "reports",
+      "--",
+      "sh",
+      "-c",
+      'MYSQL_PWD="$MARIADB_PASSWORD" mariadb -u"$MARIADB_USER" "$MARIADB_DATABASE" -N -e "select 1 + 1, database()"',
+    ]);
+    assert.match(query.stdout, /^2\s+notes$/m);
+    const env = await ok(["exec", "web", "--", "printenv", "REPORTS_URL"]);
+    assert.match(env.stdout, /^mysql:\/\/notes:\[redacted\]@notes-reports:3306\/notes$/m);
+  });
+
+  it("db console logs in; stop and start keep the data; upgrade refuses a Postgres major version and moves Redis to another tag on the same data", async () => {
+    const consoleRun = await new Promise<SlipwayRun>((resolve) => {
+      const child = spawn(process.execPath, [BIN, "db", "console", "db"], {
+        cwd: notes.dir,
+        env: notes.env,
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c) => {
+        stdout += c;
+      });
+      child.stderr.on("data", (c) => {
+        stderr += c;
+      });
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end("select 'count:' || count(*) from notes;\n");
+    });
+    assert.equal(consoleRun.code, 0, consoleRun.stderr);
+    assert.match(consoleRun.stdout, /count:1/);
+
+    assert.match(
+      (await ok(["accessory", "stop", "cache"])).stdout,
+      /cache on 127\.0\.0\.1: stopped/,
+    );
+    assert.equal(await containerState("notes-cache"), "exited");
+    assert.match((await ok(["accessory", "start", "cache"])).stdout, /started, healthy/);
+
+    const major = await notes.slipway(["accessory", "upgrade", "db", "--to", "16"]);
+    assert.equal(major.code, 1);
+    assert.match(major.stderr, /Postgres 15 -> 16 is a major upgrade/);
+    assert.match(major.stderr, /pg_dumpall/);
+
+    execFileSync("podman", ["tag", REDIS_IMAGE, "localhost/slipway-redis:7.0"]);
+    try {
+      const written = (await call("GET", "/notes")).body.written;
+      const upgraded = await ok(["accessory", "upgrade", "cache", "--to", "7.0"]);
+      assert.match(
+        upgraded.stdout,
+        /localhost\/slipway-redis:7 -> localhost\/slipway-redis:7\.0, healthy/,
+      );
+      const image = await box.exec([
+        "docker",
+        "inspect",
+        "--format",
+        "{{.Config.Image}}",
+        "notes-cache",
+      ]);
+      assert.equal(image.trim(), "localhost/slipway-redis:7.0");
+      assert.equal((await call("GET", "/notes")).body.written, written, "the counter survived");
+    } finally {
+      execFileSync("podman", ["untag", REDIS_IMAGE, "localhost/slipway-redis:7.0"]);
+    }
   });
 
   it("staging on the same host has its own accessories and data", async () => {
