@@ -3,6 +3,7 @@
 //   node server.mjs migrate  a release command: exits 0, or 1 when MIGRATE=fail
 //   node server.mjs worker   a background worker: logs a line every second until SIGTERM
 //   node server.mjs healthcheck   for a HEALTHCHECK: the worker's heartbeat is fresh, or /up answers
+// With DATA_DIR set (a volume of the role), GET /visits counts visits in a SQLite file there.
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { hostname } from "node:os";
@@ -15,10 +16,26 @@ function log(message) {
   process.stdout.write(`${new Date().toISOString()} [${mode}] ${message}\n`);
 }
 
-function migrate() {
+/** The SQLite database in DATA_DIR (node:sqlite, built into Node), or undefined without one. */
+async function visitsDb() {
+  if (!process.env.DATA_DIR) return undefined;
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(`${process.env.DATA_DIR}/hello.db`);
+  // WAL: the old and the new release read and write the file at once during a deploy.
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;");
+  db.exec("CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, version TEXT, at TEXT)");
+  return db;
+}
+
+async function migrate() {
   if (process.env.MIGRATE === "fail") {
     process.stderr.write("migrate: failed on purpose (MIGRATE=fail)\n");
     process.exit(1);
+  }
+  const db = await visitsDb();
+  if (db) {
+    const { n } = db.prepare("SELECT count(*) AS n FROM visits").get();
+    log(`visits table ready (${n} rows in ${process.env.DATA_DIR}/hello.db)`);
   }
   log(`migrations applied (version ${process.env.SLIPWAY_VERSION ?? "unknown"})`);
   process.exit(0);
@@ -48,8 +65,9 @@ function worker() {
   log("worker started");
 }
 
-function web() {
+async function web() {
   const port = Number(process.env.PORT ?? 3000);
+  const db = await visitsDb();
   let shuttingDown = false;
   let inFlight = 0;
 
@@ -87,6 +105,13 @@ function web() {
         hostname: hostname(),
       };
       send(200, "application/json", `${JSON.stringify(body)}\n`);
+    } else if (url.pathname === "/visits" && db) {
+      db.prepare("INSERT INTO visits (version, at) VALUES (?, ?)").run(
+        process.env.SLIPWAY_VERSION ?? null,
+        new Date().toISOString(),
+      );
+      const { n } = db.prepare("SELECT count(*) AS n FROM visits").get();
+      send(200, "application/json", `${JSON.stringify({ visits: n })}\n`);
     } else if (url.pathname === "/slow") {
       const ms = Math.min(Math.max(Number(url.searchParams.get("ms") ?? 1000) || 0, 0), 60_000);
       setTimeout(() => send(200, "text/plain", `slept ${ms}ms\n`), ms);
@@ -151,10 +176,10 @@ async function healthcheck() {
   }
 }
 
-if (mode === "migrate") migrate();
+if (mode === "migrate") await migrate();
 else if (mode === "healthcheck") healthcheck();
 else if (mode === "worker") worker();
-else if (mode === "web") web();
+else if (mode === "web") await web();
 else {
   process.stderr.write(`usage: node server.mjs [migrate|worker|healthcheck]\n`);
   process.exit(2);

@@ -26,6 +26,7 @@ import {
   registryServerProblem,
   sizeProblem,
   userProblem,
+  roleVolumeProblem,
   volumeProblem,
 } from "./validators.ts";
 
@@ -174,6 +175,12 @@ const roleObject = z
       .prefault("60s")
       .describe(
         "For roles without the proxy whose image has a HEALTHCHECK: how long a new container may take to report healthy before the release fails and the old one keeps running.",
+      ),
+    volumes: z
+      .array(checkedString(roleVolumeProblem))
+      .default([])
+      .describe(
+        'Data kept across releases, as "NAME:/path/in/container" (a volume of this app and environment, e.g. "data:/app/data" for a SQLite file) or "/host/path:/path/in/container". The release command and one-off runs of the role get them too.',
       ),
     options: z
       .strictObject({

@@ -326,3 +326,16 @@ export function volumeProblem(s: string): Problem | undefined {
   }
   return undefined;
 }
+
+/** A role's volume: "NAME:/path/in/container" (a named volume of the app) or "/host/path:/path". */
+export function roleVolumeProblem(s: string): Problem | undefined {
+  const problem = volumeProblem(s);
+  if (problem) return problem;
+  if (!s.includes(":")) {
+    return {
+      message: `${quote(s)} does not say where it goes in the container`,
+      hint: 'write "NAME:/path/in/container", e.g. "data:/app/data" for a SQLite file',
+    };
+  }
+  return undefined;
+}

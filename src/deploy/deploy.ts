@@ -14,7 +14,7 @@ import type { ReleaseKind } from "../releases/index.ts";
 import type { Connections, HostOutcome } from "../transport/index.ts";
 import { onHosts } from "../transport/index.ts";
 import { renderEnvFile } from "./env-file.ts";
-import { imageRef, siteName } from "./names.ts";
+import { imageRef, roleVolumes, siteName } from "./names.ts";
 import { type RoleOutcome, type RoleRelease, releaseRoleOnHost } from "./role.ts";
 
 export interface RoleSettings {
@@ -114,6 +114,7 @@ export function roleRelease(input: ReleasePlanInput, role: RoleSettings, env: st
     by: { user: holder.user, machine: holder.machine },
     keep: config.releases.keep,
     privateNetwork: privateNetwork(siteName(config.service, input.loaded.environment)),
+    volumes: roleVolumes(siteName(config.service, input.loaded.environment), settings.volumes),
   };
 }
 

@@ -53,7 +53,7 @@ import {
   rollout,
 } from "./deploy.ts";
 import { overrideEnv } from "./env-file.ts";
-import { containerName, imageRef, releaseLabels, siteName } from "./names.ts";
+import { containerName, imageRef, releaseLabels, roleVolumes, siteName } from "./names.ts";
 
 export { primaryHost, type RolloutSummary, rolesInOrder, rollingLimit } from "./deploy.ts";
 export {
@@ -61,6 +61,7 @@ export {
   imageRef,
   releaseLabels,
   roleSelector,
+  roleVolumes,
   siteName,
 } from "./names.ts";
 
@@ -499,6 +500,7 @@ async function runReleaseCommand(
       }),
       envFile: envPath,
       cmd: command,
+      volumes: roleVolumes(site, config.servers[role.name]?.volumes ?? []),
       removeOnExit: true,
       detach: false,
     }),

@@ -64,3 +64,21 @@ export function imageRef(
 export function withVersion(ref: string, version: string): string {
   return `${ref.slice(0, ref.lastIndexOf(":"))}:${version}`;
 }
+
+/**
+ * A role's volumes as mounts: a named volume "data" becomes "<site>-data", so staging and
+ * production on one host never share it; a host path is used as written.
+ */
+export function roleVolumes(
+  site: string,
+  volumes: readonly string[],
+): { source: string; target: string }[] {
+  return volumes.map((volume) => {
+    const at = volume.indexOf(":");
+    const source = volume.slice(0, at);
+    return {
+      source: source.startsWith("/") ? source : `${site}-${source}`,
+      target: volume.slice(at + 1),
+    };
+  });
+}

@@ -71,6 +71,8 @@ export interface RoleRelease {
   keep: number;
   /** The site's private network (its accessories are there); proxied roles join the proxy's too. */
   privateNetwork: string;
+  /** Data kept across releases (a SQLite file's folder). */
+  volumes: { source: string; target: string }[];
 }
 
 export interface RoleOutcome {
@@ -135,6 +137,7 @@ export async function releaseRoleOnHost(
     ...(release.cmd ? { cmd: release.cmd } : {}),
     ...(release.memoryBytes ? { memoryBytes: release.memoryBytes } : {}),
     ...(release.cpus ? { cpus: release.cpus } : {}),
+    ...(release.volumes.length > 0 ? { volumes: release.volumes } : {}),
   };
   say(`starting ${name}`);
   // Singletons stopped above come back when the new container never gets to serve.

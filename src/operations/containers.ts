@@ -12,6 +12,7 @@ import {
   releaseLabels,
   roleSelector,
   rolesInOrder,
+  roleVolumes,
   siteName,
 } from "../deploy/index.ts";
 import {
@@ -214,6 +215,7 @@ export async function runOneOff(
         }),
         envFile,
         cmd: request.argv,
+        volumes: roleVolumes(site, config.servers[role.name]?.volumes ?? []),
         removeOnExit: true,
         detach: false,
         interactive: request.stdin !== undefined,

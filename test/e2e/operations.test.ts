@@ -97,7 +97,8 @@ describe("slipway status, logs, exec, run, restart, prune end to end", {
 
   before(async () => {
     box = await startVpsBox({ publish: [80] });
-    hello = await helloProject(box);
+    // The web role keeps a SQLite file on a volume (DATA_DIR): kept across releases.
+    hello = await helloProject(box, { webVolumes: ["data:/app/data"] });
     url = `http://127.0.0.1:${box.ports[80]}/`;
   });
 
@@ -106,13 +107,27 @@ describe("slipway status, logs, exec, run, restart, prune end to end", {
     if (hello) await rm(hello.dir, { recursive: true, force: true });
   });
 
-  it("bootstraps the box and deploys v1, then v2", async () => {
-    await hello.configure("first");
+  const visit = async () =>
+    (
+      (await (await fetch(`${url}visits`, { headers: { connection: "close" } })).json()) as {
+        visits: number;
+      }
+    ).visits;
+
+  it("bootstraps the box and deploys v1, then v2; a SQLite file on the role's volume is kept", async () => {
+    await hello.configure("first", { DATA_DIR: "/app/data" });
     await ok(["server", "bootstrap"]);
     await ok(["deploy", "--version", "v1"]);
-    await hello.configure("second");
-    await ok(["deploy", "--version", "v2"]);
+    assert.equal(await visit(), 1);
+    assert.equal(await visit(), 2);
+    await hello.configure("second", { DATA_DIR: "/app/data" });
+    const second = await ok(["deploy", "--version", "v2"]);
     assert.equal((await current()).version, "v2");
+    // The release command (migrations) saw the file, and v2 goes on counting in it.
+    assert.match(second.stderr, /visits table ready \(2 rows in \/app\/data\/hello\.db\)/);
+    assert.equal(await visit(), 3);
+    const volumes = await box.exec(["docker", "volume", "ls", "--quiet"]);
+    assert.match(volumes, /^hello-data$/m, "named after the app");
   });
 
   it("status shows every role running v2, the proxy and the lock, for people and as JSON", async () => {
@@ -163,7 +178,7 @@ describe("slipway status, logs, exec, run, restart, prune end to end", {
 
   it("status names an unreachable host and its reason, still shows the others, and exits 1", async () => {
     const config = await readFile(join(hello.dir, "slipway.yml"), "utf8");
-    const wider = config.replace(`  web: [${box.host}]`, `  web: [${box.host}, 127.0.0.2]`);
+    const wider = config.replace(`    hosts: [${box.host}]`, `    hosts: [${box.host}, 127.0.0.2]`);
     assert.notEqual(wider, config);
     await writeFile(join(hello.dir, "unreachable.yml"), wider);
     const run = await slipway(["-c", "unreachable.yml", "status"]);
@@ -261,6 +276,15 @@ describe("slipway status, logs, exec, run, restart, prune end to end", {
       "console.log(process.env.MESSAGE, process.env.SLIPWAY_VERSION)",
     ]);
     assert.equal(run.stdout, "second v2\n");
+    // A one-off run of web mounts its volume: it reads the SQLite file the app writes.
+    const rows = await ok([
+      "run",
+      "--",
+      "node",
+      "-e",
+      'const { DatabaseSync } = require("node:sqlite"); console.log(new DatabaseSync("/app/data/hello.db").prepare("SELECT count(*) AS n FROM visits").get().n)',
+    ]);
+    assert.equal(rows.stdout.trim(), "3");
     const worker = await ok(["run", "--role", "worker", "--", "sh", "-c", "echo $SLIPWAY_ROLE"]);
     assert.equal(worker.stdout, "worker\n");
     const failing = await slipway(["run", "--", "sh", "-c", "exit 3"]);

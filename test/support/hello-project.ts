@@ -42,6 +42,8 @@ export interface HelloOptions {
   sshConfig?: string;
   /** Appended to the copied Dockerfile (a HEALTHCHECK, say). */
   dockerfileExtra?: string;
+  /** servers.web.volumes of the default servers section. */
+  webVolumes?: string[];
 }
 
 /** A throwaway copy of some files of examples/<example>, and the bin run in it as a user would. */
@@ -120,7 +122,13 @@ export async function helloProject(box: VpsBox, options: HelloOptions = {}): Pro
             : []),
           ...(options.servers ?? [
             "servers:",
-            `  web: [${box.host}]`,
+            ...(options.webVolumes
+              ? [
+                  "  web:",
+                  `    hosts: [${box.host}]`,
+                  `    volumes: [${options.webVolumes.map((v) => JSON.stringify(v)).join(", ")}]`,
+                ]
+              : [`  web: [${box.host}]`]),
             "  worker:",
             `    hosts: [${box.host}]`,
             "    cmd: node server.mjs worker",

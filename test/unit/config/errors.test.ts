@@ -538,4 +538,25 @@ env:
       ],
     );
   });
+
+  it("a role's volume must say where it goes in the container", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+service: hello
+image: hello
+servers:
+  web:
+    hosts: [127.0.0.1]
+    volumes: [data, "x y:/data", "data:relative"]
+`,
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.line} ${i.path} ${i.message}`),
+      [
+        '6 servers.web.volumes[0] "data" does not say where it goes in the container',
+        '6 servers.web.volumes[1] "x y" is neither a volume name nor an absolute path',
+        '6 servers.web.volumes[2] container path "relative" is not absolute',
+      ],
+    );
+  });
 });

@@ -55,6 +55,7 @@ environments:
       stop_timeout: 30_000,
       ready_after: 5_000,
       ready_timeout: 60_000,
+      volumes: [],
       options: { memory: 512 * 1024 ** 2 },
     });
     assert.deepEqual(config.servers.worker?.hosts, ["10.1.0.3"]);

@@ -17,6 +17,7 @@ describe("resolved configuration", () => {
           stop_timeout: 30_000,
           ready_after: 5_000,
           ready_timeout: 60_000,
+          volumes: [],
           options: {},
         },
       },

@@ -129,6 +129,7 @@ describe("examples", () => {
             stop_timeout: 30_000,
             ready_after: 5_000,
             ready_timeout: 60_000,
+            volumes: [],
             options: {},
           },
         },

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { overrideEnv, renderEnvFile } from "../../../src/deploy/env-file.ts";
 import { type ProbeResult, waitHealthy } from "../../../src/deploy/health.ts";
-import { containerName, siteName } from "../../../src/deploy/names.ts";
+import { containerName, roleVolumes, siteName } from "../../../src/deploy/names.ts";
 
 /** A fake clock: sleeping advances time instantly, so the gate's timing is exact. */
 function clock() {
@@ -124,5 +124,17 @@ describe("overrideEnv", () => {
       "PORT=3000\nDATABASE_URL=postgres://hello_b:new@hello-db:5432/hello\nMESSAGE=a=b c\nREDIS_URL=redis://:pw@hello-cache:6379/0\n",
     );
     assert.equal(overrideEnv(kept, new Map()), kept);
+  });
+});
+
+describe("roleVolumes", () => {
+  it("names a volume after the site (so environments never share it); a host path stays", () => {
+    assert.deepEqual(
+      roleVolumes("hello-staging", ["data:/app/data", "/srv/uploads:/app/uploads"]),
+      [
+        { source: "hello-staging-data", target: "/app/data" },
+        { source: "/srv/uploads", target: "/app/uploads" },
+      ],
+    );
   });
 });
