@@ -16,7 +16,7 @@ import {
   type ResolvedAccessory,
   waitHealthy,
 } from "./host.ts";
-import { accessoryContainer, accessoryDir, accessoryImage } from "./plan.ts";
+import { accessoryContainer, accessoryDir, accessoryImage, accessoryVolume } from "./plan.ts";
 
 const STOP_TIMEOUT_S = 60;
 
@@ -83,9 +83,9 @@ export async function removeAccessory(
   accessory: ResolvedAccessory,
   options: { deleteData: boolean },
 ): Promise<{ removed: string[]; kept: string[] }> {
-  const { credentials } = await ensureCredentials(transport, accessory);
-  const plan = await planOnHost(transport, accessory, credentials);
-  const name = plan.container.name;
+  // Names only: removing must never create credentials for an accessory that was never booted.
+  const name = accessoryContainer(accessory.site, accessory.name);
+  const plan = { volume: accessoryVolume(accessory.site, accessory.settings) };
   const removed: string[] = [];
   if ((await isRunning(transport, name)) !== undefined) {
     await transport.run(["docker", "stop", "-t", String(STOP_TIMEOUT_S), name]);

@@ -49,6 +49,14 @@ export function accessoryContainer(site: string, name: string): string {
   return `${site}-${name}`;
 }
 
+/** Where an accessory's data lives: its own volume or path, else a volume named after it. */
+export function accessoryVolume(
+  site: string,
+  settings: Pick<AccessorySettings, "name" | "volume">,
+): string {
+  return settings.volume ?? `${accessoryContainer(site, settings.name)}-data`;
+}
+
 /** The image an accessory runs: its own, or the engine's official one at its version. */
 export function accessoryImage(
   settings: Pick<AccessorySettings, "engine" | "version" | "image">,
@@ -67,7 +75,7 @@ export function planAccessory(
 ): AccessoryPlan {
   const engine = ENGINES[settings.engine];
   const name = accessoryContainer(site, settings.name);
-  const volume = settings.volume ?? `${name}-data`;
+  const volume = accessoryVolume(site, settings);
   const network = privateNetwork(site);
   const envPath = `${accessoryDir(site, settings.name)}/container.env`;
   const command = engine.command(settings.settings);
