@@ -24,9 +24,9 @@ import {
   portProblem,
   publishProblem,
   registryServerProblem,
+  roleVolumeProblem,
   sizeProblem,
   userProblem,
-  roleVolumeProblem,
   volumeProblem,
 } from "./validators.ts";
 
