@@ -11,6 +11,8 @@ import type { Credentials, EngineName } from "./engines.ts";
 export interface RotationPlan {
   /** The login the app moves to. */
   next: Credentials;
+  /** Runs in the container as its superuser, the SQL on stdin (never argv). */
+  client: string[];
   /** SQL (on stdin to the engine's client, never argv) that gives `next` its password. */
   prepare: string;
   /** SQL that retires the login the app used, once the app runs healthy with `next`. */
@@ -27,10 +29,12 @@ export function planRotation(
   credentials: Credentials,
   newPassword: string,
 ): RotationPlan {
+  if (engine === "mysql" || engine === "mariadb")
+    return planMysqlRotation(engine, credentials, newPassword);
   if (engine !== "postgres") {
     throw new UserError({
       code: "rotate.engine",
-      message: `rotating a ${engine} password is not supported yet (Postgres is)`,
+      message: `rotating a ${engine} password is not supported yet (Postgres, MySQL and MariaDB are)`,
       hint: "for now: set a new password in the engine, then slipway accessory restart",
     });
   }
@@ -56,6 +60,7 @@ export function planRotation(
   const previous = credentials.user;
   return {
     next: { ...credentials, user: target, password: newPassword, owner },
+    client: psqlFromStdin(),
     prepare,
     retire: (unknownPassword) =>
       [
@@ -74,4 +79,36 @@ export function psqlFromStdin(): string[] {
     "-c",
     'exec psql --quiet --no-psqlrc -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB"',
   ];
+}
+
+/**
+ * MySQL and MariaDB: the second login is a user with the same grants on the app's database (MariaDB
+ * has no second password for one user), the SQL run as root with its password from the
+ * container's env (MYSQL_PWD, never argv).
+ */
+function planMysqlRotation(
+  engine: "mysql" | "mariadb",
+  credentials: Credentials,
+  newPassword: string,
+): RotationPlan {
+  const owner = ownerOf(credentials);
+  const target = credentials.user === owner ? `${owner}_b` : owner;
+  const literal = (value: string) => `'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+  const account = (name: string) => `${literal(name)}@'%'`;
+  const database = `\`${credentials.database.replaceAll("`", "``")}\``;
+  const prefix = engine === "mysql" ? "MYSQL" : "MARIADB";
+  const client = engine === "mysql" ? "mysql" : "mariadb";
+  const previous = credentials.user;
+  return {
+    next: { ...credentials, user: target, password: newPassword, owner },
+    client: ["sh", "-c", `MYSQL_PWD="$${prefix}_ROOT_PASSWORD" exec ${client} --user=root --batch`],
+    prepare: [
+      `CREATE USER IF NOT EXISTS ${account(target)} IDENTIFIED BY ${literal(newPassword)};`,
+      `ALTER USER ${account(target)} IDENTIFIED BY ${literal(newPassword)};`,
+      `GRANT ALL PRIVILEGES ON ${database}.* TO ${account(target)};`,
+      "",
+    ].join("\n"),
+    retire: (unknownPassword) =>
+      [`ALTER USER ${account(previous)} IDENTIFIED BY ${literal(unknownPassword)};`, ""].join("\n"),
+  };
 }

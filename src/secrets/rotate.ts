@@ -7,7 +7,6 @@
 import {
   accessoryContainer,
   planRotation,
-  psqlFromStdin,
   type ResolvedAccessory,
   readCredentials,
   writeCredentials,
@@ -52,7 +51,7 @@ export async function rotateAccessory(
   redactor.add(plan.next.password);
   const container = accessoryContainer(accessory.site, accessory.name);
   const sql = (text: string) =>
-    transport.run(dockerExec(container, psqlFromStdin(), { interactive: true }), { stdin: text });
+    transport.run(dockerExec(container, plan.client, { interactive: true }), { stdin: text });
   let moved = false;
   try {
     await restart({

@@ -322,6 +322,30 @@ describe("password rotation (alternating logins)", () => {
     assert.match(third.retire("x"), /ALTER ROLE "hello_b"/);
   });
 
+  it("MariaDB and MySQL: a second user with the same grants, SQL as root with the password from env", () => {
+    const plan = planRotation("mariadb", first, "n3w");
+    assert.equal(plan.next.user, "hello_b");
+    assert.deepEqual(plan.client, [
+      "sh",
+      "-c",
+      'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb --user=root --batch',
+    ]);
+    assert.equal(
+      plan.prepare,
+      [
+        "CREATE USER IF NOT EXISTS 'hello_b'@'%' IDENTIFIED BY 'n3w';",
+        "ALTER USER 'hello_b'@'%' IDENTIFIED BY 'n3w';",
+        "GRANT ALL PRIVILEGES ON `hello`.* TO 'hello_b'@'%';",
+        "",
+      ].join("\n"),
+    );
+    assert.equal(plan.retire("x"), "ALTER USER 'hello'@'%' IDENTIFIED BY 'x';\n");
+    assert.match(
+      planRotation("mysql", first, "n").client[2] ?? "",
+      /\$MYSQL_ROOT_PASSWORD" exec mysql /,
+    );
+  });
+
   it("other engines say they are not supported yet", () => {
     assert.throws(
       () => planRotation("redis", first, "x"),
