@@ -444,6 +444,36 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     assert.match(query.stdout, /^2\s+notes$/m);
     const env = await ok(["exec", "web", "--", "printenv", "REPORTS_URL"]);
     assert.match(env.stdout, /^mysql:\/\/notes:\[redacted\]@notes-reports:3306\/notes$/m);
+
+    // Rotated: the app's env names the second user, whose new password works; the old one is retired.
+    const before = await password("notes", "reports");
+    const rotated = await ok(["secrets", "rotate", "reports", "--yes"]);
+    assert.match(rotated.stdout, /reports: the app now logs in as notes_b/);
+    const after = await password("notes", "reports");
+    const rotatedEnv = await ok(["exec", "web", "--", "printenv", "REPORTS_URL"]);
+    assert.match(rotatedEnv.stdout, /^mysql:\/\/notes_b:\[redacted\]@notes-reports:3306\/notes$/m);
+    const login = (user: string, secret: string) =>
+      box.exec(
+        [
+          "docker",
+          "run",
+          "--rm",
+          "-i",
+          "--network",
+          "slipway-notes",
+          "--entrypoint",
+          "sh",
+          MARIADB_IMAGE,
+          "-c",
+          // The password on stdin, never in argv.
+          'read -r MYSQL_PWD; export MYSQL_PWD; mariadb -h notes-reports -u"$1" notes -N -e "select current_user()" 2>&1 || true',
+          "sh",
+          user,
+        ],
+        { input: `${secret}\n` },
+      );
+    assert.match(await login("notes_b", after), /^notes_b@%$/m);
+    assert.match(await login("notes", before), /Access denied/);
   });
 
   it("db console logs in; stop and start keep the data; upgrade refuses a Postgres major version and moves Redis to another tag on the same data", async () => {
