@@ -185,6 +185,8 @@ export async function releaseRoleOnHost(
   say(`healthy after ${gate.attempts} checks (${(gate.elapsedMs / 1000).toFixed(1)}s)`);
 
   if (release.proxy) {
+    // By name, not address: a container restarted by its policy (or at boot) may get another
+    // address, and nginx resolves names whenever it starts.
     const target = { container: name, port: release.proxy.site.appPort };
     try {
       await files;
@@ -335,7 +337,7 @@ async function prune(
 }
 
 /**
- * Probes the health path over the private network. The container's address, once known, is kept
+ * Probes the health path over the proxy's network. The container's address, once known, is kept
  * (it stays while the container runs): a passing probe is one round trip, and only a failing one
  * asks the engine whether the container is still there.
  */
@@ -345,7 +347,7 @@ function httpProbe(
   release: RoleRelease,
 ): () => Promise<ProbeResult> {
   let ip: string | undefined;
-  return async () => {
+  return async (): Promise<ProbeResult> => {
     const proxy = release.proxy;
     if (!proxy) return { ok: false, detail: "no proxy settings", fatal: true };
     if (!ip) {

@@ -174,8 +174,9 @@ export function planProxyBoot(image: string): Step[] {
  * Run in the proxy container: a graceful reload that returns only once the new configuration
  * serves. `nginx -s reload` returns as soon as the signal is sent, and until the master has
  * started new workers the old ones keep accepting with the old configuration; an old worker
- * stops accepting when it is told to quit and renames itself "... is shutting down". Bounded:
- * after 5 s it returns anyway (a reload that starts no workers leaves the old ones serving).
+ * stops accepting when it is told to quit and renames itself "... is shutting down". A reload
+ * the master could not carry out (a name it failed to resolve, say) leaves the old workers
+ * serving: after 5 s that is a failure (exit 1), so nothing goes on as if traffic had moved.
  */
 export const RELOAD_SCRIPT = [
   // stderr first: a worker gone between the listing and the read is not an error.
@@ -191,7 +192,8 @@ export const RELOAD_SCRIPT = [
   "  i=$((i + 1))",
   "  sleep 0.05",
   "done",
-  'echo "slipway: nginx still serves with its old workers after 5s" >&2',
+  'echo "slipway: nginx did not take the new configuration: its old workers still serve after 5s" >&2',
+  "exit 1",
 ].join("\n");
 
 /** Checks the whole configuration, then reloads nginx gracefully (open requests finish). */
@@ -225,7 +227,12 @@ export const SWITCH_SCRIPT = [
   '  echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
   "  exit 1",
   "fi",
-  'docker exec "$3" sh -c "$4"',
+  'if ! docker exec "$3" sh -c "$4"; then',
+  // nginx kept its old configuration: the file on disk must say the same, for the next reload.
+  '  if [ -e "$previous" ]; then mv -f "$previous" "$current"; else rm -f "$current"; fi',
+  '  echo "slipway: the reload of $2 did not take; the previous upstream is back in place" >&2',
+  "  exit 1",
+  "fi",
 ].join("\n");
 
 /**

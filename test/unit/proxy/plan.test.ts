@@ -231,7 +231,11 @@ describe("planProxySwitch", () => {
         '  echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
         "  exit 1",
         "fi",
-        'docker exec "$3" sh -c "$4"',
+        'if ! docker exec "$3" sh -c "$4"; then',
+        '  if [ -e "$previous" ]; then mv -f "$previous" "$current"; else rm -f "$current"; fi',
+        '  echo "slipway: the reload of $2 did not take; the previous upstream is back in place" >&2',
+        "  exit 1",
+        "fi",
       ].join("\n"),
     );
   });
@@ -315,13 +319,14 @@ describe("the switch script, with a recording fake docker", () => {
     assert.deepEqual(readdirSync(dir), []);
   });
 
-  it("fails when the reload fails (nginx not running), keeping the file nginx accepted", () => {
+  it("fails when the reload does not take, putting back the upstream nginx still runs", () => {
     const dir = join(root, "no-reload");
     mkdirSync(dir);
     writeFileSync(join(dir, "hello-web.conf"), "old\n");
     const r = runSwitch(dir, "new\n", 0, 1);
     assert.equal(r.code, 1);
+    assert.match(r.stderr, /the reload of hello-web did not take; the previous upstream is back/);
     assert.deepEqual(r.calls, ["exec slipway-proxy nginx -t", "exec slipway-proxy sh -c"]);
-    assert.equal(readFileSync(join(dir, "hello-web.conf"), "utf8"), "new\n");
+    assert.equal(readFileSync(join(dir, "hello-web.conf"), "utf8"), "old\n");
   });
 });
