@@ -66,6 +66,7 @@ export function startLoad(
   const loop = async () => {
     while (running && Date.now() < deadline) {
       report.requests++;
+      const sent = Date.now() - started;
       try {
         const { status, body } = await once(url, 10_000);
         if (status !== 200) {
@@ -78,7 +79,8 @@ export function startLoad(
         report.seen[version] = { first: report.seen[version]?.first ?? at, last: at };
         report.lastVersion = version;
       } catch (error) {
-        fail(error instanceof Error ? error.message : String(error));
+        // When it was sent, to line failures up with what the deploy did then.
+        fail(`${error instanceof Error ? error.message : String(error)} (sent at +${sent}ms)`);
       }
     }
   };
