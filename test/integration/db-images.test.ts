@@ -8,7 +8,7 @@
  * own environment, and the clients through PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH or stdin.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MARIADB_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
-import { onProcessExit, type RunResult, rigAvailable, skipUnless } from "../rig/index.ts";
+import { onProcessExit, type RunResult, rigAvailable, run, skipUnless } from "../rig/index.ts";
 
 const ID = randomBytes(4).toString("hex");
 const NETWORK = `slipway-test-db-${ID}`;
@@ -51,25 +51,7 @@ function podman(
   args: readonly string[],
   opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("podman", args, {
-      env: { ...process.env, ...opts.env },
-      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      timeout: opts.timeoutMs ?? 120_000,
-      killSignal: "SIGKILL",
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
+  return run("podman", args, { timeoutMs: 120_000, ...opts });
 }
 
 /** Podman's own warnings (cgroup v1 on this machine) are noise in an error message. */

@@ -19,6 +19,8 @@ export interface RunOptions {
   input?: string;
   /** Killed (SIGKILL) after this many milliseconds; default 60 s. */
   timeoutMs?: number;
+  /** Added to the program's environment (secrets that must not go on an argv). */
+  env?: Record<string, string>;
 }
 
 /** Runs a program (no shell) and resolves with its exit status and output, whatever the status. */
@@ -29,6 +31,7 @@ export function run(
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, {
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
       stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       timeout: opts.timeoutMs ?? 60_000,
       killSignal: "SIGKILL",
