@@ -149,6 +149,31 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     ).trim();
   }
 
+  /**
+   * Logs in from a throwaway container of `image` on the app's private network, as the app does,
+   * the password on stdin (never argv); `script` reads it and prints who it is, or the error.
+   */
+  function loginFrom(image: string, script: string, user: string, secret: string) {
+    return box.exec(
+      [
+        "docker",
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "slipway-notes",
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        script,
+        "sh",
+        user,
+      ],
+      { input: `${secret}\n` },
+    );
+  }
+
   before(async () => {
     box = await startVpsBox({ publish: [80] });
     notes = await exampleProject("notes", [
@@ -394,24 +419,11 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     // From another container on the private network, as the app logs in (inside its own container
     // Postgres trusts 127.0.0.1, as the official image does).
     const login = (user: string, secret: string) =>
-      box.exec(
-        [
-          "docker",
-          "run",
-          "--rm",
-          "-i",
-          "--network",
-          "slipway-notes",
-          "--entrypoint",
-          "sh",
-          POSTGRES_IMAGE,
-          "-c",
-          // The password on stdin, never in argv.
-          'read -r PGPASSWORD; export PGPASSWORD; psql -h notes-db -U "$1" -d notes -tAc "select current_user" 2>&1 || true',
-          "sh",
-          user,
-        ],
-        { input: `${secret}\n` },
+      loginFrom(
+        POSTGRES_IMAGE,
+        'read -r PGPASSWORD; export PGPASSWORD; psql -h notes-db -U "$1" -d notes -tAc "select current_user" 2>&1 || true',
+        user,
+        secret,
       );
     assert.equal((await login("notes_b", after.password)).trim(), "notes", "acts as the owner");
     assert.match(await login("notes", before), /password authentication failed/);
@@ -453,24 +465,11 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     const rotatedEnv = await ok(["exec", "web", "--", "printenv", "REPORTS_URL"]);
     assert.match(rotatedEnv.stdout, /^mysql:\/\/notes_b:\[redacted\]@notes-reports:3306\/notes$/m);
     const login = (user: string, secret: string) =>
-      box.exec(
-        [
-          "docker",
-          "run",
-          "--rm",
-          "-i",
-          "--network",
-          "slipway-notes",
-          "--entrypoint",
-          "sh",
-          MARIADB_IMAGE,
-          "-c",
-          // The password on stdin, never in argv.
-          'read -r MYSQL_PWD; export MYSQL_PWD; mariadb -h notes-reports -u"$1" notes -N -e "select current_user()" 2>&1 || true',
-          "sh",
-          user,
-        ],
-        { input: `${secret}\n` },
+      loginFrom(
+        MARIADB_IMAGE,
+        'read -r MYSQL_PWD; export MYSQL_PWD; mariadb -h notes-reports -u"$1" notes -N -e "select current_user()" 2>&1 || true',
+        user,
+        secret,
       );
     assert.match(await login("notes_b", after), /^notes_b@%$/m);
     assert.match(await login("notes", before), /Access denied/);
