@@ -205,10 +205,9 @@ export async function releaseRoleOnHost(
 }
 
 /**
- * One container start, stop or removal at a time on a host. A host's drain and cleanup overlap
- * the next role's start; on Podman 4.3 (netavark 1.4), network setup and teardown of two
- * containers at once could leave the published port's forwarding rules out for a moment, and
- * connections opened then hung (seen as requests with no answer during a deploy under load).
+ * One container start, stop or removal at a time on a host: a host's drain and cleanup overlap the
+ * next role's start, and this keeps the engine's network setup and teardown for two containers
+ * from running at once (suspected, not shown, in a Podman-host flake that it did not cure).
  */
 const engineQueues = new WeakMap<Transport, Promise<unknown>>();
 
