@@ -19,6 +19,26 @@ import { type LoadReport, startLoad } from "../support/load.ts";
 
 const APT = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"];
 
+// What the box's network and proxy look like while a request hangs: each hop tried on its own.
+const HANG_SNAPSHOT = `
+t() { curl -sS -m 4 -o /dev/null -w "%{http_code} connect=%{time_connect} total=%{time_total}\\n" "$@" 2>&1; }
+echo "== $(date +%T.%N) curl 127.0.0.1:80 in the box: $(t http://127.0.0.1/)"
+for ip in $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' slipway-proxy); do
+  echo "== curl the proxy at $ip: $(t http://$ip/)"
+done
+echo "== upstreams"; cat /var/lib/slipway/proxy/upstreams/*.conf
+echo "== containers"
+for c in $(docker ps -aq); do
+  docker inspect -f '{{.Name}} {{.State.Status}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}' "$c"
+done
+echo "== nginx processes"
+docker exec slipway-proxy sh -c 'for d in /proc/[0-9]*; do echo "\${d#/proc/} $(tr "\\000" " " < $d/cmdline)"; done' | grep nginx
+echo "== proxy log"; docker logs --since 30s slipway-proxy 2>&1 | tail -30
+echo "== nat"; iptables-save -t nat 2>&1 || nft list ruleset 2>&1
+echo "== conntrack port 80"; grep -w "dport=80" /proc/net/nf_conntrack 2>&1 | tail -30
+echo "== ss in the box"; ss -tan 2>&1 | grep -v LISTEN | tail -20
+`;
+
 describe("a Podman host end to end", {
   skip: skipUnless(rigAvailable()) || skipUnless(imagesAvailable()),
   timeout: 900_000,
@@ -48,13 +68,38 @@ describe("a Podman host end to end", {
     }
   }
 
-  /** Runs a slipway command while the load runs, and returns both. */
-  async function underLoad(args: string[]): Promise<{ run: SlipwayRun; load: LoadReport }> {
-    const load = startLoad(url, { concurrency: 4, maxMs: 180_000 });
+  /**
+   * Runs a slipway command while the load runs, and returns both. A request that hangs makes a
+   * snapshot of the box's network and proxy at that moment (a known flake to pin down).
+   */
+  async function underLoad(
+    args: string[],
+  ): Promise<{ run: SlipwayRun; load: LoadReport; snapshot: string }> {
+    let snapshot: Promise<string> = Promise.resolve("");
+    const load = startLoad(url, {
+      concurrency: 4,
+      maxMs: 180_000,
+      onSlow: (sentAt) => {
+        snapshot = hangSnapshot(sentAt);
+      },
+    });
     await new Promise((r) => setTimeout(r, 500));
     const run = await slipway(args);
     await new Promise((r) => setTimeout(r, 500));
-    return { run, load: await load.stop() };
+    const report = await load.stop();
+    return { run, load: report, snapshot: await snapshot };
+  }
+
+  async function hangSnapshot(sentAt: number): Promise<string> {
+    const started = Date.now();
+    const direct = await fetch(url, { signal: AbortSignal.timeout(4_000) }).then(
+      (r) => `HTTP ${r.status} in ${Date.now() - started}ms`,
+      (e: Error) => `${e.message} after ${Date.now() - started}ms`,
+    );
+    const inBox = await box
+      .exec(["sh", "-c", HANG_SNAPSHOT], { timeoutMs: 60_000 })
+      .catch((e: Error) => e.message);
+    return `== a request sent at +${sentAt}ms hangs; from the test: ${direct}\n${inBox}`;
   }
 
   /** `docker inspect --format` of one container, through the host's docker command. */
@@ -121,13 +166,13 @@ describe("a Podman host end to end", {
 
   it("deploys v2 under load: no failed request, answers move from v1 to v2", async () => {
     await hello.configure("second");
-    const { run, load } = await underLoad(["deploy", "--version", "v2"]);
+    const { run, load, snapshot } = await underLoad(["deploy", "--version", "v2"]);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(
       load.failed,
       0,
       // The deploy's steps too (it started 500 ms after the load): a known flake to pin down.
-      `${load.failed} of ${load.requests} failed: ${load.failures.join("; ")}\n${run.stderr}`,
+      `${load.failed} of ${load.requests} failed: ${load.failures.join("; ")}\n${run.stderr}\n${snapshot}`,
     );
     assert.ok(load.requests > 50, `only ${load.requests} requests`);
     assert.deepEqual(load.versions, ["v1", "v2"]);

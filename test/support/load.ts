@@ -44,7 +44,13 @@ function once(url: string, timeoutMs: number): Promise<{ status: number; body: s
 /** Starts the load; `stop()` ends it and reports. Only ever aim it at 127.0.0.1. */
 export function startLoad(
   url: string,
-  options: { concurrency?: number; maxMs?: number } = {},
+  options: {
+    concurrency?: number;
+    maxMs?: number;
+    /** Called once, the first time a request has gone `slowMs` without an answer (diagnostics). */
+    onSlow?: (sentAt: number) => void;
+    slowMs?: number;
+  } = {},
 ): Load {
   if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url))
     throw new Error(`load only goes to loopback, not ${url}`);
@@ -63,12 +69,19 @@ export function startLoad(
     report.failed++;
     if (report.failures.length < 10) report.failures.push(why);
   };
+  let slowRaised = false;
+  const raiseSlow = (sent: number) => {
+    if (slowRaised) return;
+    slowRaised = true;
+    options.onSlow?.(sent);
+  };
   const loop = async () => {
     while (running && Date.now() < deadline) {
       report.requests++;
       const sent = Date.now() - started;
+      const slow = options.onSlow && setTimeout(() => raiseSlow(sent), options.slowMs ?? 2_000);
       try {
-        const { status, body } = await once(url, 10_000);
+        const { status, body } = await once(url, 10_000).finally(() => clearTimeout(slow));
         if (status !== 200) {
           fail(`HTTP ${status}: ${body.slice(0, 80)}`);
           continue;
