@@ -36,15 +36,24 @@ const SECRET_NAME = new RegExp(ENV_NAME_PATTERN);
 const COMMAND_TIMEOUT_MS = 60_000;
 const MAX_COMMAND_OUTPUT = 1024 * 1024;
 
-/** The secrets `data` refers to, in file order: env.secret names, then registry.password. */
+/**
+ * The secrets `data` refers to, in file order: env.secret names, each accessory's env.secret
+ * names, then registry.password.
+ */
 export function secretReferences(data: unknown): SecretReference[] {
   const references: SecretReference[] = [];
-  const secret = valueAt(data, ["env", "secret"]);
-  if (Array.isArray(secret)) {
+  const listed = (path: Path) => {
+    const secret = valueAt(data, path);
+    if (!Array.isArray(secret)) return;
     secret.forEach((name, i) => {
       if (typeof name === "string" && SECRET_NAME.test(name))
-        references.push({ name, path: ["env", "secret", i] });
+        references.push({ name, path: [...path, i] });
     });
+  };
+  listed(["env", "secret"]);
+  const accessories = valueAt(data, ["accessories"]);
+  if (isMap(accessories)) {
+    for (const name of Object.keys(accessories)) listed(["accessories", name, "env", "secret"]);
   }
   const registry = valueAt(data, ["registry"]);
   const password = isMap(registry) ? registry.password : undefined;

@@ -36,6 +36,23 @@ describe("secrets", () => {
     );
   });
 
+  it("resolves an accessory's env.secret too, and reports a missing one at its reference", async () => {
+    const config = `${MINIMAL.trimEnd()}
+accessories:
+  queue:
+    engine: generic
+    image: nats:2
+    env:
+      secret: [NATS_TOKEN]
+`;
+    const loaded = await load({ "slipway.yml": config, ".slipway/secrets": "NATS_TOKEN=t0k\n" });
+    assert.deepEqual([...loaded.secrets.values], [["NATS_TOKEN", "t0k"]]);
+    const issue = await onlyIssue({ "slipway.yml": config, ".slipway/secrets": "OTHER=1\n" });
+    assert.equal(issue.path, "accessories.queue.env.secret[0]");
+    assert.equal(issue.line, 12);
+    assert.match(issue.message, /secret "NATS_TOKEN" is not set/);
+  });
+
   it("reports a missing secret at its reference, naming the key and the file looked in", async () => {
     const issue = await onlyIssue({ "slipway.yml": WITH_SECRET, ".slipway/secrets": "OTHER=1\n" });
     assert.deepEqual(issue, {
