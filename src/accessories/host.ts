@@ -25,15 +25,15 @@ import { tuneAccessory } from "./tuning.ts";
 
 export const ACCESSORY_SPEC_LABEL = "slipway.accessory.spec";
 
-/** An accessory of slipway.yml with its defaults applied (engines only; generic comes later). */
+/** An accessory of slipway.yml with its defaults applied. */
 export interface ResolvedAccessory {
   name: string;
-  engine: EngineName;
+  engine: EngineName | "generic";
   host: string;
   site: string;
   service: string;
   environment: string | undefined;
-  /** The app env variable its URL goes to; undefined: none. */
+  /** The app env variable its URL goes to; undefined: none (always, for a generic one). */
   urlEnv: string | undefined;
   user: string;
   database: string;
@@ -46,20 +46,14 @@ export function resolveAccessories(loaded: LoadedConfig, primary: string): Resol
   const { config } = loaded;
   const site = loaded.environment ? `${config.service}-${loaded.environment}` : config.service;
   return Object.entries(config.accessories ?? {}).map(([name, a]) => {
-    if (a.engine === "generic") {
-      throw new UserError({
-        code: "accessory.generic",
-        message: `accessory ${name}: generic accessories are not supported yet`,
-        hint: "use one of the engines (postgres, mysql, mariadb, mongodb, redis, influxdb)",
-      });
-    }
-    const engine = ENGINES[a.engine];
     const publish =
       a.publish === undefined
         ? undefined
         : typeof a.publish === "number"
           ? { address: "127.0.0.1", port: a.publish }
           : parsePublish(a.publish);
+    // Secret values go to the container's env file (0600) only; config check made sure they exist.
+    const secrets = (a.env?.secret ?? []).map((key) => [key, loaded.secrets.values.get(key) ?? ""]);
     return {
       name,
       engine: a.engine,
@@ -67,7 +61,10 @@ export function resolveAccessories(loaded: LoadedConfig, primary: string): Resol
       site,
       service: config.service,
       environment: loaded.environment,
-      urlEnv: a.url_env === false ? undefined : (a.url_env ?? engine.urlEnv),
+      urlEnv:
+        a.engine === "generic" || a.url_env === false
+          ? undefined
+          : (a.url_env ?? ENGINES[a.engine].urlEnv),
       user: a.user ?? config.service,
       database: a.database ?? config.service,
       overrides: a.tuning,
@@ -78,8 +75,11 @@ export function resolveAccessories(loaded: LoadedConfig, primary: string): Resol
         image: a.image,
         volume: a.volume,
         publish,
-        env: a.env?.clear ?? {},
+        env: { ...a.env?.clear, ...Object.fromEntries(secrets) },
         memoryBytes: a.memory,
+        port: a.port,
+        cmd: a.cmd,
+        healthcheck: a.healthcheck,
       },
     };
   });
@@ -90,11 +90,15 @@ function parsePublish(value: string): { address: string; port: number } {
   return { address: value.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(value.slice(at + 1)) };
 }
 
-/** The credentials kept on the accessory's host, created (and kept) on first use. */
+/**
+ * The credentials kept on the accessory's host, created (and kept) on first use. A generic
+ * accessory has none: its secrets come from env.secret.
+ */
 export async function ensureCredentials(
   transport: Transport,
   accessory: ResolvedAccessory,
-): Promise<{ credentials: Credentials; created: boolean }> {
+): Promise<{ credentials: Credentials | undefined; created: boolean }> {
+  if (accessory.engine === "generic") return { credentials: undefined, created: false };
   const existing = await readCredentials(transport, accessory);
   if (existing) return { credentials: existing, created: false };
   const credentials = generateCredentials(accessory.user, accessory.database);
@@ -156,16 +160,19 @@ export async function hostMemory(transport: Transport): Promise<number> {
 export async function planOnHost(
   transport: Transport,
   accessory: ResolvedAccessory,
-  credentials: Credentials,
+  credentials: Credentials | undefined,
 ): Promise<AccessoryPlan & { spec: string }> {
+  const { engine } = accessory;
   const limit = accessory.settings.memoryBytes;
-  const memory = limit ?? (await hostMemory(transport));
-  const settings = tuneAccessory({
-    engine: accessory.engine,
-    memoryBytes: memory,
-    dedicated: limit !== undefined,
-    overrides: accessory.overrides,
-  });
+  const settings =
+    engine === "generic"
+      ? {}
+      : tuneAccessory({
+          engine,
+          memoryBytes: limit ?? (await hostMemory(transport)),
+          dedicated: limit !== undefined,
+          overrides: accessory.overrides,
+        });
   const plan = planAccessory(
     accessory.site,
     accessory.environment,
@@ -250,7 +257,12 @@ async function containerFacts(
   };
 }
 
-/** Waits until the engine's health check passes; a container that exits fails at once. */
+const NO_HEALTHCHECK_SETTLE_MS = 3_000;
+
+/**
+ * Waits until the container's health check passes (or, without one, until it has kept running
+ * for a few seconds); a container that exits fails at once.
+ */
 export async function waitHealthy(
   transport: Transport,
   name: string,
@@ -267,6 +279,8 @@ export async function waitHealthy(
       });
     }
     if (facts.health === "healthy") return;
+    // No health check (a generic image without HEALTHCHECK): still running after a moment.
+    if (!facts.health && Date.now() - started >= NO_HEALTHCHECK_SETTLE_MS) return;
     if (Date.now() - started > deadlineMs) {
       throw new UserError({
         code: "accessory.unhealthy",
@@ -287,7 +301,7 @@ export async function accessoryEnv(
   const env = new Map<string, string>();
   await Promise.all(
     accessories.map(async (accessory) => {
-      if (!accessory.urlEnv) return;
+      if (!accessory.urlEnv || accessory.engine === "generic") return;
       const credentials = await readCredentials(transportFor(accessory.host), accessory);
       if (!credentials) {
         if (options.skipUnbooted) return;
@@ -297,7 +311,14 @@ export async function accessoryEnv(
           hint: `boot it first: slipway accessory boot ${accessory.name}`,
         });
       }
-      env.set(accessory.urlEnv, accessoryUrl(accessory.site, accessory, credentials));
+      env.set(
+        accessory.urlEnv,
+        accessoryUrl(
+          accessory.site,
+          { name: accessory.name, engine: accessory.engine },
+          credentials,
+        ),
+      );
     }),
   );
   return env;

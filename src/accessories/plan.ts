@@ -10,17 +10,27 @@ import { type Credentials, ENGINES, type EngineDefinition, type EngineName } fro
 export interface AccessorySettings {
   /** The accessory's name in slipway.yml ("db"). */
   name: string;
-  engine: EngineName;
+  /** An engine Slipway knows, or "generic": any image, run as configured. */
+  engine: EngineName | "generic";
   version: string | undefined;
   image: string | undefined;
-  /** A named volume, or an absolute host path; default: a volume named after site and accessory. */
+  /**
+   * A volume name (namespaced by site) or an absolute host path; default: a volume named after
+   * site and accessory. A generic accessory's has ":/path/in/container" after it.
+   */
   volume: string | undefined;
   publish: { address: string; port: number } | undefined;
-  /** Extra non-secret variables of the container. */
+  /** Extra variables of the container (env.clear, and env.secret's values): its env file. */
   env: Readonly<Record<string, string>>;
   /** Engine settings after tuning (engine spelling). */
   settings: Readonly<Record<string, string>>;
   memoryBytes: number | undefined;
+  /** A generic accessory's port in its container (for publish). */
+  port?: number | undefined;
+  /** A generic accessory's command; undefined: the image's. */
+  cmd?: readonly string[] | undefined;
+  /** A generic accessory's health check; undefined: the image's HEALTHCHECK, if any. */
+  healthcheck?: readonly string[] | undefined;
 }
 
 export interface AccessoryPlan {
@@ -31,7 +41,8 @@ export interface AccessoryPlan {
   volume: string;
   /** The private network of the site: only its app containers and accessories are on it. */
   network: string;
-  engine: EngineDefinition;
+  /** Undefined for a generic accessory. */
+  engine: EngineDefinition | undefined;
 }
 
 /** Where an accessory's files live on its host (credentials, env file). */
@@ -49,12 +60,23 @@ export function accessoryContainer(site: string, name: string): string {
   return `${site}-${name}`;
 }
 
-/** Where an accessory's data lives: its own volume or path, else a volume named after it. */
+/**
+ * Where an accessory's data lives: a host path as given, a volume name namespaced by site (so
+ * staging on the same host never opens production's data), else a volume named after it.
+ */
 export function accessoryVolume(
   site: string,
   settings: Pick<AccessorySettings, "name" | "volume">,
 ): string {
-  return settings.volume ?? `${accessoryContainer(site, settings.name)}-data`;
+  const source = settings.volume?.split(":")[0];
+  if (source === undefined) return `${accessoryContainer(site, settings.name)}-data`;
+  return source.startsWith("/") ? source : `${site}-${source}`;
+}
+
+/** Where the data is mounted in the container: the engine's data path, or the generic's own. */
+function dataTarget(settings: Pick<AccessorySettings, "engine" | "volume">): string | undefined {
+  if (settings.engine !== "generic") return ENGINES[settings.engine].dataPath;
+  return settings.volume?.split(":")[1];
 }
 
 /** The image an accessory runs: its own, or the engine's official one at its version. */
@@ -62,6 +84,7 @@ export function accessoryImage(
   settings: Pick<AccessorySettings, "engine" | "version" | "image">,
 ): string {
   if (settings.image !== undefined) return settings.image;
+  if (settings.engine === "generic") throw new Error("a generic accessory has its own image");
   const engine = ENGINES[settings.engine];
   return `${engine.image}:${settings.version ?? engine.defaultVersion}`;
 }
@@ -71,14 +94,18 @@ export function planAccessory(
   environment: string | undefined,
   service: string,
   settings: AccessorySettings,
-  credentials: Credentials,
+  /** An engine's kept credentials; a generic accessory has none. */
+  credentials: Credentials | undefined,
 ): AccessoryPlan {
-  const engine = ENGINES[settings.engine];
+  const engine = settings.engine === "generic" ? undefined : ENGINES[settings.engine];
   const name = accessoryContainer(site, settings.name);
   const volume = accessoryVolume(site, settings);
+  const target = dataTarget(settings);
   const network = privateNetwork(site);
   const envPath = `${accessoryDir(site, settings.name)}/container.env`;
-  const command = engine.command(settings.settings);
+  const command = engine ? engine.command(settings.settings) : settings.cmd;
+  const port = engine?.port ?? settings.port;
+  const healthcheck = engine?.healthCheck ?? settings.healthcheck;
   const container: ContainerSpec = {
     name,
     image: accessoryImage(settings),
@@ -93,30 +120,38 @@ export function planAccessory(
     restart: "unless-stopped",
     // Databases flush on SIGTERM; a kill mid-checkpoint means a longer recovery at next start.
     stopTimeoutS: 60,
-    volumes: [{ source: volume, target: engine.dataPath }],
-    ...(settings.publish
+    volumes: target === undefined ? [] : [{ source: volume, target }],
+    ...(settings.publish && port !== undefined
       ? {
           publish: [
             {
               hostIp: settings.publish.address,
               hostPort: settings.publish.port,
-              containerPort: engine.port,
+              containerPort: port,
             },
           ],
         }
       : {}),
     ...(settings.memoryBytes !== undefined ? { memoryBytes: settings.memoryBytes } : {}),
     ...(command ? { cmd: command } : {}),
-    health: {
-      cmd: engine.healthCheck,
-      intervalS: 2,
-      timeoutS: 5,
-      retries: 5,
-      // A first boot initialises the database: no verdict until it had time to.
-      startPeriodS: 120,
-    },
+    ...(healthcheck
+      ? {
+          health: {
+            cmd: healthcheck,
+            intervalS: 2,
+            timeoutS: 5,
+            retries: 5,
+            // A first boot initialises the database: no verdict until it had time to.
+            startPeriodS: 120,
+          },
+        }
+      : {}),
   };
-  const variables = { ...settings.env, ...engine.containerEnv(credentials) };
+  if (engine && !credentials) throw new Error(`${settings.engine} needs its credentials`);
+  const variables = {
+    ...settings.env,
+    ...(engine && credentials ? engine.containerEnv(credentials) : {}),
+  };
   return {
     container,
     envFile: {
@@ -132,7 +167,7 @@ export function planAccessory(
 /** The app's view: the URL variable and its value, through the private network. */
 export function accessoryUrl(
   site: string,
-  settings: Pick<AccessorySettings, "name" | "engine">,
+  settings: Pick<AccessorySettings, "name"> & { engine: EngineName },
   credentials: Credentials,
 ): string {
   const engine = ENGINES[settings.engine];

@@ -371,6 +371,11 @@ const accessory = z
         "Engine settings that replace the computed ones, by the engine's names: shared_buffers, work_mem, max_connections (postgres); maxmemory, maxmemory-policy, appendonly (redis); innodb_buffer_pool_size (mysql, mariadb); wiredTigerCacheSizeGB (mongodb).",
       ),
     cmd: command.optional().describe("Command of a generic accessory's container."),
+    healthcheck: command
+      .optional()
+      .describe(
+        "Command run in a generic accessory's container that exits 0 once it serves; boot and deploys wait for it. Absent: the image's own HEALTHCHECK, else running is enough.",
+      ),
     env: env.optional().describe("Environment variables of the accessory's container."),
   })
   .superRefine((value, ctx) => {
@@ -401,7 +406,21 @@ const accessory = z
           'write "NAME:/path/in/container"',
         );
       }
+      if (value.publish !== undefined && value.port === undefined) {
+        problem(
+          "publish",
+          "a published generic accessory needs the port it listens on",
+          "add port: with the port inside its container, e.g. port: 4222",
+        );
+      }
       return;
+    }
+    if (value.healthcheck !== undefined) {
+      problem(
+        "healthcheck",
+        `${value.engine} has its own health check`,
+        "remove healthcheck; it is for generic accessories",
+      );
     }
     if (value.port !== undefined) {
       problem(
@@ -580,7 +599,9 @@ export const configSchema = z.strictObject({
   accessories: z
     .record(name("accessory name", "accessory"), accessory)
     .optional()
-    .describe("Databases and caches run beside the app (not supported yet)."),
+    .describe(
+      "Databases, caches and other services run beside the app, each in its own container on the site's private network.",
+    ),
   backups: z
     .array(backup)
     .optional()

@@ -38,6 +38,13 @@ export async function rotateAccessory(
   accessory: ResolvedAccessory,
 ): Promise<{ from: string; to: string }> {
   const { reporter } = context;
+  if (accessory.engine === "generic") {
+    throw new UserError({
+      code: "rotate.generic",
+      message: `accessory ${accessory.name} is generic: Slipway keeps no password of it`,
+      hint: "its secrets are names of its env.secret: change them in .slipway/secrets, then slipway accessory restart NAME",
+    });
+  }
   const transport = context.connections.get(accessory.host);
   const current = await readCredentials(transport, accessory);
   if (!current) {

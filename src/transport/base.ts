@@ -5,10 +5,18 @@
 import { Readable } from "node:stream";
 import { ExternalError } from "../errors/index.ts";
 import { type Command, isArgv, renderCommand } from "./command.ts";
-import type { RunOptions, RunResult, Transport, TransportEvents, UploadOptions } from "./types.ts";
+import type {
+  RunOptions,
+  RunResult,
+  Terminal,
+  Transport,
+  TransportEvents,
+  UploadOptions,
+} from "./types.ts";
 
 export interface SpawnIo {
   stdin: Readable | undefined;
+  terminal?: Terminal | undefined;
   onStdout: (chunk: Buffer) => void;
   onStderr: (chunk: Buffer) => void;
   signal: AbortSignal;
@@ -109,6 +117,7 @@ export abstract class BaseTransport implements Transport {
     try {
       result = await this.spawn(wrapped, {
         stdin: toReadable(options.stdin),
+        terminal: options.terminal,
         onStdout: (chunk) => {
           if (capture) stdoutChunks.push(chunk);
           options.onStdout?.(chunk);

@@ -29,13 +29,14 @@ export class LocalTransport extends BaseTransport {
     if (program === undefined) throw new TypeError("cannot run an empty command");
     return new Promise((resolve, reject) => {
       const child = spawn(program, args, {
-        stdio: [io.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+        // On a terminal: this process's own, so the program sees a real one (no pty needed).
+        stdio: io.terminal ? "inherit" : [io.stdin ? "pipe" : "ignore", "pipe", "pipe"],
         signal: io.signal,
         killSignal: "SIGKILL",
       });
       child.stdout?.on("data", io.onStdout);
       child.stderr?.on("data", io.onStderr);
-      if (io.stdin && child.stdin) {
+      if (io.stdin && child.stdin && !io.terminal) {
         // A command that exits without reading all its input is not an error of ours.
         child.stdin.on("error", () => {});
         io.stdin.pipe(child.stdin);

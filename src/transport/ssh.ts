@@ -222,7 +222,11 @@ interface OpenConnection {
 
 function runChannel(connection: OpenConnection, command: string, io: SpawnIo, host: string) {
   return new Promise<SpawnResult>((resolvePromise, reject) => {
-    connection.client.exec(command, (error, channel: ClientChannel) => {
+    const { terminal } = io;
+    const options = terminal
+      ? { pty: { term: terminal.term, rows: terminal.rows, cols: terminal.cols } }
+      : {};
+    connection.client.exec(command, options, (error, channel: ClientChannel) => {
       if (error) {
         reject(
           new UserError({
@@ -235,6 +239,8 @@ function runChannel(connection: OpenConnection, command: string, io: SpawnIo, ho
         return;
       }
       let code: number | undefined;
+      const unsubscribe = terminal?.onResize?.((rows, cols) => channel.setWindow(rows, cols, 0, 0));
+      channel.on("close", () => unsubscribe?.());
       channel.on("data", io.onStdout);
       channel.stderr.on("data", io.onStderr);
       channel.on("exit", (exitCode: number | null, signal?: string) => {

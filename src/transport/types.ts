@@ -14,6 +14,21 @@ export interface RunOptions {
   check?: boolean;
   /** Keep standard output in memory for the result (default true). */
   capture?: boolean;
+  /**
+   * Run on a terminal, for interactive programs (a database console): over SSH a pseudo-terminal
+   * of this size, locally this process's own terminal. Output then arrives raw, stdout and
+   * stderr mixed, as a terminal shows it.
+   */
+  terminal?: Terminal;
+}
+
+export interface Terminal {
+  /** The TERM the program gets, e.g. "xterm-256color". */
+  term: string;
+  rows: number;
+  cols: number;
+  /** Subscribes to size changes; returns the unsubscribe. */
+  onResize?: (listener: (rows: number, cols: number) => void) => () => void;
 }
 
 export interface RunResult {

@@ -51,7 +51,11 @@ export interface ExampleProject {
   dir: string;
   env: NodeJS.ProcessEnv;
   /** Runs the built bin in the project; never throws. */
-  slipway(args: string[], options?: { env?: NodeJS.ProcessEnv }): Promise<SlipwayRun>;
+  /** `input` goes to its stdin (a console's commands). */
+  slipway(
+    args: string[],
+    options?: { env?: NodeJS.ProcessEnv; input?: string },
+  ): Promise<SlipwayRun>;
 }
 
 /** Copies `files` of examples/<example> into a fresh folder that is also the user's HOME. */
@@ -69,7 +73,7 @@ export async function exampleProject(
     env,
     slipway: (args, options = {}) =>
       new Promise((resolve) => {
-        execFile(
+        const child = execFile(
           process.execPath,
           [BIN, ...args],
           { cwd: dir, env: { ...env, ...options.env }, maxBuffer: 64 << 20 },
@@ -77,6 +81,7 @@ export async function exampleProject(
             resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
           },
         );
+        if (options.input !== undefined) child.stdin?.end(options.input);
       }),
   };
 }

@@ -52,7 +52,11 @@ describe("accessory containers", () => {
   for (const engine of engines) {
     it(`${engine}: no secret in argv, health check or console; all of them in the 0600 env file`, () => {
       const p = plan(engine);
-      const argv = [...dockerRun(p.container), ...p.engine.healthCheck, ...p.engine.console];
+      const argv = [
+        ...dockerRun(p.container),
+        ...ENGINES[engine].healthCheck,
+        ...ENGINES[engine].console,
+      ];
       for (const secret of [credentials.password, credentials.rootPassword]) {
         assert.ok(!argv.some((word) => word.includes(secret)), `${secret} in ${argv.join(" ")}`);
       }
@@ -73,6 +77,86 @@ describe("accessory containers", () => {
       assert.ok(argv.includes("slipway.environment=staging"));
     });
   }
+
+  it("a named volume is the site's (staging never opens production's), a host path is as given", () => {
+    const volume = (v: string) => {
+      const argv = dockerRun(plan("postgres", { volume: v }).container);
+      return argv[argv.indexOf("--volume") + 1];
+    };
+    assert.equal(volume("pgdata"), "hello-staging-pgdata:/var/lib/postgresql/data");
+    assert.equal(volume("/srv/pg"), "/srv/pg:/var/lib/postgresql/data");
+  });
+
+  it("generic: its image, command, port, volume path, health check and env file; no credentials", () => {
+    const p = planAccessory(
+      "hello",
+      undefined,
+      "hello",
+      {
+        name: "queue",
+        engine: "generic",
+        version: undefined,
+        image: "nats:2.10",
+        volume: "jetstream:/data",
+        publish: { address: "127.0.0.1", port: 14222 },
+        env: { NATS_TOKEN: "tok-Secret_0123456789", LOG: "info" },
+        settings: {},
+        memoryBytes: undefined,
+        port: 4222,
+        cmd: ["nats-server", "--jetstream", "--store_dir", "/data"],
+        healthcheck: ["wget", "-q", "-O-", "http://127.0.0.1:8222/healthz"],
+      },
+      undefined,
+    );
+    const argv = dockerRun(p.container);
+    const value = (flag: string) => argv[argv.indexOf(flag) + 1];
+    assert.equal(p.engine, undefined);
+    assert.equal(value("--name"), "hello-queue");
+    assert.equal(value("--network"), "slipway-hello");
+    assert.equal(value("--volume"), "hello-jetstream:/data");
+    assert.equal(value("--publish"), "127.0.0.1:14222:4222");
+    assert.equal(value("--restart"), "unless-stopped");
+    assert.ok(argv.includes("slipway.engine=generic"), argv.join(" "));
+    assert.deepEqual(argv.slice(argv.indexOf("nats:2.10")), [
+      "nats:2.10",
+      "nats-server",
+      "--jetstream",
+      "--store_dir",
+      "/data",
+    ]);
+    assert.deepEqual(p.container.health?.cmd, [
+      "wget",
+      "-q",
+      "-O-",
+      "http://127.0.0.1:8222/healthz",
+    ]);
+    assert.ok(!argv.join(" ").includes("tok-Secret"), "a secret in argv");
+    assert.equal(p.envFile.content, "LOG=info\nNATS_TOKEN=tok-Secret_0123456789\n");
+  });
+
+  it("generic without volume or health check: nothing mounted, the image's own HEALTHCHECK", () => {
+    const p = planAccessory(
+      "hello",
+      undefined,
+      "hello",
+      {
+        name: "mail",
+        engine: "generic",
+        version: undefined,
+        image: "localhost/mailpit:1",
+        volume: undefined,
+        publish: undefined,
+        env: {},
+        settings: {},
+        memoryBytes: undefined,
+      },
+      undefined,
+    );
+    const argv = dockerRun(p.container);
+    assert.ok(!argv.includes("--volume"), argv.join(" "));
+    assert.ok(!argv.some((word) => word.startsWith("--health")), argv.join(" "));
+    assert.equal(argv.at(-1), "localhost/mailpit:1");
+  });
 
   it("publishes on the address asked for, to the engine's port", () => {
     const argv = dockerRun(

@@ -494,6 +494,11 @@ accessories:
     url_env: QUEUE_URL
     volume: queue-data
     tuning: { x: 1 }
+    publish: 4222
+  cache2:
+    engine: redis
+    url_env: CACHE2_URL
+    healthcheck: redis-cli ping
 `,
     });
     const shown = issues.map((i) => `${i.line} ${i.path} ${i.message} | ${i.hint}`);
@@ -510,6 +515,8 @@ accessories:
         "21 accessories.queue.url_env a generic accessory has no connection URL | put its address in env.clear of the app instead",
         '22 accessories.queue.volume a generic accessory\'s volume needs its path in the container | write "NAME:/path/in/container"',
         "23 accessories.queue.tuning a generic accessory has no tuning | pass settings through cmd or env",
+        "24 accessories.queue.publish a published generic accessory needs the port it listens on | add port: with the port inside its container, e.g. port: 4222",
+        "28 accessories.cache2.healthcheck redis has its own health check | remove healthcheck; it is for generic accessories",
       ],
     );
   });
