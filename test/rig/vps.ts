@@ -48,6 +48,11 @@ export interface VpsBox extends SshTarget {
   exec(argv: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<string>;
   /** The last lines of the container's console log (systemd's boot messages). */
   logs(lines?: number): Promise<string>;
+  /**
+   * Shuts the box down cleanly (systemd stops every service, as on `reboot`) and boots it again
+   * on the same disk, volumes and ports; resolves once systemd and sshd are up.
+   */
+  reboot(): Promise<void>;
   /** Removes the container at once (no shutdown wait); safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -118,6 +123,25 @@ export async function startVpsBox(opts: VpsBoxOptions = {}): Promise<VpsBox> {
     return (r.stdout + r.stderr).trim() || "(no log: the container is gone)";
   };
 
+  /** Waits until systemd has booted and sshd answers, or throws saying which did not. */
+  const booted = async (timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    let state = "";
+    for (;;) {
+      const r = await run("podman", ["exec", name, "systemctl", "is-system-running"]);
+      state = r.stdout.trim();
+      if (state === "running" || state === "degraded") break;
+      if (r.code !== 0 && !state) {
+        const running = await run("podman", ["inspect", "--format", "{{.State.Running}}", name]);
+        if (running.stdout.trim() !== "true") throw new Error("the container exited while booting");
+      }
+      if (Date.now() >= deadline)
+        throw new Error(`systemd did not finish booting (state: ${state || "unknown"})`);
+      await sleep(250);
+    }
+    await waitForSshBanner("127.0.0.1", box.port, Math.max(5_000, deadline - Date.now()));
+  };
+
   const box: VpsBox = {
     name,
     host: "127.0.0.1",
@@ -127,6 +151,11 @@ export async function startVpsBox(opts: VpsBoxOptions = {}): Promise<VpsBox> {
     ports,
     exec,
     logs,
+    async reboot() {
+      // The image's STOPSIGNAL (SIGRTMIN+3) is systemd's "shut down"; then a boot on the same disk.
+      await runOk("podman", ["restart", "--time", "120", name], { timeoutMs: 240_000 });
+      await booted(opts.bootTimeoutMs ?? 120_000);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -145,7 +174,8 @@ export async function startVpsBox(opts: VpsBoxOptions = {}): Promise<VpsBox> {
   const runArgs = [
     "run",
     "--detach",
-    "--rm",
+    // No --rm: a reboot stops the container and starts it again. stop() and the sweep of
+    // orphans remove it (with its volumes) instead.
     "--name",
     name,
     "--label",
@@ -182,22 +212,8 @@ export async function startVpsBox(opts: VpsBoxOptions = {}): Promise<VpsBox> {
     await fail(`could not install the client key: ${(err as Error).message}`);
   }
 
-  const deadline = Date.now() + (opts.bootTimeoutMs ?? 120_000);
-  let state = "";
-  for (;;) {
-    const r = await run("podman", ["exec", name, "systemctl", "is-system-running"]);
-    state = r.stdout.trim();
-    if (state === "running" || state === "degraded") break;
-    if (r.code !== 0 && !state) {
-      const exists = await run("podman", ["container", "exists", name]);
-      if (exists.code !== 0) await fail("the container exited while booting");
-    }
-    if (Date.now() >= deadline)
-      await fail(`systemd did not finish booting (state: ${state || "unknown"})`);
-    await sleep(250);
-  }
   try {
-    await waitForSshBanner("127.0.0.1", box.port, Math.max(5_000, deadline - Date.now()));
+    await booted(opts.bootTimeoutMs ?? 120_000);
   } catch (err) {
     await fail((err as Error).message);
   }
