@@ -41,7 +41,16 @@ export interface EngineDefinition {
    * the host's `ps` sees every container process.
    */
   command(settings: Readonly<Record<string, string>>): readonly string[] | undefined;
+  /**
+   * Files (name -> content) for an engine that reads its password at every start rather than
+   * keeping it in its data: kept on the host (0600) and mounted read-only at SECRETS_MOUNT, so a
+   * rotation can change them while the container runs.
+   */
+  secretFiles?(credentials: Credentials): Record<string, string>;
 }
+
+/** Where an engine's secret files are mounted in its container (read-only). */
+export const SECRETS_MOUNT = "/run/slipway-secrets";
 
 const enc = encodeURIComponent;
 
@@ -147,27 +156,31 @@ const mongodb: EngineDefinition = {
 };
 
 /**
- * The official redis image runs `redis-server` with arguments and has no password variable: the
- * password goes from the env file into a config file inside the container (printf is a shell
- * builtin, so it is in no process's argv), which redis-server reads first.
+ * The official redis image runs `redis-server` with arguments and has no password variable, and
+ * Redis keeps its password only in memory: it is read at every start from the mounted secret file
+ * into a config file inside the container (printf is a shell builtin and `cat` is given only the
+ * path, so it is in no process's argv). A rotation adds the new password live (ACL SETUSER) and
+ * replaces the file, so a later restart starts with it.
  */
+const REDIS_AUTH = `REDISCLI_AUTH="$(cat ${SECRETS_MOUNT}/password)"`;
 const redis: EngineDefinition = {
   image: "redis",
   defaultVersion: "7",
   port: 6379,
   dataPath: "/data",
   urlEnv: "REDIS_URL",
-  containerEnv: (c) => ({ REDIS_PASSWORD: c.password, REDISCLI_AUTH: c.password }),
+  containerEnv: () => ({}),
+  secretFiles: (c) => ({ password: c.password }),
   url: (address, port, c) => `redis://:${enc(c.password)}@${address}:${port}/0`,
-  // REDISCLI_AUTH (from the env file) logs redis-cli in without -a in argv.
-  healthCheck: ["sh", "-c", "redis-cli ping | grep -qx PONG"],
-  console: ["redis-cli"],
+  // REDISCLI_AUTH logs redis-cli in without -a in argv.
+  healthCheck: ["sh", "-c", `${REDIS_AUTH} redis-cli ping | grep -qx PONG`],
+  console: ["sh", "-c", `${REDIS_AUTH} exec redis-cli`],
   command: (settings) => [
     "sh",
     "-c",
     [
       "umask 077",
-      'printf "requirepass %s\\n" "$REDIS_PASSWORD" > /tmp/slipway-auth.conf',
+      `printf "requirepass %s\\n" "$(cat ${SECRETS_MOUNT}/password)" > /tmp/slipway-auth.conf`,
       "chmod 644 /tmp/slipway-auth.conf", // redis-server runs as the image's redis user
       'exec docker-entrypoint.sh redis-server /tmp/slipway-auth.conf "$@"',
     ].join("; "),

@@ -20,6 +20,7 @@ import {
   generateCredentials,
   planAccessory,
   privateNetwork,
+  secretsDir,
 } from "./plan.ts";
 import { tuneAccessory } from "./tuning.ts";
 
@@ -210,7 +211,7 @@ export async function bootAccessory(
     return "differs";
   }
   await ensureNetwork(transport, plan.network);
-  await transport.upload(plan.envFile.path, plan.envFile.content, { mode: 0o600 });
+  await writeContainerFiles(transport, plan);
   let outcome: BootOutcome;
   if (state && state.spec === plan.spec) {
     say(`starting ${plan.container.name}`);
@@ -225,6 +226,34 @@ export async function bootAccessory(
   await waitHealthy(transport, plan.container.name, options.healthDeadlineMs ?? 180_000);
   say("healthy");
   return outcome;
+}
+
+/**
+ * Rewrites an engine's secret files for new credentials (a rotation): the running container sees
+ * them at once, through its read-only mount of their folder.
+ */
+export async function writeSecretFiles(
+  transport: Transport,
+  accessory: ResolvedAccessory,
+  credentials: Credentials,
+): Promise<void> {
+  if (accessory.engine === "generic") return;
+  const files = ENGINES[accessory.engine].secretFiles?.(credentials) ?? {};
+  for (const [file, content] of Object.entries(files)) {
+    await transport.upload(`${secretsDir(accessory.site, accessory.name)}/${file}`, content, {
+      mode: 0o600,
+    });
+  }
+}
+
+/** The container's env file and secret files on the host, all 0600 root. */
+export async function writeContainerFiles(
+  transport: Transport,
+  plan: Pick<AccessoryPlan, "envFile" | "secretFiles">,
+): Promise<void> {
+  for (const file of [plan.envFile, ...plan.secretFiles]) {
+    await transport.upload(file.path, file.content, { mode: 0o600 });
+  }
 }
 
 /** Creates the site's private network when missing. */

@@ -16,6 +16,7 @@ export {
   resolveAccessories,
   waitHealthy,
   writeCredentials,
+  writeSecretFiles,
 } from "./host.ts";
 export {
   ensureAccessory,

@@ -15,6 +15,7 @@ import {
   planOnHost,
   type ResolvedAccessory,
   waitHealthy,
+  writeContainerFiles,
 } from "./host.ts";
 import { accessoryContainer, accessoryDir, accessoryImage, accessoryVolume } from "./plan.ts";
 
@@ -68,7 +69,7 @@ export async function restartAccessory(
     await transport.run(["docker", "rm", name]);
   }
   await ensureNetwork(transport, plan.network);
-  await transport.upload(plan.envFile.path, plan.envFile.content, { mode: 0o600 });
+  await writeContainerFiles(transport, plan);
   reporter.info(`${transport.host} ${accessory.name}: starting ${name} (${plan.container.image})`);
   await transport.run(dockerRun(plan.container));
   await waitHealthy(transport, name, 180_000);

@@ -5,7 +5,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { type ContainerSpec, formatEnvFile } from "../engine/index.ts";
-import { type Credentials, ENGINES, type EngineDefinition, type EngineName } from "./engines.ts";
+import {
+  type Credentials,
+  ENGINES,
+  type EngineDefinition,
+  type EngineName,
+  SECRETS_MOUNT,
+} from "./engines.ts";
 
 export interface AccessorySettings {
   /** The accessory's name in slipway.yml ("db"). */
@@ -37,6 +43,8 @@ export interface AccessoryPlan {
   container: ContainerSpec;
   /** The container's env file on the host (0600, root): credentials and extra variables. */
   envFile: { path: string; content: string };
+  /** Secret files on the host (0600, root), mounted read-only: for engines that read them. */
+  secretFiles: { path: string; content: string }[];
   /** Created on first boot; never removed unless asked. */
   volume: string;
   /** The private network of the site: only its app containers and accessories are on it. */
@@ -48,6 +56,11 @@ export interface AccessoryPlan {
 /** Where an accessory's files live on its host (credentials, env file). */
 export function accessoryDir(site: string, name: string): string {
   return `/var/lib/slipway/${site}/accessories/${name}`;
+}
+
+/** The folder of an accessory's secret files on its host, mounted read-only in its container. */
+export function secretsDir(site: string, name: string): string {
+  return `${accessoryDir(site, name)}/secrets`;
 }
 
 /** The private network of a site's accessories and app containers. */
@@ -106,6 +119,10 @@ export function planAccessory(
   const command = engine ? engine.command(settings.settings) : settings.cmd;
   const port = engine?.port ?? settings.port;
   const healthcheck = engine?.healthCheck ?? settings.healthcheck;
+  if (engine && !credentials) throw new Error(`${settings.engine} needs its credentials`);
+  const secretFiles = Object.entries(
+    engine?.secretFiles && credentials ? engine.secretFiles(credentials) : {},
+  ).map(([file, content]) => ({ path: `${secretsDir(site, settings.name)}/${file}`, content }));
   const container: ContainerSpec = {
     name,
     image: accessoryImage(settings),
@@ -120,7 +137,13 @@ export function planAccessory(
     restart: "unless-stopped",
     // Databases flush on SIGTERM; a kill mid-checkpoint means a longer recovery at next start.
     stopTimeoutS: 60,
-    volumes: target === undefined ? [] : [{ source: volume, target }],
+    volumes: [
+      ...(target === undefined ? [] : [{ source: volume, target }]),
+      // The folder, not each file: a file replaced on the host (rename) shows in the container.
+      ...(secretFiles.length > 0
+        ? [{ source: secretsDir(site, settings.name), target: SECRETS_MOUNT, readOnly: true }]
+        : []),
+    ],
     ...(settings.publish && port !== undefined
       ? {
           publish: [
@@ -147,7 +170,6 @@ export function planAccessory(
         }
       : {}),
   };
-  if (engine && !credentials) throw new Error(`${settings.engine} needs its credentials`);
   const variables = {
     ...settings.env,
     ...(engine && credentials ? engine.containerEnv(credentials) : {}),
@@ -158,6 +180,7 @@ export function planAccessory(
       path: envPath,
       content: formatEnvFile(Object.entries(variables).sort(([a], [b]) => (a < b ? -1 : 1))),
     },
+    secretFiles,
     volume,
     network,
     engine,

@@ -6,7 +6,7 @@
  * first, and its sessions act as the first (SET ROLE), so the objects stay the first's. Pure.
  */
 import { UserError } from "../errors/index.ts";
-import type { Credentials, EngineName } from "./engines.ts";
+import { type Credentials, type EngineName, SECRETS_MOUNT } from "./engines.ts";
 
 export interface RotationPlan {
   /** The login the app moves to. */
@@ -31,10 +31,11 @@ export function planRotation(
 ): RotationPlan {
   if (engine === "mysql" || engine === "mariadb")
     return planMysqlRotation(engine, credentials, newPassword);
+  if (engine === "redis") return planRedisRotation(credentials, newPassword);
   if (engine !== "postgres") {
     throw new UserError({
       code: "rotate.engine",
-      message: `rotating a ${engine} password is not supported yet (Postgres, MySQL and MariaDB are)`,
+      message: `rotating a ${engine} password is not supported yet (Postgres, MySQL, MariaDB and Redis are)`,
       hint: "for now: set a new password in the engine, then slipway accessory restart",
     });
   }
@@ -110,5 +111,30 @@ function planMysqlRotation(
     ].join("\n"),
     retire: (unknownPassword) =>
       [`ALTER USER ${account(previous)} IDENTIFIED BY ${literal(unknownPassword)};`, ""].join("\n"),
+  };
+}
+
+/**
+ * Redis: one user (default) may have several passwords (ACL, Redis 6 and later), so the new one
+ * is added beside the old, and the old removed once the app runs with the new. The client logs in
+ * with the password in the mounted secret file, which the rotation replaces in between; every
+ * command must answer OK.
+ */
+function planRedisRotation(credentials: Credentials, newPassword: string): RotationPlan {
+  const previous = credentials.password;
+  return {
+    next: { ...credentials, password: newPassword },
+    client: [
+      "sh",
+      "-c",
+      [
+        `out="$(REDISCLI_AUTH="$(cat ${SECRETS_MOUNT}/password)" redis-cli 2>&1)"`,
+        'if [ -n "$out" ] && [ -z "$(printf "%s\\n" "$out" | grep -v "^OK$")" ]; then exit 0; fi',
+        'printf "%s\\n" "$out" >&2',
+        "exit 1",
+      ].join("\n"),
+    ],
+    prepare: `ACL SETUSER default on >${newPassword}\n`,
+    retire: () => `ACL SETUSER default <${previous}\n`,
   };
 }

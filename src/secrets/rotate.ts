@@ -10,6 +10,7 @@ import {
   type ResolvedAccessory,
   readCredentials,
   writeCredentials,
+  writeSecretFiles,
 } from "../accessories/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { restart } from "../deploy/index.ts";
@@ -65,8 +66,9 @@ export async function rotateAccessory(
       ...context,
       beforeSwitch: async () => {
         await sql(plan.prepare);
-        await writeCredentials(transport, accessory, plan.next);
         moved = true;
+        await writeCredentials(transport, accessory, plan.next);
+        await writeSecretFiles(transport, accessory, plan.next);
         reporter.info(
           `${accessory.name}: login ${plan.next.user} has a new password; restarting the app with it`,
         );
@@ -74,14 +76,19 @@ export async function rotateAccessory(
     });
   } catch (error) {
     // The previous login still works (it is retired only after success): go back to it.
-    if (moved) await writeCredentials(transport, accessory, current);
+    if (moved) {
+      await writeCredentials(transport, accessory, current);
+      await writeSecretFiles(transport, accessory, current);
+    }
     throw error;
   }
   const unknown = generateSecret(32);
   redactor.add(unknown);
   await sql(plan.retire(unknown));
   reporter.info(
-    `${accessory.name}: the previous login ${current.user} no longer opens with its old password`,
+    current.user === plan.next.user
+      ? `${accessory.name}: the old password no longer opens`
+      : `${accessory.name}: the previous login ${current.user} no longer opens with its old password`,
   );
   return { from: current.user, to: plan.next.user };
 }

@@ -222,7 +222,9 @@ export async function rotate(
     if (accessory) {
       const done = await rotateAccessory(rotation, accessory);
       context.print(
-        `${name}: the app now logs in as ${done.to} with a new password; ${done.from}'s old password is retired`,
+        done.from === done.to
+          ? `${name}: the app now logs in with a new password; the old one is retired`
+          : `${name}: the app now logs in as ${done.to} with a new password; ${done.from}'s old password is retired`,
       );
     } else {
       const done = await rotateAppSecret(rotation, await projectDir(context), name);

@@ -48,9 +48,30 @@ function plan(engine: EngineName, extra: Partial<Parameters<typeof planAccessory
   );
 }
 
+/** A generic accessory of the site "hello" (production): no engine, no credentials. */
+function generic(extra: Partial<Parameters<typeof planAccessory>[3]> & { name: string }) {
+  return planAccessory(
+    "hello",
+    undefined,
+    "hello",
+    {
+      engine: "generic",
+      version: undefined,
+      image: undefined,
+      volume: undefined,
+      publish: undefined,
+      env: {},
+      settings: {},
+      memoryBytes: undefined,
+      ...extra,
+    },
+    undefined,
+  );
+}
+
 describe("accessory containers", () => {
   for (const engine of engines) {
-    it(`${engine}: no secret in argv, health check or console; all of them in the 0600 env file`, () => {
+    it(`${engine}: no secret in argv, health check or console; all of them in its 0600 files`, () => {
       const p = plan(engine);
       const argv = [
         ...dockerRun(p.container),
@@ -60,7 +81,8 @@ describe("accessory containers", () => {
       for (const secret of [credentials.password, credentials.rootPassword]) {
         assert.ok(!argv.some((word) => word.includes(secret)), `${secret} in ${argv.join(" ")}`);
       }
-      assert.ok(p.envFile.content.includes(credentials.password), p.envFile.content);
+      const kept = [p.envFile, ...p.secretFiles].map((f) => f.content).join("\n");
+      assert.ok(kept.includes(credentials.password), kept);
       assert.equal(p.envFile.path, "/var/lib/slipway/hello-staging/accessories/db/container.env");
     });
 
@@ -88,26 +110,16 @@ describe("accessory containers", () => {
   });
 
   it("generic: its image, command, port, volume path, health check and env file; no credentials", () => {
-    const p = planAccessory(
-      "hello",
-      undefined,
-      "hello",
-      {
-        name: "queue",
-        engine: "generic",
-        version: undefined,
-        image: "nats:2.10",
-        volume: "jetstream:/data",
-        publish: { address: "127.0.0.1", port: 14222 },
-        env: { NATS_TOKEN: "tok-Secret_0123456789", LOG: "info" },
-        settings: {},
-        memoryBytes: undefined,
-        port: 4222,
-        cmd: ["nats-server", "--jetstream", "--store_dir", "/data"],
-        healthcheck: ["wget", "-q", "-O-", "http://127.0.0.1:8222/healthz"],
-      },
-      undefined,
-    );
+    const p = generic({
+      name: "queue",
+      image: "nats:2.10",
+      volume: "jetstream:/data",
+      publish: { address: "127.0.0.1", port: 14222 },
+      env: { NATS_TOKEN: "tok-Secret_0123456789", LOG: "info" },
+      port: 4222,
+      cmd: ["nats-server", "--jetstream", "--store_dir", "/data"],
+      healthcheck: ["wget", "-q", "-O-", "http://127.0.0.1:8222/healthz"],
+    });
     const argv = dockerRun(p.container);
     const value = (flag: string) => argv[argv.indexOf(flag) + 1];
     assert.equal(p.engine, undefined);
@@ -135,23 +147,7 @@ describe("accessory containers", () => {
   });
 
   it("generic without volume or health check: nothing mounted, the image's own HEALTHCHECK", () => {
-    const p = planAccessory(
-      "hello",
-      undefined,
-      "hello",
-      {
-        name: "mail",
-        engine: "generic",
-        version: undefined,
-        image: "localhost/mailpit:1",
-        volume: undefined,
-        publish: undefined,
-        env: {},
-        settings: {},
-        memoryBytes: undefined,
-      },
-      undefined,
-    );
+    const p = generic({ name: "mail", image: "localhost/mailpit:1" });
     const argv = dockerRun(p.container);
     assert.ok(!argv.includes("--volume"), argv.join(" "));
     assert.ok(!argv.some((word) => word.startsWith("--health")), argv.join(" "));
@@ -193,17 +189,33 @@ describe("accessory containers", () => {
     assert.ok(cmd.includes("effective_cache_size=3072MB"), cmd.join(" "));
   });
 
-  it("redis: the password goes from the env file into a config file by the shell, tuning as arguments", () => {
-    const cmd = plan("redis").container.cmd ?? [];
+  it("redis: the password from its mounted secret file into a config file by the shell, tuning as arguments", () => {
+    const p = plan("redis");
+    const cmd = p.container.cmd ?? [];
     assert.equal(cmd[0], "sh");
     assert.match(
       cmd[2] ?? "",
-      /printf "requirepass %s\\n" "\$REDIS_PASSWORD" > \/tmp\/slipway-auth\.conf/,
+      /printf "requirepass %s\\n" "\$\(cat \/run\/slipway-secrets\/password\)" > \/tmp\/slipway-auth\.conf/,
     );
     assert.match(
       cmd[2] ?? "",
       /exec docker-entrypoint\.sh redis-server \/tmp\/slipway-auth\.conf "\$@"$/,
     );
+    // The folder is mounted (not the file), so a rotation's new file shows in the container.
+    assert.deepEqual(p.secretFiles, [
+      {
+        path: "/var/lib/slipway/hello-staging/accessories/db/secrets/password",
+        content: credentials.password,
+      },
+    ]);
+    const argv = dockerRun(p.container);
+    assert.ok(
+      argv.includes(
+        "/var/lib/slipway/hello-staging/accessories/db/secrets:/run/slipway-secrets:ro",
+      ),
+      argv.join(" "),
+    );
+    assert.equal(p.envFile.content, "", "no password in the container's env (docker inspect)");
     assert.deepEqual(cmd.slice(3), [
       "redis",
       "--maxmemory",
@@ -430,10 +442,22 @@ describe("password rotation (alternating logins)", () => {
     );
   });
 
+  it("Redis: a second password of the same user, then the old one removed; every answer must be OK", () => {
+    const plan = planRotation("redis", first, "new-Pass_1");
+    assert.deepEqual(plan.next, { ...first, password: "new-Pass_1" });
+    assert.equal(plan.prepare, "ACL SETUSER default on >new-Pass_1\n");
+    assert.equal(plan.retire("ignored"), `ACL SETUSER default <${first.password}\n`);
+    assert.ok(!plan.client.join(" ").includes(first.password), "a password in the client's argv");
+    assert.match(
+      plan.client.join(" "),
+      /REDISCLI_AUTH="\$\(cat \/run\/slipway-secrets\/password\)"/,
+    );
+  });
+
   it("other engines say they are not supported yet", () => {
     assert.throws(
-      () => planRotation("redis", first, "x"),
-      /rotating a redis password is not supported yet/,
+      () => planRotation("mongodb", first, "x"),
+      /rotating a mongodb password is not supported yet \(Postgres, MySQL, MariaDB and Redis are\)/,
     );
   });
 });
