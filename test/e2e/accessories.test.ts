@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { appendFile, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -42,8 +42,8 @@ describe("accessories end to end: Postgres and Redis beside the app", {
 }, () => {
   let box: VpsBox;
   let notes: ExampleProject;
-  const ok = async (args: string[]): Promise<SlipwayRun> => {
-    const run = await notes.slipway(args);
+  const ok = async (args: string[], input?: string): Promise<SlipwayRun> => {
+    const run = await notes.slipway(args, input === undefined ? {} : { input });
     assert.equal(run.code, 0, `slipway ${args.join(" ")}:\n${run.stdout}\n${run.stderr}`);
     return run;
   };
@@ -84,7 +84,7 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     });
   }
 
-  async function writeConfig(extra: string[] = []): Promise<void> {
+  async function writeConfig(extra: string[] = [], moreAccessories: string[] = []): Promise<void> {
     await writeFile(
       join(notes.dir, "slipway.yml"),
       [
@@ -116,6 +116,7 @@ describe("accessories end to end: Postgres and Redis beside the app", {
         "    engine: mariadb",
         `    image: ${MARIADB_IMAGE}`,
         "    url_env: REPORTS_URL",
+        ...moreAccessories,
         "env:",
         "  clear: { NODE_ENV: production }",
         "  secret: [SESSION_SECRET]",
@@ -147,6 +148,29 @@ describe("accessories end to end: Postgres and Redis beside the app", {
         name,
       ])
     ).trim();
+  }
+
+  /**
+   * Whether a container on `network` can open a connection to target:port. curl (in the proxy's
+   * image) fails to resolve (6), to connect (7) or in time (28) when nothing can be reached.
+   */
+  async function probe(network: string, target: string, port: number): Promise<"open" | "closed"> {
+    const code = await box.exec([
+      "docker",
+      "run",
+      "--rm",
+      "--network",
+      network,
+      "--entrypoint",
+      "sh",
+      NGINX_IMAGE,
+      "-c",
+      'curl -s -o /dev/null --max-time 3 "http://$1:$2/"; echo $?',
+      "sh",
+      target,
+      String(port),
+    ]);
+    return ["6", "7", "28"].includes(code.trim()) ? "closed" : "open";
   }
 
   /**
@@ -222,15 +246,8 @@ describe("accessories end to end: Postgres and Redis beside the app", {
       "SHOW max_connections",
     ]);
     assert.equal(maxConnections.trim(), "50");
-    const memory = await box.exec([
-      "docker",
-      "exec",
-      "notes-cache",
-      "redis-cli",
-      "config",
-      "get",
-      "maxmemory",
-    ]);
+    // Through the console, which logs in with the password from the mounted secret file.
+    const memory = (await ok(["db", "console", "cache"], "config get maxmemory\n")).stdout;
     assert.match(memory, /maxmemory\s+160432128$/m, "60% of its 256 MB limit, whole megabytes");
   });
 
@@ -288,26 +305,7 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     const listening = await box.exec(["sh", "-c", "ss -Hltn | awk '{print $4}'"]);
     assert.doesNotMatch(listening, /:(5432|6379)$/m, "nothing listens on the host for them");
     // A container on another network (the proxy's) cannot open a connection to them; one on the
-    // app's network can, which shows the probe sees an open port. curl (in the proxy's image)
-    // fails to resolve (6), to connect (7) or in time (28) when nothing can be reached.
-    const probe = async (network: string, target: string, port: number) => {
-      const code = await box.exec([
-        "docker",
-        "run",
-        "--rm",
-        "--network",
-        network,
-        "--entrypoint",
-        "sh",
-        NGINX_IMAGE,
-        "-c",
-        'curl -s -o /dev/null --max-time 3 "http://$1:$2/"; echo $?',
-        "sh",
-        target,
-        String(port),
-      ]);
-      return ["6", "7", "28"].includes(code.trim()) ? "closed" : "open";
-    };
+    // app's network can, which shows the probe sees an open port.
     const dbIp = (
       await box.exec([
         "docker",
@@ -328,6 +326,25 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     assert.equal(await probe("slipway-notes", "notes-cache", 6379), "open");
   });
 
+  /** `secrets rotate NAME --yes` while the app is read under load, which must not fail once. */
+  async function rotateUnderLoad(name: string): Promise<SlipwayRun> {
+    const load = startLoad(`http://127.0.0.1:${box.ports[80]}/notes`, {
+      concurrency: 2,
+      maxMs: 180_000,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const run = await ok(["secrets", "rotate", name, "--yes"]);
+    await new Promise((r) => setTimeout(r, 500));
+    const report = await load.stop();
+    assert.equal(
+      report.failed,
+      0,
+      `${report.failed} of ${report.requests}: ${report.failures.join("; ")}`,
+    );
+    assert.ok(report.requests > 20, `only ${report.requests} requests`);
+    return run;
+  }
+
   /** Waits until the app answers GET /notes again, and returns the texts it lists. */
   async function notesWithin(ms: number): Promise<string[]> {
     const deadline = Date.now() + ms;
@@ -346,10 +363,19 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     }
   }
 
-  it("comes back, data and all, after the engine restarts", async () => {
+  it("comes back, data and all, after the engine restarts and after the whole box reboots", async () => {
     await box.exec(["systemctl", "restart", "docker"], { timeoutMs: 120_000 });
     assert.deepEqual(await notesWithin(90_000), ["first"]);
     for (const name of ["notes-db", "notes-cache"]) {
+      assert.equal(await containerState(name), "running");
+    }
+    // systemd (PID 1 of the box) starts anew: a boot, not a restart of services.
+    const init = () => box.exec(["ps", "-o", "lstart=", "-p", "1"]);
+    const before = await init();
+    await box.reboot();
+    assert.notEqual(await init(), before, "the box booted again");
+    assert.deepEqual(await notesWithin(120_000), ["first"]);
+    for (const name of ["notes-db", "notes-cache", "notes-reports", "slipway-proxy"]) {
       assert.equal(await containerState(name), "running");
     }
   });
@@ -387,20 +413,7 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     assert.match(dry.stdout, /Nothing was changed: add --yes/);
     assert.equal(await password("notes", "db"), before);
 
-    const load = startLoad(`http://127.0.0.1:${box.ports[80]}/notes`, {
-      concurrency: 2,
-      maxMs: 180_000,
-    });
-    await new Promise((r) => setTimeout(r, 500));
-    const run = await ok(["secrets", "rotate", "db", "--yes"]);
-    await new Promise((r) => setTimeout(r, 500));
-    const report = await load.stop();
-    assert.equal(
-      report.failed,
-      0,
-      `${report.failed} of ${report.requests}: ${report.failures.join("; ")}`,
-    );
-    assert.ok(report.requests > 20, `only ${report.requests} requests`);
+    const run = await rotateUnderLoad("db");
     assert.match(
       run.stdout,
       /db: the app now logs in as notes_b with a new password; notes's old password is retired/,
@@ -475,25 +488,64 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     assert.match(await login("notes", before), /Access denied/);
   });
 
+  it("rotating the Redis password under load: the old one is refused, the new one survives a restart of Redis", async () => {
+    const before = await password("notes", "cache");
+    const run = await rotateUnderLoad("cache");
+    assert.match(
+      run.stdout,
+      /cache: the app now logs in with a new password; the old one is retired/,
+    );
+    const after = await password("notes", "cache");
+    assert.notEqual(after, before);
+    assert.ok(!(run.stdout + run.stderr).includes(after), "the new password in the output");
+    // From the app's network, as the app logs in (the password on stdin, into REDISCLI_AUTH).
+    const ping = (secret: string) =>
+      loginFrom(
+        REDIS_IMAGE,
+        "read -r REDISCLI_AUTH; export REDISCLI_AUTH; redis-cli -h notes-cache ping 2>&1 || true",
+        "",
+        secret,
+      );
+    assert.equal((await ping(after)).trim(), "PONG");
+    assert.match(await ping(before), /WRONGPASS|invalid password/);
+    // Redis keeps passwords in memory only: restarted, it must read the new one.
+    await box.exec(["docker", "restart", "notes-cache"], { timeoutMs: 120_000 });
+    let answer = "";
+    for (let i = 0; i < 60 && answer !== "PONG"; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 500));
+      answer = (await ping(after)).trim();
+    }
+    assert.equal(answer, "PONG", "the new password after a restart");
+    assert.match(await ping(before), /WRONGPASS|invalid password/);
+    assert.deepEqual(await notesWithin(30_000), ["first"]);
+  });
+
   it("db console logs in; stop and start keep the data; upgrade refuses a Postgres major version and moves Redis to another tag on the same data", async () => {
-    const consoleRun = await new Promise<SlipwayRun>((resolve) => {
-      const child = spawn(process.execPath, [BIN, "db", "console", "db"], {
+    const consoleRun = await notes.slipway(["db", "console", "db"], {
+      input: "select 'count:' || count(*) from notes;\n",
+    });
+    assert.equal(consoleRun.code, 0, consoleRun.stderr);
+    assert.match(consoleRun.stdout, /count:1/);
+
+    // On a terminal (script(1) gives it one) psql gets one too: its prompt shows, as a person sees it.
+    const onTerminal = await new Promise<SlipwayRun>((resolve) => {
+      // A terminal of a usual size (script's own has none when its input is not a terminal).
+      const command = `stty rows 40 cols 120; ${[process.execPath, BIN, "db", "console", "db"].map((w) => `'${w}'`).join(" ")}`;
+      const child = spawn("script", ["--quiet", "--return", "--command", command, "/dev/null"], {
+        timeout: 60_000,
         cwd: notes.dir,
         env: notes.env,
       });
       let stdout = "";
-      let stderr = "";
       child.stdout.on("data", (c) => {
         stdout += c;
       });
-      child.stderr.on("data", (c) => {
-        stderr += c;
-      });
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end("select 'count:' || count(*) from notes;\n");
+      child.on("close", (code) => resolve({ code, stdout, stderr: "" }));
+      child.stdin.write("select 'count:' || count(*) from notes;\n\\q\n");
     });
-    assert.equal(consoleRun.code, 0, consoleRun.stderr);
-    assert.match(consoleRun.stdout, /count:1/);
+    assert.equal(onTerminal.code, 0, onTerminal.stdout);
+    assert.match(onTerminal.stdout, /notes=# select 'count:'/, "psql's prompt");
+    assert.match(onTerminal.stdout, /count:1/);
 
     assert.match(
       (await ok(["accessory", "stop", "cache"])).stdout,
@@ -526,6 +578,111 @@ describe("accessories end to end: Postgres and Redis beside the app", {
       assert.equal((await call("GET", "/notes")).body.written, written, "the counter survived");
     } finally {
       execFileSync("podman", ["untag", REDIS_IMAGE, "localhost/slipway-redis:7.0"]);
+    }
+  });
+
+  it("a generic accessory: its image and command, its secret only in its env file, private unless published, its volume kept", async () => {
+    // A small key-value service on the node image: it wants a token, keeps values in /data.
+    const server = [
+      "const http = require('node:http'), fs = require('node:fs');",
+      "http.createServer((req, res) => {",
+      "  if (req.url === '/health') return res.end('ok');",
+      "  if (req.headers['x-token'] !== process.env.KV_TOKEN) { res.statusCode = 401; return res.end(); }",
+      "  const file = process.env.KV_DIR + '/' + encodeURIComponent(req.url.slice(1));",
+      "  if (req.method === 'PUT') { const body = []; req.on('data', (c) => body.push(c));",
+      "    return req.on('end', () => { fs.writeFileSync(file, Buffer.concat(body)); res.statusCode = 204; res.end(); }); }",
+      "  fs.readFile(file, (e, data) => { res.statusCode = e ? 404 : 200; res.end(e ? '' : data); });",
+      "}).listen(7000);",
+      // As PID 1, node has no default SIGTERM handler: without this, a stop waits its full timeout.
+      "process.on('SIGTERM', () => process.exit(0));",
+    ].join(" ");
+    const health =
+      "fetch('http://127.0.0.1:7000/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))";
+    const token = "kv-token-0123456789abcdef";
+    await appendFile(join(notes.dir, ".slipway/secrets"), `KV_TOKEN=${token}\n`);
+    await writeConfig(
+      [],
+      [
+        "  kv:",
+        "    engine: generic",
+        `    image: ${NODE_IMAGE}`,
+        `    cmd: ${JSON.stringify(["node", "-e", server])}`,
+        `    healthcheck: ${JSON.stringify(["node", "-e", health])}`,
+        '    volume: "kv:/data"',
+        "    port: 7000",
+        "    publish: 17000",
+        "    env:",
+        "      clear: { KV_DIR: /data }",
+        "      secret: [KV_TOKEN]",
+      ],
+    );
+    try {
+      const boot = await ok(["accessory", "boot", "kv"]);
+      assert.match(
+        boot.stderr,
+        /kv: starting notes-kv \(localhost\/slipway-node:24, volume notes-kv\)/,
+      );
+      assert.match(boot.stderr, /kv: healthy/);
+      assert.doesNotMatch(boot.stderr, /credentials/, "a generic accessory gets no generated ones");
+      assert.ok(!(boot.stdout + boot.stderr).includes(token), "the token in the output");
+      const files = await box.exec(["ls", "/var/lib/slipway/notes/accessories/kv"]);
+      assert.equal(files.trim(), "container.env");
+      const args = await box.exec([
+        "docker",
+        "inspect",
+        "--format",
+        "{{json .Config.Cmd}} {{json .Args}} {{json .Config.Healthcheck}}",
+        "notes-kv",
+      ]);
+      assert.ok(!args.includes(token), "the token in the container's command");
+      assert.ok(!(await box.exec(["ps", "-eo", "args"])).includes(token), "the token in ps");
+      assert.match(
+        await box.exec([
+          "stat",
+          "-c",
+          "%a %U",
+          "/var/lib/slipway/notes/accessories/kv/container.env",
+        ]),
+        /^600 root$/m,
+      );
+
+      // Published on the host's loopback only, and there it works with the token.
+      const kv = (script: string) => box.exec(["sh", "-c", script, "sh"], { input: `${token}\n` });
+      const put = await kv(
+        'read -r t; curl -s -o /dev/null -w "%{http_code}" -X PUT -H "x-token: $t" --data-binary kept http://127.0.0.1:17000/greeting',
+      );
+      assert.equal(put, "204");
+      const read = 'read -r t; curl -s -H "x-token: $t" http://127.0.0.1:17000/greeting';
+      assert.equal(await kv(read), "kept");
+      assert.equal(
+        await kv('curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:17000/greeting'),
+        "401",
+        "it sees its own secret: without the token it refuses",
+      );
+      const listening = await box.exec(["sh", "-c", "ss -Hltn | awk '{print $4}'"]);
+      assert.match(listening, /^127\.0\.0\.1:17000$/m);
+      assert.doesNotMatch(listening, /^(0\.0\.0\.0|\*|\[::\]):17000$/m);
+      assert.equal(
+        await probe("slipway-notes", "notes-kv", 7000),
+        "open",
+        "from the app's network",
+      );
+      assert.equal(await probe("slipway", "notes-kv", 7000), "closed", "from another network");
+
+      // Restarted on the same volume: the value is still there; no console, no rotation for it.
+      assert.match((await ok(["accessory", "restart", "kv"])).stdout, /kv on 127\.0\.0\.1/);
+      assert.equal(await kv(read), "kept");
+      const consoleRun = await notes.slipway(["db", "console", "kv"]);
+      assert.equal(consoleRun.code, 1);
+      assert.match(consoleRun.stderr, /kv is generic: Slipway knows no console for it/);
+      const rotate = await notes.slipway(["secrets", "rotate", "kv", "--yes"]);
+      assert.equal(rotate.code, 1);
+      assert.match(rotate.stderr, /kv is generic: Slipway keeps no password of it/);
+
+      const removed = await ok(["accessory", "remove", "kv", "--yes"]);
+      assert.match(removed.stdout, /removed container notes-kv; kept volume notes-kv/);
+    } finally {
+      await writeConfig();
     }
   });
 

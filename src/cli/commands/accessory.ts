@@ -3,6 +3,7 @@
  * `slipway db console NAME`: the databases and caches beside the app. Changes take the app's lock.
  */
 import { ExitCode, UserError } from "../../errors/index.ts";
+import type { Transport } from "../../transport/index.ts";
 import { withConnections } from "../connections.ts";
 import type { CommandContext } from "../context.ts";
 
@@ -284,6 +285,13 @@ export async function dbConsole(
   const loaded = await context.loadConfig();
   const [accessory] = choose(await resolve(loaded), names.slice(0, 1), loaded.file);
   if (!accessory) throw new Error("unreachable");
+  if (accessory.engine === "generic") {
+    throw new UserError({
+      code: "accessory.no_console",
+      message: `accessory ${accessory.name} is generic: Slipway knows no console for it`,
+      hint: `run its own client: slipway accessory exec ${accessory.name} --interactive -- COMMAND`,
+    });
+  }
   return inContainer(context, accessory.name, [...ENGINES[accessory.engine].console], true);
 }
 
@@ -297,6 +305,9 @@ async function inContainer(
   const { HostLineWriter, redactor } = await import("../../output/index.ts");
   return withConnections(context, async (loaded, connections) => {
     const { transport, container } = await target(loaded, connections, name);
+    if (interactive && process.stdin.isTTY && process.stdout.isTTY) {
+      return onTerminal(transport, dockerExec(container, argv, { interactive, tty: true }));
+    }
     const out = new HostLineWriter("", redactor, (line) => process.stdout.write(`${line}\n`));
     const err = new HostLineWriter("", redactor, (line) => process.stderr.write(`${line}\n`));
     const result = await transport.run(dockerExec(container, argv, { interactive }), {
@@ -310,4 +321,38 @@ async function inContainer(
     err.flush();
     return result.code;
   });
+}
+
+/**
+ * Runs argv with this terminal attached (raw mode, its size followed), as `ssh -t` would: a
+ * console's prompt, line editing and ^C reach the program. Its output is shown raw, unredacted:
+ * it is what the engine's own client prints to the person at the terminal.
+ */
+async function onTerminal(transport: Transport, argv: readonly string[]): Promise<number> {
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  try {
+    const result = await transport.run(argv, {
+      check: false,
+      capture: false,
+      stdin,
+      terminal: {
+        term: process.env.TERM || "xterm-256color",
+        rows: process.stdout.rows,
+        cols: process.stdout.columns,
+        onResize: (listener) => {
+          const resized = () => listener(process.stdout.rows, process.stdout.columns);
+          process.stdout.on("resize", resized);
+          return () => process.stdout.off("resize", resized);
+        },
+      },
+      onStdout: (c) => process.stdout.write(c),
+      onStderr: (c) => process.stderr.write(c),
+    });
+    return result.code;
+  } finally {
+    stdin.setRawMode(false);
+    stdin.unpipe();
+    stdin.pause();
+  }
 }
