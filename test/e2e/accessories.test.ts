@@ -669,6 +669,9 @@ describe("accessories end to end: Postgres and Redis beside the app", {
       );
       assert.equal(await probe("slipway", "notes-kv", 7000), "closed", "from another network");
 
+      const diff = await ok(["secrets", "diff"]);
+      assert.match(diff.stdout, /^127\.0\.0\.1 accessory kv KV_TOKEN: same$/m);
+
       // Restarted on the same volume: the value is still there; no console, no rotation for it.
       assert.match((await ok(["accessory", "restart", "kv"])).stdout, /kv on 127\.0\.0\.1/);
       assert.equal(await kv(read), "kept");

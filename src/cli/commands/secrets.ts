@@ -165,7 +165,8 @@ export async function show(
 /** Local secret values against each host's current env file of each role, by digest. */
 export async function diff(context: CommandContext): Promise<number> {
   const secrets = await import("../../secrets/index.ts");
-  const { rolesInOrder, siteName } = await import("../../deploy/index.ts");
+  const { primaryHost, rolesInOrder, siteName } = await import("../../deploy/index.ts");
+  const { accessoryDir, resolveAccessories } = await import("../../accessories/index.ts");
   const { envFilePath, readCurrentVersion } = await import("../../releases/index.ts");
   return withConnections(context, async (loaded, connections) => {
     const names = loaded.config.env.secret;
@@ -191,8 +192,31 @@ export async function diff(context: CommandContext): Promise<number> {
         }
       }
     }
+    // Accessories' env.secret: their container's env file, written at boot and restart.
+    for (const accessory of resolveAccessories(loaded, primaryHost(loaded.config))) {
+      const accessoryNames = loaded.config.accessories?.[accessory.name]?.env?.secret ?? [];
+      if (accessoryNames.length === 0) continue;
+      const file = await connections
+        .get(accessory.host)
+        .run(["cat", "--", `${accessoryDir(accessory.site, accessory.name)}/container.env`], {
+          check: false,
+        });
+      const states =
+        file.code === 0
+          ? secrets.compareSecrets(accessoryNames, loaded.secrets.values, file.stdout)
+          : new Map(accessoryNames.map((n) => [n, "not deployed" as const]));
+      for (const [name, state] of states) {
+        if (state !== "same") differs = true;
+        rows.push({ host: accessory.host, role: `accessory ${accessory.name}`, name, state });
+      }
+    }
     if (context.flags.json) context.print(JSON.stringify(rows, null, 2));
     else for (const r of rows) context.print(`${r.host} ${r.role} ${r.name}: ${r.state}`);
+    if (differs && !context.flags.json) {
+      context.print(
+        "an app that differs takes the local values with slipway deploy (or restart); an accessory with slipway accessory restart NAME",
+      );
+    }
     if (!context.flags.json && rows.length === 0) context.print("env.secret names no secrets");
     return differs ? ExitCode.failure : ExitCode.ok;
   });
