@@ -1,0 +1,272 @@
+/**
+ * The agent: runs every check on its interval (spread by a random offset, never two runs of one
+ * check at once), turns results into incidents, notifies, and keeps everything in the store.
+ * Restarted, it reloads each check's alert state and open incident, so a kill loses at most the
+ * last second of raw results (the batch not yet written), never an incident.
+ */
+import type { AlertEvent, CheckState } from "./alerts.ts";
+import { initialState, observe } from "./alerts.ts";
+import type { AgentConfig, CheckConfig } from "./config.ts";
+import type { AgentMetrics } from "./metrics.ts";
+import { type Notice, send } from "./notify.ts";
+import { probe } from "./probes.ts";
+import type { Store } from "./store.ts";
+
+const FLUSH_MS = 1_000;
+const PRUNE_MS = 3_600_000;
+
+export interface CheckView {
+  name: string;
+  kind: string;
+  status: CheckState["status"];
+  flapping: boolean;
+  lastAt: number | undefined;
+  lastMs: number | undefined;
+  lastDetail: string | undefined;
+  incidentId: number | undefined;
+}
+
+export class Agent {
+  private readonly states = new Map<string, CheckState>();
+  private readonly last = new Map<string, { at: number; ms: number; detail: string }>();
+  private readonly running = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly sending = new Set<Promise<void>>();
+  private stopped = false;
+
+  private readonly config: AgentConfig;
+  private readonly store: Store;
+  private readonly metrics: AgentMetrics;
+  private readonly env: Readonly<Record<string, string | undefined>>;
+  private readonly random: () => number;
+
+  constructor(
+    config: AgentConfig,
+    store: Store,
+    metrics: AgentMetrics,
+    options: { env?: Readonly<Record<string, string | undefined>>; random?: () => number } = {},
+  ) {
+    this.config = config;
+    this.store = store;
+    this.metrics = metrics;
+    this.env = options.env ?? process.env;
+    this.random = options.random ?? Math.random;
+  }
+
+  start(): void {
+    const saved = this.store.loadStates();
+    const open = new Map(
+      this.store.incidents({ openOnly: true, limit: 10_000 }).map((i) => [i.check, i]),
+    );
+    for (const check of this.config.checks) {
+      const state = saved.get(check.name) ?? initialState();
+      // An incident opened just before a kill may be in the store but not yet in the saved state.
+      const incident = open.get(check.name);
+      if (incident && !state.incident) {
+        state.incident = {
+          id: incident.id,
+          openedAt: incident.openedAt,
+          lastNotifiedAt: incident.openedAt,
+        };
+      }
+      this.states.set(check.name, state);
+      // A random first offset spreads a thousand checks over their interval instead of a burst.
+      this.after(Math.floor(this.random() * check.interval_ms), () => this.tick(check));
+    }
+    this.metrics.openIncidents.set(open.size);
+    this.every(FLUSH_MS, () => this.store.flush());
+    this.every(PRUNE_MS, () => this.store.prune(Date.now(), this.config.raw_retention_ms));
+  }
+
+  /** Stops scheduling, waits for running checks and notifications (bounded), writes the rest. */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    const deadline = Date.now() + graceMs;
+    while ((this.running.size > 0 || this.sending.size > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.store.flush();
+  }
+
+  checks(): CheckView[] {
+    return this.config.checks.map((check) => {
+      const state = this.states.get(check.name) ?? initialState();
+      const last = this.last.get(check.name);
+      return {
+        name: check.name,
+        kind: check.kind,
+        status: state.status,
+        flapping: state.flapping,
+        lastAt: last?.at,
+        lastMs: last?.ms,
+        lastDetail: last?.detail,
+        incidentId: state.incident?.id,
+      };
+    });
+  }
+
+  /** Sends a test notice through every notifier; resolves with each one's outcome. */
+  async testNotify(): Promise<{ notifier: string; ok: boolean; error: string | undefined }[]> {
+    const notice: Notice = {
+      event: "test",
+      service: this.config.service,
+      host: this.config.host,
+      check: "(test)",
+      severity: "info",
+      message: `A test notification from the Slipway agent on ${this.config.host}`,
+      at: new Date().toISOString(),
+    };
+    return Promise.all(
+      this.config.notifiers.map(async (notifier) => {
+        const outcome = await this.deliver(notifier.name, notice, undefined);
+        return { notifier: notifier.name, ok: outcome.ok, error: outcome.error };
+      }),
+    );
+  }
+
+  private tick(check: CheckConfig): void {
+    if (this.stopped) return;
+    // Fixed rate: the next run is planned now, so a slow check does not drift the schedule.
+    this.after(check.interval_ms, () => this.tick(check));
+    if (this.running.has(check.name)) {
+      this.metrics.skipped.inc({ check: check.name });
+      return;
+    }
+    this.running.add(check.name);
+    void this.run(check).finally(() => this.running.delete(check.name));
+  }
+
+  private async run(check: CheckConfig): Promise<void> {
+    const result = await probe(check);
+    const at = Date.now();
+    this.last.set(check.name, { at, ms: result.ms, detail: result.detail });
+    this.store.addResult({
+      check: check.name,
+      at,
+      ok: result.ok,
+      ms: result.ms,
+      detail: result.detail,
+    });
+    this.metrics.up.set({ check: check.name }, result.ok ? 1 : 0);
+    this.metrics.latency.observe({ check: check.name }, result.ms / 1000);
+    this.metrics.runs.inc({ check: check.name, outcome: result.ok ? "up" : "down" });
+
+    const before = this.states.get(check.name) ?? initialState();
+    const silencedUntil = this.store.silencedUntil(check.name, at);
+    const { state, events } = observe(
+      before,
+      { ok: result.ok, at, detail: result.detail },
+      check.alerting,
+      {
+        ...(silencedUntil === undefined ? {} : { silencedUntil }),
+        assignId: () =>
+          this.store.openIncident(check.name, check.alerting.severity, result.detail, at),
+      },
+    );
+    this.states.set(check.name, state);
+    this.store.saveState(check.name, state);
+    for (const event of events) this.handle(check, event, result.detail);
+  }
+
+  private handle(check: CheckConfig, event: AlertEvent, detail: string): void {
+    if (event.kind === "resolve") this.store.resolveIncident(event.incidentId, event.at);
+    if (event.kind === "open" || event.kind === "resolve") {
+      this.metrics.openIncidents.set(
+        this.store.incidents({ openOnly: true, limit: 10_000 }).length,
+      );
+    }
+    if (event.silenced) return;
+    const incidentId =
+      event.kind === "open"
+        ? this.states.get(check.name)?.incident?.id
+        : "incidentId" in event
+          ? event.incidentId
+          : undefined;
+    const notice: Notice = {
+      event: event.kind,
+      service: this.config.service,
+      host: this.config.host,
+      check: check.name,
+      severity: check.alerting.severity,
+      message: message(check, event, detail),
+      at: new Date(event.at).toISOString(),
+      ...(incidentId === undefined ? {} : { incident: incidentFields(incidentId, event) }),
+    };
+    for (const notifier of this.config.notifiers) {
+      const sending = this.deliver(notifier.name, notice, incidentId).then(() => undefined);
+      this.sending.add(sending);
+      void sending.finally(() => this.sending.delete(sending));
+    }
+  }
+
+  private async deliver(name: string, notice: Notice, incidentId: number | undefined) {
+    const notifier = this.config.notifiers.find((n) => n.name === name);
+    if (!notifier) throw new Error(`no notifier ${name}`);
+    const outcome = await send(notifier, notice, {
+      attempts: this.config.notify_attempts,
+      backoffMs: this.config.notify_backoff_ms,
+      env: this.env,
+    });
+    this.store.recordNotification({
+      incidentId,
+      notifier: name,
+      event: notice.event,
+      at: Date.now(),
+      attempts: outcome.attempts,
+      ok: outcome.ok,
+      error: outcome.error,
+    });
+    this.metrics.notifications.inc({ notifier: name, outcome: outcome.ok ? "sent" : "failed" });
+    return outcome;
+  }
+
+  private after(ms: number, work: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      work();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private every(ms: number, work: () => void): void {
+    this.after(ms, () => {
+      work();
+      if (!this.stopped) this.every(ms, work);
+    });
+  }
+}
+
+function message(check: CheckConfig, event: AlertEvent, detail: string): string {
+  switch (event.kind) {
+    case "open":
+      return `${check.name} is down: ${detail}`;
+    case "remind":
+      return `${check.name} is still down (since ${new Date(event.openedAt).toISOString()}): ${detail}`;
+    case "resolve":
+      return `${check.name} is up again after ${formatDuration(event.at - event.openedAt)}`;
+    case "flapping":
+      return `${check.name} is flapping (${event.changes} changes); quiet until it settles`;
+  }
+}
+
+function incidentFields(id: number, event: AlertEvent): NonNullable<Notice["incident"]> {
+  if (event.kind === "resolve") {
+    return {
+      id,
+      opened_at: new Date(event.openedAt).toISOString(),
+      resolved_at: new Date(event.at).toISOString(),
+      duration_s: Math.round((event.at - event.openedAt) / 1000),
+    };
+  }
+  const openedAt = event.kind === "remind" ? event.openedAt : event.at;
+  return { id, opened_at: new Date(openedAt).toISOString() };
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  const m = Math.round(s / 60);
+  return m < 120 ? `${m}m` : `${Math.floor(m / 60)}h${m % 60}m`;
+}

@@ -1,0 +1,26 @@
+/**
+ * The Slipway agent: one small process per host that runs checks, opens and resolves incidents,
+ * notifies people, keeps its state in SQLite and serves /metrics and an API.
+ */
+export { Agent, type CheckView } from "./agent.ts";
+export {
+  type AlertEvent,
+  type CheckState,
+  type CheckStatus,
+  initialState,
+  type Observation,
+  observe,
+} from "./alerts.ts";
+export {
+  type AgentConfig,
+  type AlertPolicy,
+  agentConfigSchema,
+  type CheckConfig,
+  type NotifierConfig,
+  parseAgentConfig,
+} from "./config.ts";
+export { AgentMetrics } from "./metrics.ts";
+export { type Notice, type SendOutcome, send, signature } from "./notify.ts";
+export { type ProbeResult, probe } from "./probes.ts";
+export { createApi } from "./server.ts";
+export { type Incident, Store } from "./store.ts";

@@ -1,0 +1,154 @@
+/**
+ * The checks themselves: one HTTP(S) request or one TCP connection, bounded by a timeout, read no
+ * more than needed (a keyword is looked for in the first 64 KiB only), so a thousand checks every
+ * 30 s fit in the agent's memory budget. Each new connection: keep-alive would hide a server that
+ * no longer accepts.
+ */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { connect } from "node:net";
+import type { CheckConfig } from "./config.ts";
+
+export interface ProbeResult {
+  ok: boolean;
+  /** Time to the answer (HTTP: the response head and, with a keyword, the body read). */
+  ms: number;
+  /** What happened, for people: "HTTP 200", "HTTP 503", "timeout after 10000ms", "ECONNREFUSED". */
+  detail: string;
+}
+
+const KEYWORD_BYTES = 64 * 1024;
+const USER_AGENT = "slipway-agent";
+
+export function probe(check: CheckConfig): Promise<ProbeResult> {
+  return check.kind === "http" ? probeHttp(check) : probeTcp(check);
+}
+
+type HttpCheck = Extract<CheckConfig, { kind: "http" }>;
+
+async function probeHttp(check: HttpCheck): Promise<ProbeResult> {
+  const started = performance.now();
+  const deadline = started + check.timeout_ms;
+  let url = new URL(check.url);
+  for (let hop = 0; ; hop++) {
+    const left = deadline - performance.now();
+    if (left <= 0) return { ok: false, ms: elapsed(started), detail: timeoutDetail(check) };
+    let answer: { status: number; location: string | undefined; body: string };
+    try {
+      answer = await get(url, left, check.keyword !== undefined);
+    } catch (error) {
+      return { ok: false, ms: elapsed(started), detail: describe(error, check) };
+    }
+    if (
+      answer.status >= 300 &&
+      answer.status < 400 &&
+      answer.location &&
+      hop < check.follow_redirects
+    ) {
+      url = new URL(answer.location, url);
+      continue;
+    }
+    const ms = elapsed(started);
+    const [low, high] = check.status;
+    if (answer.status < low || answer.status > high)
+      return { ok: false, ms, detail: `HTTP ${answer.status}` };
+    if (check.keyword !== undefined && !answer.body.includes(check.keyword))
+      return { ok: false, ms, detail: `HTTP ${answer.status} without "${check.keyword}"` };
+    if (check.max_latency_ms !== undefined && ms > check.max_latency_ms)
+      return {
+        ok: false,
+        ms,
+        detail: `HTTP ${answer.status} in ${ms}ms, over ${check.max_latency_ms}ms`,
+      };
+    return { ok: true, ms, detail: `HTTP ${answer.status}` };
+  }
+}
+
+function get(
+  url: URL,
+  timeoutMs: number,
+  readBody: boolean,
+): Promise<{ status: number; location: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const req = request(url, {
+      method: "GET",
+      agent: false,
+      headers: { "user-agent": USER_AGENT, connection: "close" },
+    });
+    const timer = setTimeout(() => req.destroy(new TimeoutError()), timeoutMs);
+    req.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    req.on("response", (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if (!readBody) {
+        clearTimeout(timer);
+        res.resume();
+        req.destroy();
+        resolve({ status, location, body: "" });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const done = () => {
+        clearTimeout(timer);
+        req.destroy();
+        resolve({ status, location, body: Buffer.concat(chunks).toString("utf8") });
+      };
+      res.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size >= KEYWORD_BYTES) done();
+      });
+      res.on("end", done);
+      res.on("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+    req.end();
+  });
+}
+
+type TcpCheck = Extract<CheckConfig, { kind: "tcp" }>;
+
+function probeTcp(check: TcpCheck): Promise<ProbeResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = connect({ host: check.host, port: check.port });
+    const finish = (result: ProbeResult) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(
+      () => finish({ ok: false, ms: elapsed(started), detail: timeoutDetail(check) }),
+      check.timeout_ms,
+    );
+    socket.once("connect", () =>
+      finish({ ok: true, ms: elapsed(started), detail: `connected to port ${check.port}` }),
+    );
+    socket.once("error", (error) =>
+      finish({ ok: false, ms: elapsed(started), detail: describe(error, check) }),
+    );
+  });
+}
+
+class TimeoutError extends Error {}
+
+function describe(error: unknown, check: CheckConfig): string {
+  if (error instanceof TimeoutError) return timeoutDetail(check);
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ?? (error instanceof Error ? error.message : String(error));
+}
+
+function timeoutDetail(check: CheckConfig): string {
+  return `timeout after ${check.timeout_ms}ms`;
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started);
+}

@@ -1,0 +1,132 @@
+/**
+ * The agent's HTTP API, on loopback or the private network only: /healthz for anyone; /metrics
+ * and /api/* need `Authorization: Bearer <token>` (compared in constant time). Without a token
+ * configured, everything but /healthz is refused: an agent is never open by mistake.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Agent } from "./agent.ts";
+import type { AgentMetrics } from "./metrics.ts";
+import type { Store } from "./store.ts";
+
+const MAX_BODY = 64 * 1024;
+
+export interface ApiOptions {
+  agent: Agent;
+  store: Store;
+  metrics: AgentMetrics;
+  token: string | undefined;
+}
+
+export function createApi(options: ApiOptions): Server {
+  return createServer((req, res) => {
+    handle(req, res, options).catch((error: Error) => {
+      if (!res.headersSent) json(res, 500, { error: error.message });
+      else res.destroy();
+    });
+  });
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://agent");
+  const route = `${req.method} ${url.pathname}`;
+  if (route === "GET /healthz") {
+    res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    return;
+  }
+  if (!authorized(req, o.token)) {
+    json(res, 401, {
+      error: o.token ? "a valid bearer token is needed" : "the agent has no API token configured",
+    });
+    return;
+  }
+  if (route === "GET /metrics") {
+    const text = await o.metrics.registry.metrics();
+    res.writeHead(200, { "content-type": o.metrics.registry.contentType }).end(text);
+    return;
+  }
+  if (route === "GET /api/checks") {
+    const mttr = o.store.meanTimeToRecovery();
+    json(
+      res,
+      200,
+      o.agent.checks().map((c) => ({ ...c, mttr_ms: mttr.get(c.name)?.mttrMs ?? null })),
+    );
+    return;
+  }
+  if (route === "GET /api/incidents") {
+    json(res, 200, o.store.incidents({ openOnly: url.searchParams.get("open") === "1" }));
+    return;
+  }
+  if (route === "GET /api/notifications") {
+    json(res, 200, o.store.notifications());
+    return;
+  }
+  const ack = /^POST \/api\/incidents\/(\d+)\/ack$/.exec(route);
+  if (ack) {
+    const body = await readJson(req);
+    const by = typeof body.by === "string" && body.by ? body.by : "someone";
+    const done = o.store.acknowledge(Number(ack[1]), by, Date.now());
+    json(
+      res,
+      done ? 200 : 404,
+      done
+        ? { acknowledged: Number(ack[1]), by }
+        : { error: "no such open, unacknowledged incident" },
+    );
+    return;
+  }
+  if (route === "POST /api/silences") {
+    const body = await readJson(req);
+    const minutes = Number(body.minutes);
+    if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 7 * 24 * 60) {
+      json(res, 400, { error: "minutes must be a number from 1 to 10080" });
+      return;
+    }
+    const check = typeof body.check === "string" ? body.check : undefined;
+    const now = Date.now();
+    const id = o.store.addSilence(
+      check,
+      now,
+      now + minutes * 60_000,
+      typeof body.reason === "string" ? body.reason : "",
+    );
+    json(res, 201, {
+      id,
+      check: check ?? null,
+      until: new Date(now + minutes * 60_000).toISOString(),
+    });
+    return;
+  }
+  if (route === "POST /api/test-notify") {
+    json(res, 200, await o.agent.testNotify());
+    return;
+  }
+  json(res, 404, { error: `no route ${route}` });
+}
+
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return false;
+  const header = req.headers.authorization ?? "";
+  const given = header.startsWith("Bearer ") ? header.slice(7) : "";
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(given), digest(token));
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" }).end(`${JSON.stringify(value)}\n`);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new Error("request body too large");
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") return {};
+  const value = JSON.parse(text) as unknown;
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+}

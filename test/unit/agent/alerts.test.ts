@@ -1,0 +1,158 @@
+/**
+ * The alert state machine: incidents open after N consecutive failures and resolve after M
+ * successes, remind while open, flapping is notified once and then quiet, a silence mutes
+ * notifications but keeps the record; and the agent's config file is checked key by key.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  type AlertEvent,
+  type AlertPolicy,
+  type CheckState,
+  initialState,
+  observe,
+  parseAgentConfig,
+} from "../../../src/agent/index.ts";
+
+const policy: AlertPolicy = {
+  open_after: 3,
+  resolve_after: 2,
+  remind_ms: 60_000,
+  flap_changes: 4,
+  flap_window_ms: 600_000,
+  severity: "critical",
+};
+
+/** Feeds results ("+" up, "-" down) 10 s apart; returns the final state and every event. */
+function run(
+  pattern: string,
+  options: { from?: CheckState; start?: number; step?: number; silencedUntil?: number } = {},
+) {
+  let state = options.from ?? initialState();
+  let nextId = 1;
+  const events: AlertEvent[] = [];
+  [...pattern].forEach((c, i) => {
+    const at = (options.start ?? 0) + i * (options.step ?? 10_000);
+    const out = observe(
+      state,
+      { ok: c === "+", at, detail: c === "+" ? "HTTP 200" : "HTTP 503" },
+      policy,
+      {
+        assignId: () => nextId++,
+        ...(options.silencedUntil === undefined ? {} : { silencedUntil: options.silencedUntil }),
+      },
+    );
+    state = out.state;
+    events.push(...out.events);
+  });
+  return { state, events, kinds: events.map((e) => e.kind) };
+}
+
+describe("alert rules", () => {
+  it("two failures open nothing; the third opens one incident, with its cause", () => {
+    assert.deepEqual(run("+--+").kinds, []);
+    const { state, events } = run("+---");
+    assert.deepEqual(events, [{ kind: "open", at: 30_000, cause: "HTTP 503", silenced: false }]);
+    assert.equal(state.incident?.id, 1);
+    assert.deepEqual(run("+-----").kinds, ["open"], "one notice, not one per failure");
+  });
+
+  it("one success does not resolve; two do, with the incident's id and opening time", () => {
+    assert.deepEqual(run("---+-").kinds, ["open"]);
+    const { state, events } = run("---++");
+    assert.deepEqual(events.at(-1), {
+      kind: "resolve",
+      at: 40_000,
+      incidentId: 1,
+      openedAt: 20_000,
+      silenced: false,
+    });
+    assert.equal(state.incident, undefined);
+  });
+
+  it("reminds while open, every remind_ms", () => {
+    // 20 s apart: open at 40 s, reminders at 100 s and 160 s.
+    const { kinds } = run("---------", { step: 20_000 });
+    assert.deepEqual(kinds, ["open", "remind", "remind"]);
+  });
+
+  it("flapping is notified once, then incidents open and resolve quietly", () => {
+    const { events } = run("+---++---++---++", { step: 1_000 });
+    const loud = events.filter((e) => !e.silenced).map((e) => e.kind);
+    assert.deepEqual(loud.slice(0, 2), ["open", "resolve"]);
+    assert.ok(loud.includes("flapping"), loud.join(","));
+    const afterFlap = loud.slice(loud.indexOf("flapping") + 1);
+    assert.deepEqual(afterFlap, [], "quiet while flapping");
+    assert.ok(events.filter((e) => e.kind === "open").length >= 2, "incidents are still recorded");
+  });
+
+  it("a silence keeps the incident but marks its notices silenced", () => {
+    const { events, state } = run("---", { silencedUntil: 1_000_000 });
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.silenced]),
+      [["open", true]],
+    );
+    assert.equal(state.incident?.id, 1);
+  });
+
+  it("a steady check's state stops changing (so it is not written again)", () => {
+    const a = run("+++++").state;
+    const b = run("++++++++++").state;
+    assert.deepEqual(a, b);
+  });
+});
+
+describe("the agent's config file", () => {
+  it("fills the runbooks' defaults", () => {
+    const config = parseAgentConfig(
+      JSON.stringify({
+        service: "hello",
+        host: "h1",
+        checks: [{ name: "web", kind: "http", url: "https://example.com/" }],
+      }),
+      "agent.json",
+    );
+    const [check] = config.checks;
+    assert.equal(check?.interval_ms, 60_000);
+    assert.deepEqual(check?.alerting, {
+      ...policy,
+      remind_ms: 3_600_000,
+      flap_changes: 6,
+      flap_window_ms: 1_800_000,
+    });
+    assert.deepEqual(config.listen, { address: "127.0.0.1", port: 9465 });
+  });
+
+  it("names each bad key by its path, and refuses two checks of one name", () => {
+    assert.throws(
+      () =>
+        parseAgentConfig(
+          JSON.stringify({
+            service: "hello",
+            host: "h1",
+            checks: [{ name: "web", kind: "http", url: "ftp://x", interval_ms: 0 }],
+          }),
+          "agent.json",
+        ),
+      (error: Error) =>
+        /^agent\.json: not a valid agent configuration:/.test(error.message) &&
+        /checks\.0\.url/.test(error.message) &&
+        /checks\.0\.interval_ms/.test(error.message),
+    );
+    assert.throws(
+      () =>
+        parseAgentConfig(
+          JSON.stringify({
+            service: "hello",
+            host: "h1",
+            checks: [
+              { name: "web", kind: "tcp", host: "x", port: 1 },
+              { name: "web", kind: "tcp", host: "y", port: 2 },
+            ],
+          }),
+          "agent.json",
+        ),
+      /agent\.json: two checks are named web/,
+    );
+  });
+});
