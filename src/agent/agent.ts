@@ -149,9 +149,7 @@ export class Agent {
       ms: result.ms,
       detail: result.detail,
     });
-    this.metrics.up.set({ check: check.name }, result.ok ? 1 : 0);
-    this.metrics.latency.observe({ check: check.name }, result.ms / 1000);
-    this.metrics.runs.inc({ check: check.name, outcome: result.ok ? "up" : "down" });
+    this.metrics.observe(check.name, result.ok, result.ms);
 
     const before = this.states.get(check.name) ?? initialState();
     const silencedUntil = this.store.silencedUntil(check.name, at);

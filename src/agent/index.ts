@@ -19,6 +19,7 @@ export {
   type NotifierConfig,
   parseAgentConfig,
 } from "./config.ts";
+export { AGENT_NODE_FLAGS } from "./launch.ts";
 export { AgentMetrics } from "./metrics.ts";
 export { type Notice, type SendOutcome, send, signature } from "./notify.ts";
 export { type ProbeResult, probe } from "./probes.ts";

@@ -1,9 +1,12 @@
 /**
  * Prometheus metrics of the agent (prom-client), on its own registry: each check's last result
- * and latency, runs by outcome, open incidents, notifications, and the agent process itself, so
- * a Prometheus that outgrows the agent scrapes the same facts it alerts on.
+ * and latency, runs by outcome, open incidents, notifications, and the agent process's own memory
+ * and CPU, so a Prometheus that outgrows the agent scrapes the same facts it alerts on.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import Counter from "prom-client/lib/counter.js";
+import Gauge from "prom-client/lib/gauge.js";
+import Histogram from "prom-client/lib/histogram.js";
+import Registry from "prom-client/lib/registry.js";
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -13,10 +16,17 @@ export class AgentMetrics {
     labelNames: ["check"],
     registers: [this.registry],
   });
+  readonly lastDuration = new Gauge({
+    name: "slipway_check_last_duration_seconds",
+    help: "How long the check's last run took.",
+    labelNames: ["check"],
+    registers: [this.registry],
+  });
+  // One histogram for all checks: per-check buckets would cost memory for little (per-check
+  // latency is in the gauge above and in the agent's own summaries).
   readonly latency = new Histogram({
     name: "slipway_check_duration_seconds",
-    help: "How long each check run took.",
-    labelNames: ["check"],
+    help: "How long check runs took, over all checks.",
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
@@ -45,6 +55,31 @@ export class AgentMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "slipway_agent_" });
+    new Gauge({
+      name: "slipway_agent_resident_memory_bytes",
+      help: "The agent's resident memory.",
+      registers: [this.registry],
+      collect() {
+        this.set(process.memoryUsage.rss());
+      },
+    });
+    new Counter({
+      name: "slipway_agent_cpu_seconds_total",
+      help: "CPU time the agent has used (user and system).",
+      registers: [this.registry],
+      collect() {
+        const { user, system } = process.cpuUsage();
+        this.reset();
+        this.inc((user + system) / 1e6);
+      },
+    });
+  }
+
+  /** One check run. */
+  observe(check: string, ok: boolean, ms: number): void {
+    this.up.set({ check }, ok ? 1 : 0);
+    this.lastDuration.set({ check }, ms / 1000);
+    this.latency.observe(ms / 1000);
+    this.runs.inc({ check, outcome: ok ? "up" : "down" });
   }
 }

@@ -5,8 +5,7 @@
  * delays; every outcome is returned for the store, so a failed notification is never silent.
  */
 import { createHmac } from "node:crypto";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { requestFor } from "./builtins.ts";
 import type { NotifierConfig } from "./config.ts";
 
 export interface Notice {
@@ -81,9 +80,9 @@ export async function send(
 }
 
 function post(url: string, headers: Record<string, string>, body: string): Promise<number> {
+  const target = new URL(url);
+  const request = requestFor(target);
   return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
     const req = request(target, {
       method: "POST",
       agent: false,

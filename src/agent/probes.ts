@@ -4,9 +4,9 @@
  * 30 s fit in the agent's memory budget. Each new connection: keep-alive would hide a server that
  * no longer accepts.
  */
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
+import { requestFor } from "./builtins.ts";
 import type { CheckConfig } from "./config.ts";
 
 export interface ProbeResult {
@@ -69,8 +69,8 @@ function get(
   timeoutMs: number,
   readBody: boolean,
 ): Promise<{ status: number; location: string | undefined; body: string }> {
+  const request = requestFor(url);
   return new Promise((resolve, reject) => {
-    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     const req = request(url, {
       method: "GET",
       agent: false,

@@ -4,8 +4,9 @@
  * configured, everything but /healthz is refused: an agent is never open by mistake.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
+import { http } from "./builtins.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import type { Store } from "./store.ts";
 
@@ -19,7 +20,7 @@ export interface ApiOptions {
 }
 
 export function createApi(options: ApiOptions): Server {
-  return createServer((req, res) => {
+  return http.createServer((req, res) => {
     handle(req, res, options).catch((error: Error) => {
       if (!res.headersSent) json(res, 500, { error: error.message });
       else res.destroy();

@@ -7,15 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { signature } from "../../src/agent/index.ts";
+import { AGENT_NODE_FLAGS, signature } from "../../src/agent/index.ts";
 
-const MAIN = new URL("../../src/agent/main.ts", import.meta.url).pathname;
+// The bundle Slipway ships (npm run build makes it), with the flags it is started with.
+const MAIN = new URL("../../dist/agent.mjs", import.meta.url).pathname;
 const TOKEN = "agent-token-0123456789";
 const HOOK_KEY = "hook-key-abcdef";
 const INTERVAL_MS = 200;
@@ -52,7 +54,8 @@ describe("the agent process against a real target and a real webhook receiver", 
 
   async function startAgent(): Promise<void> {
     agentOutput = "";
-    agent = spawn(process.execPath, [MAIN, "--config", join(dir, "agent.json"), "--state", dir], {
+    const args = [...AGENT_NODE_FLAGS, MAIN, "--config", join(dir, "agent.json"), "--state", dir];
+    agent = spawn(process.execPath, args, {
       env: { ...process.env, AGENT_TOKEN: TOKEN, HOOK_KEY },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -91,6 +94,7 @@ describe("the agent process against a real target and a real webhook receiver", 
   const events = (kind: string) => received.filter((r) => r.event === kind);
 
   before(async () => {
+    assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
     dir = await mkdtemp(join(tmpdir(), "slipway-agent-"));
     target = createServer((_req, res) => {
       res
@@ -182,7 +186,7 @@ describe("the agent process against a real target and a real webhook receiver", 
     const metrics = await api("GET", "/metrics");
     assert.match(metrics.text, /^slipway_check_up\{check="web"\} 1$/m);
     assert.match(metrics.text, /^slipway_check_runs_total\{check="port",outcome="up"\} \d+$/m);
-    assert.match(metrics.text, /^slipway_agent_process_resident_memory_bytes \d+/m);
+    assert.match(metrics.text, /^slipway_agent_resident_memory_bytes \d+/m);
   });
 
   it("opens an incident after 3 failures and notifies once, signed, within interval × 3 (plus one)", async () => {
