@@ -15,15 +15,16 @@ import type { Store } from "./store.ts";
 const FLUSH_MS = 1_000;
 const PRUNE_MS = 3_600_000;
 
+/** A check as the API shows it (null, not absent, where there is nothing yet: it is JSON). */
 export interface CheckView {
   name: string;
   kind: string;
   status: CheckState["status"];
   flapping: boolean;
-  lastAt: number | undefined;
-  lastMs: number | undefined;
-  lastDetail: string | undefined;
-  incidentId: number | undefined;
+  lastAt: number | null;
+  lastMs: number | null;
+  lastDetail: string | null;
+  incidentId: number | null;
 }
 
 export class Agent {
@@ -99,10 +100,10 @@ export class Agent {
         kind: check.kind,
         status: state.status,
         flapping: state.flapping,
-        lastAt: last?.at,
-        lastMs: last?.ms,
-        lastDetail: last?.detail,
-        incidentId: state.incident?.id,
+        lastAt: last?.at ?? null,
+        lastMs: last?.ms ?? null,
+        lastDetail: last?.detail ?? null,
+        incidentId: state.incident?.id ?? null,
       };
     });
   }
@@ -184,7 +185,7 @@ export class Agent {
           : undefined;
     const notice: Notice = {
       event: event.kind,
-      service: this.config.service,
+      service: check.service ?? this.config.service,
       host: this.config.host,
       check: check.name,
       severity: check.alerting.severity,
@@ -192,7 +193,8 @@ export class Agent {
       at: new Date(event.at).toISOString(),
       ...(incidentId === undefined ? {} : { incident: incidentFields(incidentId, event) }),
     };
-    for (const notifier of this.config.notifiers) {
+    const targets = this.config.notifiers.filter((n) => check.notify?.includes(n.name) ?? true);
+    for (const notifier of targets) {
       const sending = this.deliver(notifier.name, notice, incidentId).then(() => undefined);
       this.sending.add(sending);
       void sending.finally(() => this.sending.delete(sending));

@@ -27,7 +27,11 @@ const alerting = z.strictObject({
 });
 
 const common = {
-  name: text(100),
+  name: text(200),
+  /** The app it belongs to, in notifications; absent: the agent's service. */
+  service: z.optional(text()),
+  /** Names of the notifiers it alerts; absent: every notifier. */
+  notify: z.optional(z.array(text(200))),
   interval_ms: z._default(ms, 60_000),
   timeout_ms: z._default(ms, 10_000),
   alerting: z.prefault(alerting, {}),
@@ -57,11 +61,13 @@ const tcpCheck = z.strictObject({
 export const checkSchema = z.discriminatedUnion("kind", [httpCheck, tcpCheck]);
 
 const webhook = z.strictObject({
-  name: text(100),
+  name: text(200),
   kind: z.literal("webhook"),
   url: httpUrl,
   /** Environment variable holding the HMAC-SHA256 signing key; absent: unsigned. */
   secret_env: z.optional(envName),
+  /** Or a file holding it (read at each send, so a new key needs no restart). */
+  secret_file: z.optional(text()),
 });
 
 export const notifierSchema = z.discriminatedUnion("kind", [webhook]);
@@ -81,6 +87,8 @@ export const agentConfigSchema = z.strictObject({
   ),
   /** Environment variable holding the API token; absent: the API answers only /healthz. */
   token_env: z.optional(envName),
+  /** Or a file holding it. */
+  token_file: z.optional(text()),
   /** Raw results are kept this long; hourly summaries for 90 days. */
   raw_retention_ms: z._default(ms, 2 * 86_400_000),
   /** Notification attempts and the first delay between them (doubling). */
@@ -88,30 +96,80 @@ export const agentConfigSchema = z.strictObject({
   notify_backoff_ms: z._default(ms, 2_000),
 });
 
+/**
+ * One app's part of a host's agent, as `slipway agent install` writes it (one file per app and
+ * environment in the agent's config folder): its checks and notifiers.
+ */
+export const fragmentSchema = z.strictObject({
+  service: text(),
+  checks: z._default(z.array(checkSchema), []),
+  notifiers: z._default(z.array(notifierSchema), []),
+});
+
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
+export type AgentFragment = z.infer<typeof fragmentSchema>;
 export type CheckConfig = z.infer<typeof checkSchema>;
 export type NotifierConfig = z.infer<typeof notifierSchema>;
 export type AlertPolicy = z.infer<typeof alerting>;
 
 /** Parses the agent's config file; the error names each bad key by its path. */
 export function parseAgentConfig(text: string, file: string): AgentConfig {
+  const config = parseWith(agentConfigSchema, text, file);
+  uniqueNames(config.checks, file);
+  return config;
+}
+
+/**
+ * The agent's configuration from its folder of app fragments: each app's checks and notifiers
+ * named "<service>/<name>", so apps sharing a host never collide, and each check alerts only its
+ * own app's notifiers.
+ */
+export function mergeFragments(
+  files: readonly { file: string; text: string }[],
+  host: Pick<AgentConfig, "host" | "listen" | "token_env" | "token_file">,
+): AgentConfig {
+  const checks: CheckConfig[] = [];
+  const notifiers: NotifierConfig[] = [];
+  for (const { file, text } of files) {
+    const fragment = parseWith(fragmentSchema, text, file);
+    const named = (name: string) => `${fragment.service}/${name}`;
+    const own = fragment.notifiers.map((n) => ({ ...n, name: named(n.name) }));
+    notifiers.push(...own);
+    for (const check of fragment.checks) {
+      checks.push({
+        ...check,
+        name: named(check.name),
+        service: fragment.service,
+        notify: own.map((n) => n.name),
+      });
+    }
+  }
+  const config = agentConfigSchema.parse({ service: host.host, ...host, checks, notifiers });
+  uniqueNames(config.checks, "the agent's configuration folder");
+  return config;
+}
+
+function parseWith<T extends z.ZodMiniType>(schema: T, text: string, file: string): z.infer<T> {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
     throw new Error(`${file}: not JSON: ${(error as Error).message}`);
   }
-  const parsed = agentConfigSchema.safeParse(data);
+  const parsed = schema.safeParse(data);
   if (!parsed.success) {
     const lines = parsed.error.issues.map(
       (issue) => `  ${issue.path.join(".") || "(top)"}: ${issue.message}`,
     );
     throw new Error(`${file}: not a valid agent configuration:\n${lines.join("\n")}`);
   }
+  return parsed.data as z.infer<T>;
+}
+
+function uniqueNames(checks: readonly CheckConfig[], where: string): void {
   const names = new Set<string>();
-  for (const check of parsed.data.checks) {
-    if (names.has(check.name)) throw new Error(`${file}: two checks are named ${check.name}`);
+  for (const check of checks) {
+    if (names.has(check.name)) throw new Error(`${where}: two checks are named ${check.name}`);
     names.add(check.name);
   }
-  return parsed.data;
 }

@@ -13,9 +13,12 @@ export {
 } from "./alerts.ts";
 export {
   type AgentConfig,
+  type AgentFragment,
   type AlertPolicy,
   agentConfigSchema,
   type CheckConfig,
+  fragmentSchema,
+  mergeFragments,
   type NotifierConfig,
   parseAgentConfig,
 } from "./config.ts";

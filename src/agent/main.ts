@@ -1,31 +1,72 @@
 /**
- * `slipway-agent --config FILE --state DIR`: the agent's process. Reads its configuration, opens
- * its store, serves its API and runs its checks until SIGTERM or SIGINT, then finishes running
- * work and writes what is pending before it exits.
+ * `slipway-agent --config FILE --state DIR`, or, as Slipway runs it on a host,
+ * `slipway-agent --config DIR --host NAME [--listen ADDRESS:PORT] [--token-file FILE] --state DIR`
+ * with one fragment per app in DIR. Reads its configuration, opens its store, serves its API and
+ * runs its checks until SIGTERM or SIGINT, then finishes running work and writes what is pending.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Agent } from "./agent.ts";
-import { parseAgentConfig } from "./config.ts";
+import { type AgentConfig, mergeFragments, parseAgentConfig } from "./config.ts";
 import { AgentMetrics } from "./metrics.ts";
 import { createApi } from "./server.ts";
 import { Store } from "./store.ts";
 
+function loadConfig(values: {
+  config: string;
+  host?: string | undefined;
+  listen?: string | undefined;
+  "token-env"?: string | undefined;
+  "token-file"?: string | undefined;
+}): AgentConfig {
+  if (!statSync(values.config).isDirectory()) {
+    return parseAgentConfig(readFileSync(values.config, "utf8"), values.config);
+  }
+  const files = readdirSync(values.config)
+    .filter((name) => name.endsWith(".json"))
+    .sort()
+    .map((name) => {
+      const file = join(values.config, name);
+      return { file, text: readFileSync(file, "utf8") };
+    });
+  const [address = "127.0.0.1", port = "9465"] = (values.listen ?? "").split(/:(?=\d+$)/);
+  return mergeFragments(files, {
+    host: values.host ?? "localhost",
+    listen: { address: address || "127.0.0.1", port: Number(port) },
+    ...(values["token-env"] ? { token_env: values["token-env"] } : {}),
+    ...(values["token-file"] ? { token_file: values["token-file"] } : {}),
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { config: { type: "string" }, state: { type: "string" } },
+    options: {
+      config: { type: "string" },
+      state: { type: "string" },
+      host: { type: "string" },
+      listen: { type: "string" },
+      "token-env": { type: "string" },
+      "token-file": { type: "string" },
+    },
   });
   if (!values.config || !values.state) {
-    throw new Error("usage: slipway-agent --config FILE --state DIR");
+    throw new Error(
+      "usage: slipway-agent --config FILE|DIR --state DIR [--host NAME] [--listen ADDRESS:PORT] [--token-env NAME | --token-file FILE]",
+    );
   }
-  const config = parseAgentConfig(readFileSync(values.config, "utf8"), values.config);
+  const config = loadConfig({ ...values, config: values.config });
   mkdirSync(values.state, { recursive: true, mode: 0o700 });
   const store = new Store(join(values.state, "agent.db"));
   const metrics = new AgentMetrics();
   const agent = new Agent(config, store, metrics);
-  const token = config.token_env === undefined ? undefined : process.env[config.token_env];
+  const token =
+    config.token_file !== undefined
+      ? readFileSync(config.token_file, "utf8").trim()
+      : config.token_env === undefined
+        ? undefined
+        : process.env[config.token_env];
   const server = createApi({ agent, store, metrics, token });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

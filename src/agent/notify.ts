@@ -5,6 +5,7 @@
  * delays; every outcome is returned for the store, so a failed notification is never silent.
  */
 import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { requestFor } from "./builtins.ts";
 import type { NotifierConfig } from "./config.ts";
 
@@ -42,13 +43,20 @@ export async function send(
     env: Readonly<Record<string, string | undefined>>;
   },
 ): Promise<SendOutcome> {
-  const key = notifier.secret_env === undefined ? undefined : options.env[notifier.secret_env];
-  if (notifier.secret_env !== undefined && !key) {
-    return {
-      ok: false,
-      attempts: 0,
-      error: `${notifier.secret_env} is not set in the agent's environment`,
-    };
+  let key: string | undefined;
+  if (notifier.secret_env !== undefined) {
+    key = options.env[notifier.secret_env];
+    if (!key) {
+      const error = `${notifier.secret_env} is not set in the agent's environment`;
+      return { ok: false, attempts: 0, error };
+    }
+  } else if (notifier.secret_file !== undefined) {
+    try {
+      key = readFileSync(notifier.secret_file, "utf8").trim();
+    } catch (e) {
+      const error = `${notifier.secret_file}: ${(e as NodeJS.ErrnoException).code}`;
+      return { ok: false, attempts: 0, error };
+    }
   }
   const body = JSON.stringify(notice);
   let error = "";
