@@ -26,6 +26,7 @@ import {
   registryServerProblem,
   roleVolumeProblem,
   sizeProblem,
+  tcpTargetProblem,
   userProblem,
   volumeProblem,
 } from "./validators.ts";
@@ -467,23 +468,85 @@ const backup = z.strictObject({
     .describe("Where backups go: an S3 URL like s3://bucket/prefix, or a path on the host."),
 });
 
+const monitorCheck = z
+  .strictObject({
+    name: name("check name", "check").describe("Name shown in alerts and on the status page."),
+    url: checkedString(httpUrlProblem)
+      .optional()
+      .describe(
+        "An HTTP(S) check: the URL must answer with a 2xx or 3xx status. The agent runs in a container on the proxy's network and the app's private network: \"http://slipway-proxy/up\" goes through the proxy as visitors do (a site without domains), accessories answer by name.",
+      ),
+    tcp: checkedString(tcpTargetProblem)
+      .optional()
+      .describe('A TCP check: "HOST:PORT" must accept a connection, e.g. "hello-db:5432".'),
+    keyword: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Text the HTTP answer's body must contain (its first 64 KiB)."),
+    interval: duration.prefault("1m").describe("Time between two checks."),
+    timeout: duration.prefault("10s").describe("How long one check may take."),
+    open_after: z
+      .int()
+      .min(1)
+      .default(3)
+      .describe("Consecutive failures that open an incident (and notify)."),
+    resolve_after: z
+      .int()
+      .min(1)
+      .default(2)
+      .describe("Consecutive successes that resolve it (and notify)."),
+    remind: duration
+      .prefault("1h")
+      .describe('While an incident is open, a reminder this often ("0s": none).'),
+    severity: z
+      .enum(["critical", "warning", "info"])
+      .default("critical")
+      .describe("Carried in every notification of the check, for routing on the receiving side."),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.url === undefined) === (value.tcp === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["url"],
+        message: "a check needs either url (HTTP) or tcp (HOST:PORT), not both",
+        params: { hint: 'write url: "http://hello-web:3000/up" or tcp: "hello-db:5432"' },
+      });
+    }
+    if (value.keyword !== undefined && value.url === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["keyword"],
+        message: "keyword is for HTTP checks",
+        params: { hint: "remove keyword, or make it a url check" },
+      });
+    }
+  });
+
 const monitoring = z
   .strictObject({
-    checks: z
+    image: image
+      .default("node:24-bookworm-slim")
+      .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),
+    checks: z.array(monitorCheck).default([]).describe("Checks the agent runs."),
+    notify: z
       .array(
         z.strictObject({
-          name: name("check name", "check").describe(
-            "Name shown in alerts and on the status page.",
+          name: name("notifier name", "notifier").describe("Name in the agent's records."),
+          webhook: checkedString(httpUrlProblem).describe(
+            "URL that gets each alert as JSON (POST), with X-Slipway-Signature when secret is set.",
           ),
-          url: checkedString(httpUrlProblem).describe("URL that must answer with a 2xx status."),
-          interval: duration.prefault("1m").describe("Time between two checks."),
-          timeout: duration.prefault("10s").describe("How long one check may take."),
+          secret: secretName
+            .optional()
+            .describe("NAME of the secret that signs each request (HMAC-SHA256)."),
         }),
       )
       .default([])
-      .describe("HTTP checks the agent runs."),
+      .describe("Where alerts go."),
   })
-  .describe("Uptime checks run by the agent on each host.");
+  .describe(
+    "The agent on each host: checks, incidents and notifications (slipway agent install, slipway monitor).",
+  );
 
 const cronJob = z
   .strictObject({
@@ -606,7 +669,7 @@ export const configSchema = z.strictObject({
     .array(backup)
     .optional()
     .describe("Scheduled backups of accessories (not supported yet)."),
-  monitoring: monitoring.optional().describe("Uptime checks (not supported yet)."),
+  monitoring: monitoring.optional(),
   cron: z
     .record(name("job name", "job"), cronJob)
     .optional()

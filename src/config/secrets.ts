@@ -38,7 +38,7 @@ const MAX_COMMAND_OUTPUT = 1024 * 1024;
 
 /**
  * The secrets `data` refers to, in file order: env.secret names, each accessory's env.secret
- * names, then registry.password.
+ * names, the monitoring notifiers' keys, then registry.password.
  */
 export function secretReferences(data: unknown): SecretReference[] {
   const references: SecretReference[] = [];
@@ -54,6 +54,14 @@ export function secretReferences(data: unknown): SecretReference[] {
   const accessories = valueAt(data, ["accessories"]);
   if (isMap(accessories)) {
     for (const name of Object.keys(accessories)) listed(["accessories", name, "env", "secret"]);
+  }
+  const notify = valueAt(data, ["monitoring", "notify"]);
+  if (Array.isArray(notify)) {
+    notify.forEach((entry, i) => {
+      const name = isMap(entry) ? entry.secret : undefined;
+      if (typeof name === "string" && SECRET_NAME.test(name))
+        references.push({ name, path: ["monitoring", "notify", i, "secret"] });
+    });
   }
   const registry = valueAt(data, ["registry"]);
   const password = isMap(registry) ? registry.password : undefined;

@@ -231,6 +231,16 @@ export function httpUrlProblem(s: string): Problem | undefined {
   };
 }
 
+/** A TCP check's target: "HOST:PORT" (a host name, container name or IPv4 address). */
+export function tcpTargetProblem(s: string): Problem | undefined {
+  const hint = 'e.g. "hello-db:5432"';
+  const match = /^([a-zA-Z0-9][a-zA-Z0-9.-]*):(\d{1,5})$/.exec(s);
+  if (!match) return { message: `${quote(s)} is not HOST:PORT`, hint };
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return { message: `port ${port} is outside 1-65535`, hint };
+  return undefined;
+}
+
 const CRON_NICKNAMES = [
   "@yearly",
   "@annually",

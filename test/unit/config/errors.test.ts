@@ -431,13 +431,6 @@ cron:
           "backups will come with the upcoming `slipway backup` command; remove the section for now",
         ],
         [
-          16,
-          1,
-          "monitoring",
-          "monitoring is not supported yet",
-          "monitoring will come with the upcoming agent; remove the section for now",
-        ],
-        [
           20,
           1,
           "cron",
