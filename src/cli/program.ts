@@ -192,6 +192,58 @@ function buildProgram(): Command {
     .argument("<name>", "the accessory")
     .action(lazy(accessories, "dbConsole"));
 
+  const monitorCommands = () => import("./commands/monitor.ts");
+  const agent = program
+    .command("agent")
+    .description("the agent on the app's hosts: checks, incidents, notifications, /metrics");
+  agent
+    .command("install")
+    .description("put the agent on each host with this app's checks (again: bring it up to date)")
+    .action(lazy(monitorCommands, "install"));
+  agent
+    .command("status")
+    .description("whether the agent runs on each host")
+    .action(lazy(monitorCommands, "agentStatus"));
+  agent
+    .command("logs")
+    .description("the agent's logs on each host")
+    .addOption(new Option("--tail <n>", "the last n lines (default 100)"))
+    .action(lazy(monitorCommands, "agentLogs"));
+  const monitor = program
+    .command("monitor")
+    .description(
+      "what the agent sees: checks, incidents; acknowledge, silence, test notifications",
+    );
+  monitor
+    .command("status")
+    .description("each check on each host; exit 1 when one is down")
+    .action(lazy(monitorCommands, "status"));
+  monitor
+    .command("incidents")
+    .description("open incidents (--all: resolved ones too)")
+    .addOption(new Option("--all", "resolved incidents too"))
+    .action(lazy(monitorCommands, "incidents"));
+  monitor
+    .command("ack")
+    .description("acknowledge an open incident")
+    .argument("<id>", "the incident's id (slipway monitor incidents)")
+    .addOption(new Option("--by <name>", "who (default: $USER)"))
+    .addOption(new Option("--host <host>", "the host whose incident it is (default: the first)"))
+    .action(lazy(monitorCommands, "ack"));
+  monitor
+    .command("silence")
+    .description(
+      "no notifications for a while (a maintenance window); incidents are still recorded",
+    )
+    .argument("[check]", "one check (default: every check of the app)")
+    .addOption(new Option("--for <duration>", "how long (default 30m)"))
+    .addOption(new Option("--reason <text>", "why, kept with the silence"))
+    .action(lazy(monitorCommands, "silence"));
+  monitor
+    .command("test-notify")
+    .description("send a test notification through each notifier; exit 1 when one fails")
+    .action(lazy(monitorCommands, "testNotify"));
+
   const secretsCommands = () => import("./commands/secrets.ts");
   const secrets = program
     .command("secrets")

@@ -44,6 +44,8 @@ export interface HelloOptions {
   dockerfileExtra?: string;
   /** servers.web.volumes of the default servers section. */
   webVolumes?: string[];
+  /** YAML lines appended to slipway.yml (a monitoring section, say). */
+  extraYaml?: string[];
 }
 
 /** A throwaway copy of some files of examples/<example>, and the bin run in it as a user would. */
@@ -156,6 +158,7 @@ export async function helloProject(box: VpsBox, options: HelloOptions = {}): Pro
           "  secret: [SESSION_SECRET]",
           "releases:",
           "  keep: 2",
+          ...(options.extraYaml ?? []),
           "",
         ].join("\n"),
       );

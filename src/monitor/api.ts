@@ -1,0 +1,33 @@
+/** The agent's API from the CLI: one request per call, through `docker exec` on the host. */
+import { UserError } from "../errors/index.ts";
+import type { Transport } from "../transport/index.ts";
+import { apiArgv } from "./plan.ts";
+
+export async function callAgent(
+  transport: Transport,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; value: unknown }> {
+  const result = await transport.run(apiArgv(method, path), {
+    check: false,
+    stdin: body === undefined ? "" : JSON.stringify(body),
+  });
+  if (result.code !== 0) {
+    throw new UserError({
+      code: "agent.unreachable",
+      message: `${transport.host}: the agent did not answer (${(result.stderr || result.stdout).trim().split("\n").at(-1) ?? `exit ${result.code}`})`,
+      hint: "is it installed and running? slipway agent install; slipway agent logs",
+    });
+  }
+  const newline = result.stdout.indexOf("\n");
+  const status = Number(result.stdout.slice(0, newline));
+  const text = result.stdout.slice(newline + 1);
+  let value: unknown = text;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // plain text (e.g. /metrics)
+  }
+  return { status, value };
+}

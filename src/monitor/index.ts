@@ -1,0 +1,15 @@
+/**
+ * Monitoring from the CLI: installs the agent (src/agent) on the app's hosts with this app's
+ * checks and notifiers, and talks to its API over SSH.
+ */
+export { callAgent } from "./api.ts";
+export { agentBundle, appHosts, installAgent } from "./install.ts";
+export {
+  AGENT_CONTAINER,
+  AGENT_DIR,
+  agentContainer,
+  apiArgv,
+  fragmentPath,
+  notifierSecretPath,
+  planFragment,
+} from "./plan.ts";

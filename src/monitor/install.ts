@@ -1,0 +1,165 @@
+/**
+ * `slipway agent install`: puts the agent on each host of the app, or brings it up to date. The
+ * bundle, this app's fragment and its notifiers' keys are files under /var/lib/slipway/agent; the
+ * token is made once per host; the container is (re)started only when something it reads changed,
+ * and it keeps its SQLite state across that, so incidents and schedules carry on.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { detectLocalEngine } from "../build/index.ts";
+import type { LoadedConfig } from "../config/index.ts";
+import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
+import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
+import { UserError } from "../errors/index.ts";
+import type { Reporter } from "../output/index.ts";
+import { registryLogin } from "../registry/index.ts";
+import { generateSecret } from "../secrets/index.ts";
+import type { Connections, Transport } from "../transport/index.ts";
+import {
+  AGENT_CONTAINER,
+  AGENT_DIR,
+  agentContainer,
+  apiArgv,
+  fragmentPath,
+  notifierSecretPath,
+  planFragment,
+} from "./plan.ts";
+
+const SPEC_LABEL = "slipway.agent.spec";
+const READY_MS = 30_000;
+
+/** The agent bundle this Slipway ships: dist/agent.mjs beside the built CLI. */
+export function agentBundle(): string {
+  for (const candidate of ["../agent.mjs", "../../dist/agent.mjs"]) {
+    const path = new URL(candidate, import.meta.url).pathname;
+    if (existsSync(path)) return readFileSync(path, "utf8");
+  }
+  throw new UserError({
+    code: "agent.bundle_missing",
+    message: "the agent's bundle (dist/agent.mjs) is missing from this installation of Slipway",
+    hint: "build it: npm run build",
+  });
+}
+
+/** Every host of the app: the hosts of its roles. */
+export function appHosts(loaded: LoadedConfig): string[] {
+  return [...new Set(rolesInOrder(loaded.config).flatMap((role) => role.hosts))];
+}
+
+export async function installAgent(
+  loaded: LoadedConfig,
+  connections: Connections,
+  reporter: Reporter,
+): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged" }[]> {
+  const monitoring = loaded.config.monitoring;
+  if (!monitoring) {
+    throw new UserError({
+      code: "agent.no_monitoring",
+      message: `${loaded.file} has no monitoring section: the agent would have nothing to do`,
+      hint: 'add one, for example\n  monitoring:\n    checks:\n      - { name: home, url: "http://slipway-proxy/up" }',
+    });
+  }
+  const site = siteName(loaded.config.service, loaded.environment);
+  const fragment = `${JSON.stringify(planFragment(site, monitoring), null, 2)}\n`;
+  const bundle = agentBundle();
+  const engine = await detectLocalEngine().catch(() => undefined);
+  const registry = registryLogin(loaded);
+  const results = [];
+  for (const host of appHosts(loaded)) {
+    const transport = connections.get(host);
+    const say = (m: string) => reporter.info(`${host} agent: ${m}`);
+    await placeImage(monitoring.image, transport, engine, reporter, registry);
+    let changed = false;
+    changed = (await put(transport, `${AGENT_DIR}/agent.mjs`, bundle)) || changed;
+    changed = (await put(transport, fragmentPath(site), fragment)) || changed;
+    for (const notifier of monitoring.notify) {
+      if (notifier.secret === undefined) continue;
+      const key = loaded.secrets.values.get(notifier.secret) ?? "";
+      await put(transport, notifierSecretPath(site, notifier.name), key);
+    }
+    if (await ensureToken(transport)) say("made its API token (kept on the host, 0600)");
+    const spec = agentContainer(monitoring.image, host);
+    const digest = createHash("sha256")
+      .update(JSON.stringify(dockerRun(spec)))
+      .digest("hex")
+      .slice(0, 12);
+    spec.labels[SPEC_LABEL] = digest;
+    const facts = await inspect(transport);
+    let outcome: "started" | "restarted" | "unchanged";
+    if (!facts || facts.spec !== digest) {
+      if (facts) await transport.run(["docker", "rm", "--force", AGENT_CONTAINER]);
+      await ensureProxyNetwork(transport);
+      await transport.run(dockerRun(spec));
+      outcome = facts ? "restarted" : "started";
+    } else if (changed || !facts.running) {
+      await transport.run(["docker", "restart", "--time", "10", AGENT_CONTAINER]);
+      outcome = "restarted";
+    } else {
+      outcome = "unchanged";
+    }
+    // The app's private network: its workers and accessories answer there by name.
+    await connectNetwork(transport, `slipway-${site}`);
+    await waitReady(transport);
+    say(outcome === "unchanged" ? "up to date, running" : `${outcome}, answering`);
+    results.push({ host, outcome });
+  }
+  return results;
+}
+
+/** Writes a file (0600) unless it already holds `content`; true when it changed. */
+async function put(transport: Transport, path: string, content: string): Promise<boolean> {
+  const digest = createHash("sha256").update(content).digest("hex");
+  const current = await transport.run(["sha256sum", "--", path], { check: false });
+  if (current.code === 0 && current.stdout.startsWith(digest)) return false;
+  await transport.upload(path, content, { mode: 0o600 });
+  return true;
+}
+
+async function ensureToken(transport: Transport): Promise<boolean> {
+  const path = `${AGENT_DIR}/token`;
+  const exists = await transport.run(["test", "-s", path], { check: false });
+  if (exists.code === 0) return false;
+  await transport.upload(path, `${generateSecret(32)}\n`, { mode: 0o600 });
+  return true;
+}
+
+async function inspect(transport: Transport) {
+  const result = await transport.run(dockerInspect(AGENT_CONTAINER), { check: false });
+  if (result.code !== 0) return undefined;
+  const info = parseInspect(result.stdout);
+  return { running: info.running, spec: info.labels[SPEC_LABEL] };
+}
+
+async function ensureProxyNetwork(transport: Transport): Promise<void> {
+  const exists = await transport.run(["docker", "network", "inspect", "slipway"], { check: false });
+  if (exists.code !== 0) await transport.run(["docker", "network", "create", "slipway"]);
+}
+
+async function connectNetwork(transport: Transport, network: string): Promise<void> {
+  const exists = await transport.run(["docker", "network", "inspect", network], { check: false });
+  if (exists.code !== 0) return; // the app has not been deployed on this host yet
+  const joined = await transport.run(
+    ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", AGENT_CONTAINER],
+    { check: false },
+  );
+  if (joined.stdout.includes(`"${network}"`)) return;
+  await transport.run(["docker", "network", "connect", network, AGENT_CONTAINER]);
+}
+
+async function waitReady(transport: Transport): Promise<void> {
+  const deadline = Date.now() + READY_MS;
+  let last = "";
+  for (;;) {
+    const result = await transport.run(apiArgv("GET", "/healthz"), { check: false, stdin: "" });
+    if (result.code === 0 && result.stdout.startsWith("200")) return;
+    last = (result.stderr || result.stdout).trim().split("\n").slice(-3).join(" ");
+    if (Date.now() > deadline) {
+      throw new UserError({
+        code: "agent.not_ready",
+        message: `${transport.host}: the agent does not answer after ${READY_MS / 1000}s${last ? ` (${last})` : ""}`,
+        hint: "see its logs: slipway agent logs",
+      });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The agent on a host, planned from slipway.yml: this app's fragment of the agent's config (its
+ * checks and notifiers; no secret in it), and the agent's one container per host, which every
+ * app on the host shares. Pure.
+ */
+import { AGENT_NODE_FLAGS, type AgentFragment, type CheckConfig } from "../agent/index.ts";
+import type { LoadedConfig } from "../config/index.ts";
+import type { ContainerSpec } from "../engine/index.ts";
+
+/** On the host: agent.mjs, token, conf.d/<site>.json, secrets/<site>/<notifier>, state/. */
+export const AGENT_DIR = "/var/lib/slipway/agent";
+export const AGENT_CONTAINER = "slipway-agent";
+export const AGENT_PORT = 9465;
+/** The proxy's network: the app's web containers are on it, so the agent reaches them by name. */
+const PROXY_NETWORK = "slipway";
+
+type Monitoring = NonNullable<LoadedConfig["config"]["monitoring"]>;
+
+/** Where a notifier's signing key lives on the host (0600), read by the agent at each send. */
+export function notifierSecretPath(site: string, notifier: string): string {
+  return `${AGENT_DIR}/secrets/${site}/${notifier}`;
+}
+
+export function fragmentPath(site: string): string {
+  return `${AGENT_DIR}/conf.d/${site}.json`;
+}
+
+/** This app's part of the agent's configuration. */
+export function planFragment(site: string, monitoring: Monitoring): AgentFragment {
+  const checks: CheckConfig[] = monitoring.checks.map((check) => {
+    const common = {
+      name: check.name,
+      interval_ms: check.interval,
+      timeout_ms: check.timeout,
+      alerting: {
+        open_after: check.open_after,
+        resolve_after: check.resolve_after,
+        remind_ms: check.remind,
+        flap_changes: 6,
+        flap_window_ms: 1_800_000,
+        severity: check.severity,
+      },
+    };
+    if (check.url !== undefined) {
+      return {
+        ...common,
+        kind: "http",
+        url: check.url,
+        status: [200, 399],
+        follow_redirects: 0,
+        ...(check.keyword === undefined ? {} : { keyword: check.keyword }),
+      };
+    }
+    const target = check.tcp ?? "";
+    const at = target.lastIndexOf(":");
+    return {
+      ...common,
+      kind: "tcp",
+      host: target.slice(0, at),
+      port: Number(target.slice(at + 1)),
+    };
+  });
+  return {
+    service: site,
+    checks,
+    notifiers: monitoring.notify.map((n) => ({
+      name: n.name,
+      kind: "webhook",
+      url: n.webhook,
+      ...(n.secret === undefined ? {} : { secret_file: notifierSecretPath(site, n.name) }),
+    })),
+  };
+}
+
+/**
+ * The agent's container: the bundle and its state on the host, Slipway's fixed Node flags, on the
+ * proxy's network (each app's private network is connected at install), restarted by the engine.
+ */
+export function agentContainer(image: string, host: string): ContainerSpec {
+  return {
+    name: AGENT_CONTAINER,
+    image,
+    network: PROXY_NETWORK,
+    labels: { "slipway.agent": "1" },
+    restart: "unless-stopped",
+    stopTimeoutS: 10,
+    // Its budget is 64 MB (bench/agent.ts); the limit leaves room before the kernel steps in.
+    memoryBytes: 128 * 1024 * 1024,
+    volumes: [{ source: AGENT_DIR, target: AGENT_DIR }],
+    cmd: [
+      "node",
+      ...AGENT_NODE_FLAGS,
+      `${AGENT_DIR}/agent.mjs`,
+      "--config",
+      `${AGENT_DIR}/conf.d`,
+      "--state",
+      `${AGENT_DIR}/state`,
+      "--host",
+      host,
+      "--listen",
+      `0.0.0.0:${AGENT_PORT}`,
+      "--token-file",
+      `${AGENT_DIR}/token`,
+    ],
+  };
+}
+
+/**
+ * Run in the agent's container (`docker exec -i`): one request to its API with the token read
+ * from its file there, so the token is in no argv; the request body comes on stdin. Prints the
+ * status on the first line, then the body.
+ */
+export const API_SCRIPT = [
+  "const [method, path] = process.argv.slice(1);",
+  "const fs = await import('node:fs');",
+  `const token = fs.readFileSync('${AGENT_DIR}/token', 'utf8').trim();`,
+  "let body = '';",
+  "for await (const chunk of process.stdin) body += chunk;",
+  `const res = await fetch('http://127.0.0.1:${AGENT_PORT}' + path, { method, headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, ...(body ? { body } : {}) });`,
+  "process.stdout.write(res.status + '\\n' + (await res.text()));",
+].join("\n");
+
+export function apiArgv(method: string, path: string): string[] {
+  return [
+    "docker",
+    "exec",
+    "-i",
+    AGENT_CONTAINER,
+    "node",
+    "--input-type=module",
+    "-e",
+    API_SCRIPT,
+    method,
+    path,
+  ];
+}

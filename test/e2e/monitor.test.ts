@@ -1,0 +1,235 @@
+/**
+ * The agent on a fresh VPS box, end to end: `slipway agent install` puts it beside the hello app,
+ * it checks the app through the proxy, and when the app's web container hangs (paused) it opens
+ * an incident and a webhook receiver on the box gets the signed alert; acknowledged from the CLI;
+ * the agent restarted mid-incident resolves that same incident when the app comes back, and the
+ * receiver gets the resolve notice. Its API is not published on the host.
+ */
+import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
+import { after, before, describe, it } from "node:test";
+import { signature } from "../../src/agent/index.ts";
+import {
+  imagesAvailable,
+  NODE_IMAGE,
+  rigAvailable,
+  skipUnless,
+  startVpsBox,
+  type VpsBox,
+} from "../rig/index.ts";
+import { type HelloProject, helloProject, type SlipwayRun } from "../support/hello-project.ts";
+
+const HOOK_KEY = "e2e-hook-key-0123456789";
+
+// A webhook receiver on the box: each request's event, signature, timestamp and body, one JSON
+// line per request in /tmp/hooks.log.
+const RECEIVER = [
+  "const http = require('node:http'), fs = require('node:fs');",
+  "http.createServer((req, res) => { let body = '';",
+  "  req.on('data', (c) => (body += c));",
+  "  req.on('end', () => {",
+  "    fs.appendFileSync('/tmp/hooks.log', JSON.stringify({ event: req.headers['x-slipway-event'], signature: req.headers['x-slipway-signature'], timestamp: req.headers['x-slipway-timestamp'], body }) + '\\n');",
+  "    res.end('ok'); });",
+  "}).listen(8080);",
+  "process.on('SIGTERM', () => process.exit(0));",
+].join(" ");
+
+interface Hook {
+  event: string;
+  signature: string;
+  timestamp: string;
+  body: string;
+}
+
+describe("the agent on a VPS box", {
+  skip: skipUnless(rigAvailable()) || skipUnless(imagesAvailable()),
+  timeout: 900_000,
+}, () => {
+  let box: VpsBox;
+  let hello: HelloProject;
+
+  const ok = async (args: string[]): Promise<SlipwayRun> => {
+    const run = await hello.slipway(args);
+    assert.equal(run.code, 0, `slipway ${args.join(" ")}:\n${run.stdout}\n${run.stderr}`);
+    return run;
+  };
+
+  async function hooks(): Promise<Hook[]> {
+    const out = await box.exec([
+      "sh",
+      "-c",
+      "docker exec hooks cat /tmp/hooks.log 2>/dev/null; true",
+    ]);
+    return out
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Hook);
+  }
+
+  async function hookWithin(event: string, ms: number): Promise<Hook> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = (await hooks()).find((h) => h.event === event);
+      if (found) return found;
+      assert.ok(
+        Date.now() < deadline,
+        `no ${event} notice within ${ms}ms: ${JSON.stringify(await hooks())}`,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  async function webContainer(): Promise<string> {
+    const names = await box.exec([
+      "docker",
+      "ps",
+      "--all",
+      "--filter",
+      "label=slipway.role=web",
+      "--format",
+      "{{.Names}}",
+    ]);
+    const [name] = names.trim().split("\n");
+    assert.ok(name, "a web container");
+    return name;
+  }
+
+  before(async () => {
+    box = await startVpsBox({ publish: [80] });
+    hello = await helloProject(box, {
+      extraYaml: [
+        "monitoring:",
+        `  image: ${NODE_IMAGE}`,
+        "  checks:",
+        "    - name: web",
+        "      url: http://slipway-proxy/up",
+        "      interval: 1s",
+        "      timeout: 2s",
+        "      open_after: 2",
+        "      resolve_after: 2",
+        "    - name: proxy-port",
+        '      tcp: "slipway-proxy:80"',
+        "      interval: 2s",
+        "  notify:",
+        "    - name: hooks",
+        "      webhook: http://hooks:8080/",
+        "      secret: HOOK_KEY",
+      ],
+    });
+    await hello.configure("first");
+    const { appendFile } = await import("node:fs/promises");
+    await appendFile(`${hello.dir}/.slipway/secrets`, `HOOK_KEY=${HOOK_KEY}\n`);
+    await ok(["server", "bootstrap"]);
+    await ok(["deploy", "--version", "v1"]);
+  });
+
+  after(async () => {
+    await box?.stop();
+    if (hello) await rm(hello.dir, { recursive: true, force: true });
+  });
+
+  it("installs the agent, then a second install changes nothing; its API is not on the host", async () => {
+    const first = await ok(["agent", "install"]);
+    assert.match(first.stdout, /127\.0\.0\.1: agent started, 2 checks of hello/);
+    assert.match(first.stderr, /agent: made its API token/);
+    const again = await ok(["agent", "install"]);
+    assert.match(again.stdout, /127\.0\.0\.1: agent already up to date/);
+    assert.match((await ok(["agent", "status"])).stdout, /127\.0\.0\.1: agent running since/);
+    const listening = await box.exec(["sh", "-c", "ss -Hltn | awk '{print $4}'"]);
+    assert.doesNotMatch(listening, /:9465$/m, "the agent's API is published on the host");
+    assert.match(await box.exec(["stat", "-c", "%a", "/var/lib/slipway/agent/token"]), /^600$/m);
+    assert.ok(!(first.stdout + first.stderr).includes(HOOK_KEY), "the webhook key in the output");
+  });
+
+  it("monitor status shows both checks up", async () => {
+    // The receiver joins the proxy's network, where the agent sends to http://hooks:8080/.
+    await box.exec([
+      "docker",
+      "run",
+      "-d",
+      "--name",
+      "hooks",
+      "--network",
+      "slipway",
+      NODE_IMAGE,
+      "node",
+      "-e",
+      RECEIVER,
+    ]);
+    const deadline = Date.now() + 20_000;
+    let run: SlipwayRun;
+    for (;;) {
+      run = await hello.slipway(["monitor", "status"]);
+      if (run.code === 0 && /web: up/.test(run.stdout) && /proxy-port: up/.test(run.stdout)) break;
+      assert.ok(Date.now() < deadline, `${run.stdout}\n${run.stderr}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.match(run.stdout, /^127\.0\.0\.1 web: up, HTTP 200 in \d+ms$/m);
+    assert.match(run.stdout, /^127\.0\.0\.1 proxy-port: up, connected to port 80 in \d+ms$/m);
+  });
+
+  it("the app hangs: an incident opens and the webhook gets a signed alert; it can be acknowledged", async () => {
+    // Paused: it takes connections but never answers, the way a stuck app does.
+    await box.exec(["docker", "pause", await webContainer()]);
+    const open = await hookWithin("open", 20_000);
+    assert.equal(
+      open.signature,
+      signature(HOOK_KEY, open.timestamp, open.body),
+      "signed with the key",
+    );
+    const notice = JSON.parse(open.body) as { check: string; service: string; message: string };
+    assert.equal(notice.check, "hello/web");
+    assert.equal(notice.service, "hello");
+    assert.match(notice.message, /^hello\/web is down: (timeout after 2000ms|HTTP 50\d)$/);
+
+    const status = await hello.slipway(["monitor", "status"]);
+    assert.equal(status.code, 1, "a check is down");
+    assert.match(
+      status.stdout,
+      /web: down, (timeout after 2000ms|HTTP 50\d) in \d+ms, incident #1 open/,
+    );
+    const incidents = await ok(["monitor", "incidents"]);
+    assert.match(
+      incidents.stdout,
+      /^127\.0\.0\.1 #1 web \(critical\): (timeout after 2000ms|HTTP 50\d), since .*, open$/m,
+    );
+    await ok(["monitor", "ack", "1", "--by", "ana"]);
+    assert.match(
+      (await ok(["monitor", "incidents"])).stdout,
+      /#1 web .* open, acknowledged by ana/,
+    );
+  });
+
+  it("restarted mid-incident, the agent resolves the same incident when the app is back", async () => {
+    await box.exec(["docker", "restart", "--time", "5", "slipway-agent"]);
+    await box.exec(["docker", "unpause", await webContainer()]);
+    const resolve = await hookWithin("resolve", 30_000);
+    assert.equal(resolve.signature, signature(HOOK_KEY, resolve.timestamp, resolve.body));
+    const notice = JSON.parse(resolve.body) as { incident: { id: number }; message: string };
+    assert.equal(notice.incident.id, 1, "the incident opened before the restart");
+    assert.match(notice.message, /^hello\/web is up again after \d+s$/);
+    assert.equal((await hooks()).filter((h) => h.event === "open").length, 1);
+    assert.match(
+      (await ok(["monitor", "incidents", "--all"])).stdout,
+      /#1 web .* resolved after \d+s/,
+    );
+  });
+
+  it("test-notify reaches the receiver; a silence keeps notices away", async () => {
+    assert.match((await ok(["monitor", "test-notify"])).stdout, /^127\.0\.0\.1 hooks: sent$/m);
+    assert.ok((await hooks()).some((h) => h.event === "test"));
+    await ok(["monitor", "silence", "web", "--for", "10m", "--reason", "e2e"]);
+    const before = (await hooks()).length;
+    await box.exec(["docker", "pause", await webContainer()]);
+    const deadline = Date.now() + 15_000;
+    let open = "";
+    while (Date.now() < deadline && !/#2 web/.test(open)) {
+      open = (await ok(["monitor", "incidents"])).stdout;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.match(open, /#2 web/, "the incident is recorded");
+    assert.equal((await hooks()).length, before, "nothing sent while silenced");
+    await box.exec(["docker", "unpause", await webContainer()]);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The agent's plan from slipway.yml: this app's fragment (checks and notifiers, no secret in it)
+ * and the agent's container (Slipway's Node flags, its folder, the token from a file).
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { AGENT_NODE_FLAGS, fragmentSchema } from "../../../src/agent/index.ts";
+import { dockerRun } from "../../../src/engine/index.ts";
+import { agentContainer, apiArgv, planFragment } from "../../../src/monitor/index.ts";
+import { load, MINIMAL } from "../config/helpers.ts";
+
+describe("the agent's plan", () => {
+  it("turns monitoring into this app's fragment, keys as files, and the fragment is valid", async () => {
+    const loaded = await load({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  checks:
+    - { name: web, url: "http://slipway-proxy/up", keyword: ok, interval: 30s, open_after: 2 }
+    - { name: db, tcp: "hello-db:5432" }
+  notify:
+    - { name: team, webhook: "https://hooks.example.com/x", secret: HOOK_KEY }
+`,
+      ".slipway/secrets": "HOOK_KEY=k3y-value\n",
+    });
+    const monitoring = loaded.config.monitoring;
+    assert.ok(monitoring);
+    const fragment = planFragment("hello-staging", monitoring);
+    assert.ok(fragmentSchema.safeParse(fragment).success, JSON.stringify(fragment));
+    const [web, db] = fragment.checks;
+    assert.deepEqual(
+      { kind: web?.kind, interval: web?.interval_ms, open: web?.alerting.open_after },
+      { kind: "http", interval: 30_000, open: 2 },
+    );
+    assert.deepEqual(db && db.kind === "tcp" ? [db.host, db.port] : [], ["hello-db", 5432]);
+    assert.deepEqual(fragment.notifiers, [
+      {
+        name: "team",
+        kind: "webhook",
+        url: "https://hooks.example.com/x",
+        secret_file: "/var/lib/slipway/agent/secrets/hello-staging/team",
+      },
+    ]);
+    assert.ok(!JSON.stringify(fragment).includes("k3y-value"), "a key in the fragment");
+  });
+
+  it("runs the bundle with Slipway's flags, the token from a file, restarted, on the proxy's network", () => {
+    const argv = dockerRun(agentContainer("node:24-bookworm-slim", "vps1"));
+    const from = argv.indexOf("node:24-bookworm-slim");
+    assert.deepEqual(argv.slice(from + 1, from + 2 + AGENT_NODE_FLAGS.length), [
+      "node",
+      ...AGENT_NODE_FLAGS,
+    ]);
+    assert.ok(argv.includes("--token-file"));
+    assert.equal(argv[argv.indexOf("--network") + 1], "slipway");
+    assert.equal(argv[argv.indexOf("--restart") + 1], "unless-stopped");
+    assert.ok(!argv.includes("--publish"), "the API is not published on the host");
+  });
+
+  it("calls the API with the token read inside the container, never in argv", () => {
+    const argv = apiArgv("POST", "/api/incidents/3/ack");
+    assert.deepEqual(argv.slice(0, 4), ["docker", "exec", "-i", "slipway-agent"]);
+    assert.deepEqual(argv.slice(-2), ["POST", "/api/incidents/3/ack"]);
+    assert.match(argv.join(" "), /readFileSync\('\/var\/lib\/slipway\/agent\/token'/);
+  });
+});
