@@ -10,6 +10,7 @@ import {
   type AlertPolicy,
   type CheckState,
   initialState,
+  mergeFragments,
   observe,
   parseAgentConfig,
 } from "../../../src/agent/index.ts";
@@ -153,6 +154,42 @@ describe("the agent's config file", () => {
           "agent.json",
         ),
       /agent\.json: two checks are named web/,
+    );
+  });
+
+  it("merges one fragment per app: names by app, each check alerting only its own app's notifiers", () => {
+    const fragment = (service: string) =>
+      JSON.stringify({
+        service,
+        checks: [{ name: "home", kind: "tcp", host: `${service}-web`, port: 3000 }],
+        notifiers: [{ name: "hook", kind: "webhook", url: `https://hooks.test/${service}` }],
+      });
+    const config = mergeFragments(
+      [
+        { file: "hello.json", text: fragment("hello") },
+        { file: "notes.json", text: fragment("notes") },
+      ],
+      { host: "vps1", listen: { address: "0.0.0.0", port: 9465 }, token_env: "AGENT_TOKEN" },
+    );
+    assert.deepEqual(
+      config.checks.map((c) => [c.name, c.service, c.notify]),
+      [
+        ["hello/home", "hello", ["hello/hook"]],
+        ["notes/home", "notes", ["notes/hook"]],
+      ],
+    );
+    assert.deepEqual(
+      config.notifiers.map((n) => n.name),
+      ["hello/hook", "notes/hook"],
+    );
+    assert.equal(config.host, "vps1");
+    assert.throws(
+      () =>
+        mergeFragments([{ file: "bad.json", text: "{}" }], {
+          host: "h",
+          listen: { address: "", port: 1 },
+        }),
+      /bad\.json: not a valid agent configuration:\n {2}service:/,
     );
   });
 });
