@@ -1,8 +1,8 @@
 /**
  * node:http and node:https through require, not import: an ES import reads every export, and
  * http's lazy WebSocket, CloseEvent and MessageEvent getters then load undici, about 13 MB of the
- * agent's 64 MB budget (measured by bench/agent.ts). https is loaded on first use only: TLS costs
- * memory an agent of plain HTTP checks never needs.
+ * agent's 64 MB budget (measured by bench/agent.ts). https and tls are loaded on first use only:
+ * TLS costs memory an agent of plain HTTP checks never needs.
  */
 import { createRequire } from "node:module";
 
@@ -14,4 +14,9 @@ export function requestFor(url: URL): typeof http.request {
   return url.protocol === "https:"
     ? (load("node:https") as typeof import("node:https")).request
     : http.request;
+}
+
+/** node:tls, for certificate checks only. */
+export function loadTls(): typeof import("node:tls") {
+  return load("node:tls") as typeof import("node:tls");
 }

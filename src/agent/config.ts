@@ -58,7 +58,33 @@ const tcpCheck = z.strictObject({
   port: whole(1, 65_535),
 });
 
-export const checkSchema = z.discriminatedUnion("kind", [httpCheck, tcpCheck]);
+/**
+ * The host itself, as the runbooks watch it: CPU busy, memory used, disk used (of the folder's
+ * filesystem) in percent, or the 1-minute load per core; failing above `above`.
+ */
+const hostCheck = z.strictObject({
+  ...common,
+  kind: z.literal("host"),
+  metric: z.enum(["cpu", "memory", "disk", "load"]),
+  above: z.number().check(z.gt(0)),
+  /** For disk: a folder on the filesystem to watch. */
+  path: z._default(text(), "/"),
+});
+
+/** A TLS certificate that must stay valid for more than `min_days` (and verify, unless told). */
+const tlsCheck = z.strictObject({
+  ...common,
+  kind: z.literal("tls"),
+  host: text(),
+  port: z._default(whole(1, 65_535), 443),
+  /** The name the certificate must be for (SNI); default: host. */
+  servername: z.optional(text()),
+  min_days: z._default(whole(0), 14),
+  /** Check expiry only, not the chain (a private CA the agent does not know). */
+  verify: z._default(z.boolean(), true),
+});
+
+export const checkSchema = z.discriminatedUnion("kind", [httpCheck, tcpCheck, hostCheck, tlsCheck]);
 
 const webhook = z.strictObject({
   name: text(200),

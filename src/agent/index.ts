@@ -17,6 +17,7 @@ export {
   type AlertPolicy,
   agentConfigSchema,
   type CheckConfig,
+  checkSchema,
   fragmentSchema,
   mergeFragments,
   type NotifierConfig,

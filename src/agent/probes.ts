@@ -8,6 +8,8 @@ import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { requestFor } from "./builtins.ts";
 import type { CheckConfig } from "./config.ts";
+import { probeHost } from "./host-probes.ts";
+import { probeTls } from "./tls-probe.ts";
 
 export interface ProbeResult {
   ok: boolean;
@@ -21,7 +23,16 @@ const KEYWORD_BYTES = 64 * 1024;
 const USER_AGENT = "slipway-agent";
 
 export function probe(check: CheckConfig): Promise<ProbeResult> {
-  return check.kind === "http" ? probeHttp(check) : probeTcp(check);
+  switch (check.kind) {
+    case "http":
+      return probeHttp(check);
+    case "tcp":
+      return probeTcp(check);
+    case "host":
+      return probeHost(check);
+    case "tls":
+      return probeTls(check);
+  }
 }
 
 type HttpCheck = Extract<CheckConfig, { kind: "http" }>;

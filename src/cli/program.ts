@@ -216,7 +216,7 @@ function buildProgram(): Command {
     );
   monitor
     .command("status")
-    .description("each check on each host; exit 1 when one is down")
+    .description("each check on each host; exit 1 when one has an open incident")
     .action(lazy(monitorCommands, "status"));
   monitor
     .command("incidents")

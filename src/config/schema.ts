@@ -479,6 +479,16 @@ const monitorCheck = z
     tcp: checkedString(tcpTargetProblem)
       .optional()
       .describe('A TCP check: "HOST:PORT" must accept a connection, e.g. "hello-db:5432".'),
+    tls: checkedString(tcpTargetProblem)
+      .optional()
+      .describe(
+        'A certificate check: "HOST:PORT" must present a valid certificate for HOST that expires in more than min_days, e.g. "example.com:443".',
+      ),
+    min_days: z
+      .int()
+      .min(0)
+      .default(14)
+      .describe("For tls checks: fewer days of validity left than this fails."),
     keyword: z
       .string()
       .min(1)
@@ -505,12 +515,15 @@ const monitorCheck = z
       .describe("Carried in every notification of the check, for routing on the receiving side."),
   })
   .superRefine((value, ctx) => {
-    if ((value.url === undefined) === (value.tcp === undefined)) {
+    const kinds = [value.url, value.tcp, value.tls].filter((k) => k !== undefined).length;
+    if (kinds !== 1) {
       ctx.addIssue({
         code: "custom",
         path: ["url"],
-        message: "a check needs either url (HTTP) or tcp (HOST:PORT), not both",
-        params: { hint: 'write url: "http://hello-web:3000/up" or tcp: "hello-db:5432"' },
+        message: "a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT)",
+        params: {
+          hint: 'write url: "http://slipway-proxy/up", tcp: "hello-db:5432" or tls: "example.com:443"',
+        },
       });
     }
     if (value.keyword !== undefined && value.url === undefined) {
@@ -523,8 +536,34 @@ const monitorCheck = z
     }
   });
 
+const hostThresholds = z
+  .strictObject({
+    cpu: z.number().gt(0).max(100).default(80).describe("CPU busy, in percent."),
+    memory: z.number().gt(0).max(100).default(85).describe("Memory used, in percent."),
+    disk: z
+      .number()
+      .gt(0)
+      .max(100)
+      .default(80)
+      .describe("Disk used of the filesystem holding /var/lib/slipway, in percent (20% free)."),
+    load: z.number().gt(0).default(2).describe("1-minute load average per core."),
+    for: duration
+      .prefault("5m")
+      .describe("How long a value must stay above its limit before an incident opens."),
+    interval: duration.prefault("30s").describe("Time between two readings."),
+  })
+  .describe(
+    "Limits of the host's own resources; an incident opens when one is exceeded for `for`.",
+  );
+
 const monitoring = z
   .strictObject({
+    host: z
+      .union([hostThresholds, z.literal(false)])
+      .prefault({})
+      .describe(
+        "The host's CPU, memory, disk and load, checked on every host with the runbooks' limits unless changed; false: not checked.",
+      ),
     image: image
       .default("node:24-bookworm-slim")
       .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),
@@ -543,6 +582,25 @@ const monitoring = z
       )
       .default([])
       .describe("Where alerts go."),
+  })
+  .superRefine((value, ctx) => {
+    const seen = new Set<string>();
+    value.checks.forEach((check, i) => {
+      const problem = seen.has(check.name)
+        ? `two checks are named ${check.name}`
+        : value.host !== false && check.name.startsWith("host-")
+          ? `${check.name} is a name of the host checks (host-cpu, host-memory, host-disk, host-load)`
+          : undefined;
+      seen.add(check.name);
+      if (problem) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["checks", i, "name"],
+          message: problem,
+          params: { hint: "give each check its own name" },
+        });
+      }
+    });
   })
   .describe(
     "The agent on each host: checks, incidents and notifications (slipway agent install, slipway monitor).",

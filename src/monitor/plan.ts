@@ -51,15 +51,16 @@ export function planFragment(site: string, monitoring: Monitoring): AgentFragmen
         ...(check.keyword === undefined ? {} : { keyword: check.keyword }),
       };
     }
-    const target = check.tcp ?? "";
+    const target = check.tcp ?? check.tls ?? "";
     const at = target.lastIndexOf(":");
-    return {
-      ...common,
-      kind: "tcp",
-      host: target.slice(0, at),
-      port: Number(target.slice(at + 1)),
-    };
+    const host = target.slice(0, at);
+    const port = Number(target.slice(at + 1));
+    if (check.tls !== undefined) {
+      return { ...common, kind: "tls", host, port, min_days: check.min_days, verify: true };
+    }
+    return { ...common, kind: "tcp", host, port };
   });
+  if (monitoring.host !== false) checks.push(...hostChecks(monitoring.host));
   return {
     service: site,
     checks,
@@ -70,6 +71,37 @@ export function planFragment(site: string, monitoring: Monitoring): AgentFragmen
       ...(n.secret === undefined ? {} : { secret_file: notifierSecretPath(site, n.name) }),
     })),
   };
+}
+
+/**
+ * The runbooks' host checks. A value must stay over its limit for `for` before an incident opens:
+ * that many readings in a row. The disk is that of /var/lib/slipway (the agent's folder is there).
+ */
+function hostChecks(limits: Exclude<Monitoring["host"], false>): CheckConfig[] {
+  const readings = Math.max(1, Math.ceil(limits.for / limits.interval));
+  const metrics = [
+    ["cpu", limits.cpu],
+    ["memory", limits.memory],
+    ["disk", limits.disk],
+    ["load", limits.load],
+  ] as const;
+  return metrics.map(([metric, above]) => ({
+    name: `host-${metric}`,
+    kind: "host",
+    metric,
+    above,
+    path: AGENT_DIR,
+    interval_ms: limits.interval,
+    timeout_ms: 5_000,
+    alerting: {
+      open_after: readings,
+      resolve_after: 2,
+      remind_ms: 3_600_000,
+      flap_changes: 6,
+      flap_window_ms: 1_800_000,
+      severity: "warning",
+    },
+  }));
 }
 
 /**

@@ -101,6 +101,7 @@ describe("the agent on a VPS box", {
       extraYaml: [
         "monitoring:",
         `  image: ${NODE_IMAGE}`,
+        "  host: { interval: 2s, for: 10s }",
         "  checks:",
         "    - name: web",
         "      url: http://slipway-proxy/up",
@@ -142,7 +143,7 @@ describe("the agent on a VPS box", {
     assert.ok(!(first.stdout + first.stderr).includes(HOOK_KEY), "the webhook key in the output");
   });
 
-  it("monitor status shows both checks up", async () => {
+  it("monitor status shows both checks up, and the host's resources", async () => {
     // The receiver joins the proxy's network, where the agent sends to http://hooks:8080/.
     await box.exec([
       "docker",
@@ -161,12 +162,21 @@ describe("the agent on a VPS box", {
     let run: SlipwayRun;
     for (;;) {
       run = await hello.slipway(["monitor", "status"]);
-      if (run.code === 0 && /web: up/.test(run.stdout) && /proxy-port: up/.test(run.stdout)) break;
+      const ran = !/not run yet/.test(run.stdout);
+      if (run.code === 0 && ran && /web: up/.test(run.stdout) && /proxy-port: up/.test(run.stdout))
+        break;
       assert.ok(Date.now() < deadline, `${run.stdout}\n${run.stderr}`);
       await new Promise((r) => setTimeout(r, 500));
     }
     assert.match(run.stdout, /^127\.0\.0\.1 web: up, HTTP 200 in \d+ms$/m);
     assert.match(run.stdout, /^127\.0\.0\.1 proxy-port: up, connected to port 80 in \d+ms$/m);
+    // The host's own resources, with the runbooks' limits, read inside the agent's container.
+    assert.match(run.stdout, /^127\.0\.0\.1 host-memory: (up|down), memory \d+\.\d%/m);
+    assert.match(
+      run.stdout,
+      /^127\.0\.0\.1 host-disk: (up|down), disk \d+\.\d% used \(\/var\/lib\/slipway\/agent\)/m,
+    );
+    assert.match(run.stdout, /^127\.0\.0\.1 host-load: (up|down), load \d+\.\d\d per core/m);
   });
 
   it("the app hangs: an incident opens and the webhook gets a signed alert; it can be acknowledged", async () => {

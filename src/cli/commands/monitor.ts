@@ -130,7 +130,8 @@ export async function status(context: CommandContext): Promise<number> {
         );
       }
     }
-    return rows.some((r) => r.status === "down") ? ExitCode.failure : ExitCode.ok;
+    // An incident, not one bad reading, is what "down" means to people (and to scripts).
+    return rows.some((r) => r.incidentId !== null) ? ExitCode.failure : ExitCode.ok;
   });
 }
 

@@ -465,6 +465,33 @@ backups:
   });
 });
 
+describe("monitoring", () => {
+  it("names each wrong check at its line: no kind or two, a host check's name, a name twice", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${MINIMAL.trimEnd()}
+monitoring:
+  checks:
+    - { name: both, url: "http://x/", tcp: "x:1" }
+    - { name: none }
+    - { name: host-cpu, tcp: "x:1" }
+    - { name: twice, tls: "example.com:443" }
+    - { name: twice, tcp: "x:2", keyword: up }
+`,
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.line} ${i.path} ${i.message}`),
+      [
+        "9 monitoring.checks[0].url a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT)",
+        "10 monitoring.checks[1].url a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT)",
+        "11 monitoring.checks[2].name host-cpu is a name of the host checks (host-cpu, host-memory, host-disk, host-load)",
+        "13 monitoring.checks[4].name two checks are named twice",
+        "13 monitoring.checks[4].keyword keyword is for HTTP checks",
+      ],
+    );
+  });
+});
+
 describe("accessories", () => {
   it("names each wrong setting at its line, with a hint", async () => {
     const issues = await issuesOf({

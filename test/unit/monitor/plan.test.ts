@@ -17,6 +17,7 @@ monitoring:
   checks:
     - { name: web, url: "http://slipway-proxy/up", keyword: ok, interval: 30s, open_after: 2 }
     - { name: db, tcp: "hello-db:5432" }
+    - { name: cert, tls: "example.com:443", min_days: 21 }
   notify:
     - { name: team, webhook: "https://hooks.example.com/x", secret: HOOK_KEY }
 `,
@@ -26,7 +27,12 @@ monitoring:
     assert.ok(monitoring);
     const fragment = planFragment("hello-staging", monitoring);
     assert.ok(fragmentSchema.safeParse(fragment).success, JSON.stringify(fragment));
-    const [web, db] = fragment.checks;
+    const [web, db, cert] = fragment.checks;
+    assert.deepEqual(cert?.kind === "tls" ? [cert.host, cert.port, cert.min_days] : [], [
+      "example.com",
+      443,
+      21,
+    ]);
     assert.deepEqual(
       { kind: web?.kind, interval: web?.interval_ms, open: web?.alerting.open_after },
       { kind: "http", interval: 30_000, open: 2 },
@@ -41,6 +47,18 @@ monitoring:
       },
     ]);
     assert.ok(!JSON.stringify(fragment).includes("k3y-value"), "a key in the fragment");
+    // The runbooks' host limits, each sustained for 5 minutes of 30 s readings.
+    assert.deepEqual(
+      fragment.checks
+        .filter((c) => c.kind === "host")
+        .map((c) => (c.kind === "host" ? [c.name, c.above, c.alerting.open_after] : [])),
+      [
+        ["host-cpu", 80, 10],
+        ["host-memory", 85, 10],
+        ["host-disk", 80, 10],
+        ["host-load", 2, 10],
+      ],
+    );
   });
 
   it("runs the bundle with Slipway's flags, the token from a file, restarted, on the proxy's network", () => {
