@@ -22,7 +22,8 @@ const SECONDS = Number(process.env.BENCH_AGENT_SECONDS ?? 130);
 const BASELINE_SECONDS = 20;
 const TARGETS = 10;
 const AGENT =
-  process.env.BENCH_AGENT_FILE ?? new URL("../dist/agent.mjs", import.meta.url).pathname;
+  process.env.BENCH_AGENT_FILE ??
+  new URL("../dist/agent-bundle/agent.mjs", import.meta.url).pathname;
 // The flags Slipway starts the agent with, unless BENCH_AGENT_FLAGS tries others.
 const FLAGS =
   process.env.BENCH_AGENT_FLAGS === undefined

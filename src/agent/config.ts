@@ -96,7 +96,42 @@ const webhook = z.strictObject({
   secret_file: z.optional(text()),
 });
 
-export const notifierSchema = z.discriminatedUnion("kind", [webhook]);
+/** Slack or Discord incoming webhooks: the URL is the secret, so it comes from a file. */
+const chatWebhook = (kind: "slack" | "discord") =>
+  z.strictObject({
+    name: text(200),
+    kind: z.literal(kind),
+    url_file: text(),
+  });
+
+/** Telegram's Bot API: sendMessage to a chat, the bot's token from a file. */
+const telegram = z.strictObject({
+  name: text(200),
+  kind: z.literal("telegram"),
+  chat_id: text(),
+  token_file: text(),
+  /** The Bot API's address (another only for a self-hosted Bot API server). */
+  api_url: z._default(httpUrl, "https://api.telegram.org"),
+});
+
+/** E-mail over SMTP (STARTTLS when the server offers it; TLS from the start on port 465). */
+const email = z.strictObject({
+  name: text(200),
+  kind: z.literal("email"),
+  to: z.array(text()).check(z.minLength(1)),
+  from: text(),
+  /** smtp://user@host:port (no password: that comes from password_file). */
+  smtp_url: z.url({ protocol: /^smtps?$/ }),
+  password_file: z.optional(text()),
+});
+
+export const notifierSchema = z.discriminatedUnion("kind", [
+  webhook,
+  chatWebhook("slack"),
+  chatWebhook("discord"),
+  telegram,
+  email,
+]);
 
 export const agentConfigSchema = z.strictObject({
   /** The app (or host) this agent watches, in notifications. */

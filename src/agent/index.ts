@@ -21,6 +21,7 @@ export {
   fragmentSchema,
   mergeFragments,
   type NotifierConfig,
+  notifierSchema,
   parseAgentConfig,
 } from "./config.ts";
 export { AGENT_NODE_FLAGS } from "./launch.ts";

@@ -26,6 +26,7 @@ import {
   registryServerProblem,
   roleVolumeProblem,
   sizeProblem,
+  smtpUrlProblem,
   tcpTargetProblem,
   userProblem,
   volumeProblem,
@@ -536,6 +537,69 @@ const monitorCheck = z
     }
   });
 
+const NOTIFIER_KINDS = ["webhook", "slack", "discord", "telegram", "email"] as const;
+
+const notifier = z
+  .strictObject({
+    name: name("notifier name", "notifier").describe("Name in the agent's records."),
+    webhook: checkedString(httpUrlProblem)
+      .optional()
+      .describe(
+        "URL that gets each alert as JSON (POST), with X-Slipway-Signature when secret is set.",
+      ),
+    secret: secretName
+      .optional()
+      .describe("For webhook: NAME of the secret that signs each request (HMAC-SHA256)."),
+    slack: secretName
+      .optional()
+      .describe("NAME of the secret holding a Slack incoming webhook's URL."),
+    discord: secretName.optional().describe("NAME of the secret holding a Discord webhook's URL."),
+    telegram: z
+      .strictObject({
+        chat_id: z
+          .union([z.string().min(1), z.int()])
+          .transform(String)
+          .describe("The chat (or channel) the bot writes to."),
+        token: secretName.describe("NAME of the secret holding the bot's token."),
+      })
+      .optional()
+      .describe("A Telegram bot's messages to a chat."),
+    email: z
+      .strictObject({
+        to: z
+          .union([z.string().min(3), z.array(z.string().min(3)).min(1)])
+          .transform((v) => (Array.isArray(v) ? v : [v]))
+          .describe("Address, or list of addresses, that get each alert."),
+        from: z.string().min(3).describe("Sender address."),
+        smtp: checkedString(smtpUrlProblem).describe(
+          'The SMTP server, as "smtp://USER@HOST:587" (STARTTLS when offered) or "smtps://USER@HOST:465"; no password here.',
+        ),
+        password: secretName.optional().describe("NAME of the secret holding the SMTP password."),
+      })
+      .optional()
+      .describe("E-mail over SMTP."),
+  })
+  .superRefine((value, ctx) => {
+    const kinds = NOTIFIER_KINDS.filter((kind) => value[kind] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["name"],
+        message: `a notifier is exactly one of ${NOTIFIER_KINDS.join(", ")}${kinds.length > 1 ? `, not ${kinds.join(" and ")}` : ""}`,
+        params: { hint: "write one notifier per entry of the list" },
+      });
+    }
+    if (value.secret !== undefined && value.webhook === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["secret"],
+        message: "secret signs webhook requests",
+        params: { hint: "remove secret, or make it a webhook notifier" },
+      });
+    }
+  })
+  .describe("Where alerts go: one of webhook, slack, discord, telegram or email.");
+
 const hostThresholds = z
   .strictObject({
     cpu: z.number().gt(0).max(100).default(80).describe("CPU busy, in percent."),
@@ -568,20 +632,7 @@ const monitoring = z
       .default("node:24-bookworm-slim")
       .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),
     checks: z.array(monitorCheck).default([]).describe("Checks the agent runs."),
-    notify: z
-      .array(
-        z.strictObject({
-          name: name("notifier name", "notifier").describe("Name in the agent's records."),
-          webhook: checkedString(httpUrlProblem).describe(
-            "URL that gets each alert as JSON (POST), with X-Slipway-Signature when secret is set.",
-          ),
-          secret: secretName
-            .optional()
-            .describe("NAME of the secret that signs each request (HMAC-SHA256)."),
-        }),
-      )
-      .default([])
-      .describe("Where alerts go."),
+    notify: z.array(notifier).default([]).describe("Where alerts go."),
   })
   .superRefine((value, ctx) => {
     const seen = new Set<string>();

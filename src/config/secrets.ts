@@ -38,7 +38,7 @@ const MAX_COMMAND_OUTPUT = 1024 * 1024;
 
 /**
  * The secrets `data` refers to, in file order: env.secret names, each accessory's env.secret
- * names, the monitoring notifiers' keys, then registry.password.
+ * names, the monitoring notifiers' keys, URLs, tokens and passwords, then registry.password.
  */
 export function secretReferences(data: unknown): SecretReference[] {
   const references: SecretReference[] = [];
@@ -57,10 +57,18 @@ export function secretReferences(data: unknown): SecretReference[] {
   }
   const notify = valueAt(data, ["monitoring", "notify"]);
   if (Array.isArray(notify)) {
-    notify.forEach((entry, i) => {
-      const name = isMap(entry) ? entry.secret : undefined;
-      if (typeof name === "string" && SECRET_NAME.test(name))
-        references.push({ name, path: ["monitoring", "notify", i, "secret"] });
+    notify.forEach((_entry, i) => {
+      for (const key of [
+        ["secret"],
+        ["slack"],
+        ["discord"],
+        ["telegram", "token"],
+        ["email", "password"],
+      ]) {
+        const path = ["monitoring", "notify", i, ...key];
+        const name = valueAt(data, path);
+        if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
+      }
     });
   }
   const registry = valueAt(data, ["registry"]);

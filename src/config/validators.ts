@@ -231,6 +231,17 @@ export function httpUrlProblem(s: string): Problem | undefined {
   };
 }
 
+/** An SMTP server: smtp:// or smtps://, a host, no password (that is a secret). */
+export function smtpUrlProblem(s: string): Problem | undefined {
+  const hint = 'e.g. "smtp://alerts@smtp.example.com:587", the password in a secret';
+  const url = URL.parse(s);
+  if (!url || (url.protocol !== "smtp:" && url.protocol !== "smtps:") || !url.hostname) {
+    return { message: `${quote(s)} is not an smtp:// or smtps:// URL`, hint };
+  }
+  if (url.password) return { message: "the SMTP URL holds a password", hint };
+  return undefined;
+}
+
 /** A TCP check's target: "HOST:PORT" (a host name, container name or IPv4 address). */
 export function tcpTargetProblem(s: string): Problem | undefined {
   const hint = 'e.g. "hello-db:5432"';

@@ -9,7 +9,9 @@ export {
   AGENT_DIR,
   agentContainer,
   apiArgv,
+  BUNDLE_DIR,
   fragmentPath,
+  notifierSecretName,
   notifierSecretPath,
   planFragment,
 } from "./plan.ts";

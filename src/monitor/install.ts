@@ -5,7 +5,7 @@
  * and it keeps its SQLite state across that, so incidents and schedules carry on.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { detectLocalEngine } from "../build/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
@@ -20,7 +20,9 @@ import {
   AGENT_DIR,
   agentContainer,
   apiArgv,
+  BUNDLE_DIR,
   fragmentPath,
+  notifierSecretName,
   notifierSecretPath,
   planFragment,
 } from "./plan.ts";
@@ -28,15 +30,17 @@ import {
 const SPEC_LABEL = "slipway.agent.spec";
 const READY_MS = 30_000;
 
-/** The agent bundle this Slipway ships: dist/agent.mjs beside the built CLI. */
-export function agentBundle(): string {
-  for (const candidate of ["../agent.mjs", "../../dist/agent.mjs"]) {
-    const path = new URL(candidate, import.meta.url).pathname;
-    if (existsSync(path)) return readFileSync(path, "utf8");
+/** The agent this Slipway ships: dist/agent-bundle (agent.mjs and its chunks), file by file. */
+export function agentBundle(): Map<string, string> {
+  for (const candidate of ["../agent-bundle/", "../../dist/agent-bundle/"]) {
+    const dir = new URL(candidate, import.meta.url).pathname;
+    if (!existsSync(`${dir}agent.mjs`)) continue;
+    const files = readdirSync(dir).filter((name) => name.endsWith(".mjs"));
+    return new Map(files.map((name) => [name, readFileSync(`${dir}${name}`, "utf8")]));
   }
   throw new UserError({
     code: "agent.bundle_missing",
-    message: "the agent's bundle (dist/agent.mjs) is missing from this installation of Slipway",
+    message: "the agent's bundle (dist/agent-bundle) is missing from this installation of Slipway",
     hint: "build it: npm run build",
   });
 }
@@ -70,12 +74,13 @@ export async function installAgent(
     const say = (m: string) => reporter.info(`${host} agent: ${m}`);
     await placeImage(monitoring.image, transport, engine, reporter, registry);
     let changed = false;
-    changed = (await put(transport, `${AGENT_DIR}/agent.mjs`, bundle)) || changed;
+    changed = (await putBundle(transport, bundle)) || changed;
     changed = (await put(transport, fragmentPath(site), fragment)) || changed;
     for (const notifier of monitoring.notify) {
-      if (notifier.secret === undefined) continue;
-      const key = loaded.secrets.values.get(notifier.secret) ?? "";
-      await put(transport, notifierSecretPath(site, notifier.name), key);
+      const secret = notifierSecretName(notifier);
+      if (secret === undefined) continue;
+      const value = loaded.secrets.values.get(secret) ?? "";
+      await put(transport, notifierSecretPath(site, notifier.name), value);
     }
     if (await ensureToken(transport)) say("made its API token (kept on the host, 0600)");
     const spec = agentContainer(monitoring.image, host);
@@ -104,6 +109,24 @@ export async function installAgent(
     results.push({ host, outcome });
   }
   return results;
+}
+
+/** The bundle's files in bundle/, and no others (old chunks go); true when any changed. */
+async function putBundle(
+  transport: Transport,
+  bundle: ReadonlyMap<string, string>,
+): Promise<boolean> {
+  let changed = false;
+  for (const [name, content] of bundle) {
+    changed = (await put(transport, `${BUNDLE_DIR}/${name}`, content)) || changed;
+  }
+  const listed = await transport.run(["ls", "-1", "--", BUNDLE_DIR]);
+  const stale = listed.stdout.split("\n").filter((name) => name && !bundle.has(name));
+  if (stale.length > 0) {
+    await transport.run(["rm", "-f", "--", ...stale.map((name) => `${BUNDLE_DIR}/${name}`)]);
+    changed = true;
+  }
+  return changed;
 }
 
 /** Writes a file (0600) unless it already holds `content`; true when it changed. */

@@ -3,12 +3,19 @@
  * checks and notifiers; no secret in it), and the agent's one container per host, which every
  * app on the host shares. Pure.
  */
-import { AGENT_NODE_FLAGS, type AgentFragment, type CheckConfig } from "../agent/index.ts";
+import {
+  AGENT_NODE_FLAGS,
+  type AgentFragment,
+  type CheckConfig,
+  type NotifierConfig,
+} from "../agent/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
 
-/** On the host: agent.mjs, token, conf.d/<site>.json, secrets/<site>/<notifier>, state/. */
+/** On the host: bundle/, token, conf.d/<site>.json, secrets/<site>/<notifier>, state/. */
 export const AGENT_DIR = "/var/lib/slipway/agent";
+/** The agent's code: agent.mjs and the chunks it loads on demand. */
+export const BUNDLE_DIR = `${AGENT_DIR}/bundle`;
 export const AGENT_CONTAINER = "slipway-agent";
 export const AGENT_PORT = 9465;
 /** The proxy's network: the app's web containers are on it, so the agent reaches them by name. */
@@ -64,13 +71,50 @@ export function planFragment(site: string, monitoring: Monitoring): AgentFragmen
   return {
     service: site,
     checks,
-    notifiers: monitoring.notify.map((n) => ({
-      name: n.name,
-      kind: "webhook",
-      url: n.webhook,
-      ...(n.secret === undefined ? {} : { secret_file: notifierSecretPath(site, n.name) }),
-    })),
+    notifiers: monitoring.notify.map((n) => planNotifier(site, n)),
   };
+}
+
+type NotifierSettings = Monitoring["notify"][number];
+
+/**
+ * One notifier of the agent. Its secret (signing key, webhook URL, bot token, SMTP password) is a
+ * file beside the fragment, at notifierSecretPath: the fragment itself holds none.
+ */
+function planNotifier(site: string, n: NotifierSettings): NotifierConfig {
+  const file = notifierSecretPath(site, n.name);
+  if (n.slack !== undefined) return { name: n.name, kind: "slack", url_file: file };
+  if (n.discord !== undefined) return { name: n.name, kind: "discord", url_file: file };
+  if (n.telegram !== undefined) {
+    return {
+      name: n.name,
+      kind: "telegram",
+      chat_id: n.telegram.chat_id,
+      token_file: file,
+      api_url: "https://api.telegram.org",
+    };
+  }
+  if (n.email !== undefined) {
+    return {
+      name: n.name,
+      kind: "email",
+      to: n.email.to,
+      from: n.email.from,
+      smtp_url: n.email.smtp,
+      ...(n.email.password === undefined ? {} : { password_file: file }),
+    };
+  }
+  return {
+    name: n.name,
+    kind: "webhook",
+    url: n.webhook ?? "",
+    ...(n.secret === undefined ? {} : { secret_file: file }),
+  };
+}
+
+/** The secret a notifier needs on the host (in its file), by its name in the secrets files. */
+export function notifierSecretName(n: NotifierSettings): string | undefined {
+  return n.secret ?? n.slack ?? n.discord ?? n.telegram?.token ?? n.email?.password;
 }
 
 /**
@@ -122,7 +166,7 @@ export function agentContainer(image: string, host: string): ContainerSpec {
     cmd: [
       "node",
       ...AGENT_NODE_FLAGS,
-      `${AGENT_DIR}/agent.mjs`,
+      `${BUNDLE_DIR}/agent.mjs`,
       "--config",
       `${AGENT_DIR}/conf.d`,
       "--state",

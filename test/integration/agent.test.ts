@@ -1,7 +1,7 @@
 /**
- * The agent as a real process against real HTTP servers: a target made to fail and recover, and a
- * webhook receiver that must get the signed alert and the resolve notice within interval × the
- * failures that open an incident. Acknowledge, silence and test-notify go through its API with a
+ * The agent as a real process against real HTTP servers: a target made to fail and recover, a
+ * webhook receiver and an SMTP server that must get the alert (signed, for the webhook) and the
+ * resolve notice within interval × the failures that open an incident. Acknowledge, silence and test-notify go through its API with a
  * token; /metrics too. Killed with SIGKILL while an incident is open, the restarted agent carries
  * on with the same incident and its schedule.
  */
@@ -14,10 +14,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { SMTPServer } from "smtp-server";
 import { AGENT_NODE_FLAGS, signature } from "../../src/agent/index.ts";
 
 // The bundle Slipway ships (npm run build makes it), with the flags it is started with.
-const MAIN = new URL("../../dist/agent.mjs", import.meta.url).pathname;
+const MAIN = new URL("../../dist/agent-bundle/agent.mjs", import.meta.url).pathname;
 const TOKEN = "agent-token-0123456789";
 const HOOK_KEY = "hook-key-abcdef";
 const INTERVAL_MS = 200;
@@ -92,6 +93,8 @@ describe("the agent process against a real target and a real webhook receiver", 
   }
 
   const events = (kind: string) => received.filter((r) => r.event === kind);
+  let smtp: SMTPServer;
+  const mails: string[] = [];
 
   before(async () => {
     assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
@@ -112,6 +115,21 @@ describe("the agent process against a real target and a real webhook receiver", 
       });
       res.writeHead(receiverStatus).end();
     });
+    smtp = new SMTPServer({
+      disabledCommands: ["STARTTLS", "AUTH"],
+      onData(stream, _session, done) {
+        let data = "";
+        stream.on("data", (c: Buffer) => {
+          data += c;
+        });
+        stream.on("end", () => {
+          mails.push(data);
+          done();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, "127.0.0.1", resolve));
+    const smtpPort = (smtp.server.address() as AddressInfo).port;
     const targetPort = await listen(target);
     const receiverPort = await listen(receiver);
     await writeFile(
@@ -143,6 +161,13 @@ describe("the agent process against a real target and a real webhook receiver", 
         ],
         notifiers: [
           {
+            name: "mail",
+            kind: "email",
+            to: ["ops@example.com"],
+            from: "agent@example.com",
+            smtp_url: `smtp://127.0.0.1:${smtpPort}`,
+          },
+          {
             name: "hook",
             kind: "webhook",
             url: `http://127.0.0.1:${receiverPort}/hook`,
@@ -158,6 +183,7 @@ describe("the agent process against a real target and a real webhook receiver", 
     agent?.kill("SIGKILL");
     target?.close();
     receiver?.close();
+    smtp?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -199,6 +225,8 @@ describe("the agent process against a real target and a real webhook receiver", 
     assert.equal(open.body.check, "web");
     assert.equal(open.body.severity, "critical");
     assert.match(String(open.body.message), /^web is down: HTTP 503$/);
+    await until(() => mails.length > 0, 5_000, "the alert by e-mail");
+    assert.match(mails[0] ?? "", /^Subject: \[Slipway\] web is down: HTTP 503\r$/m);
     assert.ok(open.at - failedAt >= INTERVAL_MS * 2, "not before the third failure");
     // The TCP check of the same server still connects: no incident for it.
     await new Promise((r) => setTimeout(r, INTERVAL_MS * 3));
@@ -240,6 +268,8 @@ describe("the agent process against a real target and a real webhook receiver", 
     assert.ok(resolve?.signed);
     assert.equal((resolve.body.incident as { id: number }).id, incident.id, "the same incident");
     assert.match(String(resolve.body.message), /^web is up again after \d+s$/);
+    await until(() => mails.length > 1, 5_000, "the resolve notice by e-mail");
+    assert.match(mails[1] ?? "", /^Subject: \[Slipway\] web is up again after \d+s\r$/m);
     assert.equal(events("open").length, 1, "no second incident after the restart");
     const checks = (await api("GET", "/api/checks")).json() as { name: string; mttr_ms: number }[];
     assert.ok((checks.find((c) => c.name === "web")?.mttr_ms ?? 0) > 0, "mean time to recovery");
@@ -271,12 +301,18 @@ describe("the agent process against a real target and a real webhook receiver", 
 
   it("test-notify reaches the receiver; a receiver that fails is retried and the failure recorded", async () => {
     const sent = await api("POST", "/api/test-notify");
-    assert.deepEqual(sent.json(), [{ notifier: "hook", ok: true }]);
+    assert.deepEqual(sent.json(), [
+      { notifier: "mail", ok: true },
+      { notifier: "hook", ok: true },
+    ]);
     assert.equal(events("test").length, 1);
     receiverStatus = 500;
     const before = received.length;
     const failed = await api("POST", "/api/test-notify");
-    assert.deepEqual(failed.json(), [{ notifier: "hook", ok: false, error: "HTTP 500" }]);
+    assert.deepEqual(failed.json(), [
+      { notifier: "mail", ok: true },
+      { notifier: "hook", ok: false, error: "HTTP 500" },
+    ]);
     assert.equal(received.length - before, 3, "three attempts");
     const [last] = (await api("GET", "/api/notifications")).json() as {
       event: string;

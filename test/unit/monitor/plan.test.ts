@@ -6,8 +6,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AGENT_NODE_FLAGS, fragmentSchema } from "../../../src/agent/index.ts";
 import { dockerRun } from "../../../src/engine/index.ts";
-import { agentContainer, apiArgv, planFragment } from "../../../src/monitor/index.ts";
-import { load, MINIMAL } from "../config/helpers.ts";
+import {
+  agentContainer,
+  apiArgv,
+  notifierSecretName,
+  planFragment,
+} from "../../../src/monitor/index.ts";
+import { issuesOf, load, MINIMAL } from "../config/helpers.ts";
 
 describe("the agent's plan", () => {
   it("turns monitoring into this app's fragment, keys as files, and the fragment is valid", async () => {
@@ -79,5 +84,69 @@ monitoring:
     assert.deepEqual(argv.slice(0, 4), ["docker", "exec", "-i", "slipway-agent"]);
     assert.deepEqual(argv.slice(-2), ["POST", "/api/incidents/3/ack"]);
     assert.match(argv.join(" "), /readFileSync\('\/var\/lib\/slipway\/agent\/token'/);
+  });
+
+  it("maps every kind of notifier, each secret to its own file, and refuses one with two kinds", async () => {
+    const loaded = await load({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  host: false
+  notify:
+    - { name: chat, slack: SLACK_URL }
+    - { name: dev, discord: DISCORD_URL }
+    - { name: phone, telegram: { chat_id: -100123, token: BOT_TOKEN } }
+    - name: ops
+      email: { to: ops@example.com, from: slipway@example.com, smtp: "smtp://alerts@mail.example.com:587", password: SMTP_PASSWORD }
+`,
+      ".slipway/secrets":
+        "SLACK_URL=https://hooks.slack.com/x\nDISCORD_URL=https://discord.com/api/webhooks/1/y\nBOT_TOKEN=1:t\nSMTP_PASSWORD=p\n",
+    });
+    const monitoring = loaded.config.monitoring;
+    assert.ok(monitoring);
+    const fragment = planFragment("hello", monitoring);
+    assert.ok(fragmentSchema.safeParse(fragment).success, JSON.stringify(fragment));
+    assert.deepEqual(fragment.checks, [], "host: false turns the host checks off");
+    const dir = "/var/lib/slipway/agent/secrets/hello";
+    assert.deepEqual(fragment.notifiers, [
+      { name: "chat", kind: "slack", url_file: `${dir}/chat` },
+      { name: "dev", kind: "discord", url_file: `${dir}/dev` },
+      {
+        name: "phone",
+        kind: "telegram",
+        chat_id: "-100123",
+        token_file: `${dir}/phone`,
+        api_url: "https://api.telegram.org",
+      },
+      {
+        name: "ops",
+        kind: "email",
+        to: ["ops@example.com"],
+        from: "slipway@example.com",
+        smtp_url: "smtp://alerts@mail.example.com:587",
+        password_file: `${dir}/ops`,
+      },
+    ]);
+    assert.deepEqual(monitoring.notify.map(notifierSecretName), [
+      "SLACK_URL",
+      "DISCORD_URL",
+      "BOT_TOKEN",
+      "SMTP_PASSWORD",
+    ]);
+    const issues = await issuesOf({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  notify:
+    - { name: both, slack: SLACK_URL, discord: DISCORD_URL }
+    - { name: bad, email: { to: a@b.c, from: d@e.f, smtp: "smtp://u:pw@host:587" } }
+`,
+      ".slipway/secrets": "SLACK_URL=x\nDISCORD_URL=y\n",
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.path}: ${i.message}`),
+      [
+        "monitoring.notify[0].name: a notifier is exactly one of webhook, slack, discord, telegram, email, not slack and discord",
+        "monitoring.notify[1].email.smtp: the SMTP URL holds a password",
+      ],
+    );
   });
 });
