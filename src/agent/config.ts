@@ -150,6 +150,8 @@ export const agentConfigSchema = z.strictObject({
   token_env: z.optional(envName),
   /** Or a file holding it. */
   token_file: z.optional(text()),
+  /** The status page (/status) without the token; the API still needs it. */
+  public_status: z._default(z.boolean(), false),
   /** Raw results are kept this long; hourly summaries for 90 days. */
   raw_retention_ms: z._default(ms, 2 * 86_400_000),
   /** Notification attempts and the first delay between them (doubling). */
@@ -187,7 +189,8 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
  */
 export function mergeFragments(
   files: readonly { file: string; text: string }[],
-  host: Pick<AgentConfig, "host" | "listen" | "token_env" | "token_file">,
+  host: Pick<AgentConfig, "host" | "listen" | "token_env" | "token_file"> &
+    Partial<Pick<AgentConfig, "public_status">>,
 ): AgentConfig {
   const checks: CheckConfig[] = [];
   const notifiers: NotifierConfig[] = [];

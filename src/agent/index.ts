@@ -29,4 +29,5 @@ export { AgentMetrics } from "./metrics.ts";
 export { type Notice, type SendOutcome, send, signature } from "./notify.ts";
 export { type ProbeResult, probe } from "./probes.ts";
 export { createApi } from "./server.ts";
-export { type Incident, Store } from "./store.ts";
+export { renderStatusPage, STATUS_DAYS, type StatusModel, statusModel } from "./status-page.ts";
+export { type HourSummary, type Incident, Store } from "./store.ts";

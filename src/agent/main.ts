@@ -19,6 +19,7 @@ function loadConfig(values: {
   listen?: string | undefined;
   "token-env"?: string | undefined;
   "token-file"?: string | undefined;
+  "public-status"?: boolean | undefined;
 }): AgentConfig {
   if (!statSync(values.config).isDirectory()) {
     return parseAgentConfig(readFileSync(values.config, "utf8"), values.config);
@@ -36,6 +37,7 @@ function loadConfig(values: {
     listen: { address: address || "127.0.0.1", port: Number(port) },
     ...(values["token-env"] ? { token_env: values["token-env"] } : {}),
     ...(values["token-file"] ? { token_file: values["token-file"] } : {}),
+    public_status: values["public-status"] === true,
   });
 }
 
@@ -49,6 +51,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       listen: { type: "string" },
       "token-env": { type: "string" },
       "token-file": { type: "string" },
+      "public-status": { type: "boolean" },
     },
   });
   if (!values.config || !values.state) {
@@ -67,7 +70,14 @@ export async function main(argv: readonly string[]): Promise<void> {
       : config.token_env === undefined
         ? undefined
         : process.env[config.token_env];
-  const server = createApi({ agent, store, metrics, token });
+  const server = createApi({
+    agent,
+    store,
+    metrics,
+    token,
+    host: config.host,
+    publicStatus: config.public_status,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.listen.port, config.listen.address, resolve);

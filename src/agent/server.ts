@@ -1,13 +1,15 @@
 /**
- * The agent's HTTP API, on loopback or the private network only: /healthz for anyone; /metrics
- * and /api/* need `Authorization: Bearer <token>` (compared in constant time). Without a token
- * configured, everything but /healthz is refused: an agent is never open by mistake.
+ * The agent's HTTP API, on loopback or the private network only: /healthz for anyone; /status
+ * (the status page) for anyone when it is public; /metrics, /api/* and a private /status need
+ * `Authorization: Bearer <token>` (compared in constant time). Without a token configured,
+ * everything else is refused: an agent is never open by mistake.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
 import { http } from "./builtins.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import { renderStatusPage, type StatusModel, statusModel } from "./status-page.ts";
 import type { Store } from "./store.ts";
 
 const MAX_BODY = 64 * 1024;
@@ -17,6 +19,10 @@ export interface ApiOptions {
   store: Store;
   metrics: AgentMetrics;
   token: string | undefined;
+  /** The host's name on the status page. */
+  host: string;
+  /** Serve /status without the token. */
+  publicStatus: boolean;
 }
 
 export function createApi(options: ApiOptions): Server {
@@ -35,6 +41,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     return;
   }
+  if (route === "GET /status" && o.publicStatus) {
+    page(res, o);
+    return;
+  }
   if (!authorized(req, o.token)) {
     json(res, 401, {
       error: o.token ? "a valid bearer token is needed" : "the agent has no API token configured",
@@ -44,6 +54,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
   if (route === "GET /metrics") {
     const text = await o.metrics.registry.metrics();
     res.writeHead(200, { "content-type": o.metrics.registry.contentType }).end(text);
+    return;
+  }
+  if (route === "GET /status") {
+    page(res, o);
+    return;
+  }
+  if (route === "GET /api/status") {
+    json(res, 200, model(o));
     return;
   }
   if (route === "GET /api/checks") {
@@ -104,6 +122,22 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     return;
   }
   json(res, 404, { error: `no route ${route}` });
+}
+
+function model(o: ApiOptions): StatusModel {
+  return statusModel(
+    o.host,
+    o.agent.checks(),
+    (check, since) => o.store.summaries(check, since),
+    o.store.incidents({ openOnly: true }),
+    Date.now(),
+  );
+}
+
+function page(res: ServerResponse, o: ApiOptions): void {
+  res
+    .writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" })
+    .end(renderStatusPage(model(o)));
 }
 
 function authorized(req: IncomingMessage, token: string | undefined): boolean {

@@ -628,6 +628,12 @@ const monitoring = z
       .describe(
         "The host's CPU, memory, disk and load, checked on every host with the runbooks' limits unless changed; false: not checked.",
       ),
+    public_status: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Serve the status page (/status on the agent, port 9465 on the private networks) without the token. The host's agent is shared by its apps: the last install sets it.",
+      ),
     image: image
       .default("node:24-bookworm-slim")
       .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),

@@ -83,7 +83,9 @@ export async function installAgent(
       await put(transport, notifierSecretPath(site, notifier.name), value);
     }
     if (await ensureToken(transport)) say("made its API token (kept on the host, 0600)");
-    const spec = agentContainer(monitoring.image, host);
+    const spec = agentContainer(monitoring.image, host, {
+      publicStatus: monitoring.public_status,
+    });
     const digest = createHash("sha256")
       .update(JSON.stringify(dockerRun(spec)))
       .digest("hex")

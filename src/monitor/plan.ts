@@ -152,7 +152,11 @@ function hostChecks(limits: Exclude<Monitoring["host"], false>): CheckConfig[] {
  * The agent's container: the bundle and its state on the host, Slipway's fixed Node flags, on the
  * proxy's network (each app's private network is connected at install), restarted by the engine.
  */
-export function agentContainer(image: string, host: string): ContainerSpec {
+export function agentContainer(
+  image: string,
+  host: string,
+  options: { publicStatus?: boolean } = {},
+): ContainerSpec {
   return {
     name: AGENT_CONTAINER,
     image,
@@ -177,6 +181,7 @@ export function agentContainer(image: string, host: string): ContainerSpec {
       `0.0.0.0:${AGENT_PORT}`,
       "--token-file",
       `${AGENT_DIR}/token`,
+      ...(options.publicStatus ? ["--public-status"] : []),
     ],
   };
 }
