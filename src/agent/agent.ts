@@ -6,6 +6,7 @@
  */
 import type { AlertEvent, CheckState } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
+import { burnVerdict } from "./budget.ts";
 import type { AgentConfig, CheckConfig } from "./config.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type Notice, send } from "./notify.ts";
@@ -60,17 +61,23 @@ export class Agent {
       this.store.incidents({ openOnly: true, limit: 10_000 }).map((i) => [i.check, i]),
     );
     for (const check of this.config.checks) {
-      const state = saved.get(check.name) ?? initialState();
-      // An incident opened just before a kill may be in the store but not yet in the saved state.
-      const incident = open.get(check.name);
-      if (incident && !state.incident) {
-        state.incident = {
-          id: incident.id,
-          openedAt: incident.openedAt,
-          lastNotifiedAt: incident.openedAt,
-        };
+      const names = [
+        check.name,
+        ...(check.slo === undefined ? [] : [`${check.name} error budget`]),
+      ];
+      for (const name of names) {
+        const state = saved.get(name) ?? initialState();
+        // An incident opened just before a kill may be in the store, not yet in the saved state.
+        const incident = open.get(name);
+        if (incident && !state.incident) {
+          state.incident = {
+            id: incident.id,
+            openedAt: incident.openedAt,
+            lastNotifiedAt: incident.openedAt,
+          };
+        }
+        this.states.set(name, state);
       }
-      this.states.set(check.name, state);
       // A random first offset spreads a thousand checks over their interval instead of a burst.
       this.after(Math.floor(this.random() * check.interval_ms), () => this.tick(check));
     }
@@ -167,6 +174,38 @@ export class Agent {
     this.states.set(check.name, state);
     this.store.saveState(check.name, state);
     for (const event of events) this.handle(check, event, result.detail);
+    if (check.slo !== undefined) this.watchBudget(check, check.slo, at);
+  }
+
+  /**
+   * The check's error budget as a check of its own ("web error budget"): an incident while it
+   * burns too fast (see budget.ts), critical for a page, warning for a ticket.
+   */
+  private watchBudget(check: CheckConfig, objective: number, at: number): void {
+    const name = `${check.name} error budget`;
+    const verdict = burnVerdict(objective, (windowMs) =>
+      this.store.errorRatio(check.name, at - windowMs),
+    );
+    const severity = verdict.level === "ticket" ? "warning" : "critical";
+    const budgetCheck: CheckConfig = {
+      ...check,
+      name,
+      alerting: { ...check.alerting, open_after: 1, resolve_after: 1, severity },
+    };
+    const before = this.states.get(name) ?? initialState();
+    const silencedUntil = this.store.silencedUntil(check.name, at);
+    const { state, events } = observe(
+      before,
+      { ok: verdict.level === undefined, at, detail: verdict.detail },
+      budgetCheck.alerting,
+      {
+        ...(silencedUntil === undefined ? {} : { silencedUntil }),
+        assignId: () => this.store.openIncident(name, severity, verdict.detail, at),
+      },
+    );
+    this.states.set(name, state);
+    this.store.saveState(name, state);
+    for (const event of events) this.handle(budgetCheck, event, verdict.detail);
   }
 
   private handle(check: CheckConfig, event: AlertEvent, detail: string): void {

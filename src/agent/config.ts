@@ -32,6 +32,8 @@ const common = {
   service: z.optional(text()),
   /** Names of the notifiers it alerts; absent: every notifier. */
   notify: z.optional(z.array(text(200))),
+  /** An objective in percent of successful runs (99.9): alerts on error-budget burn too. */
+  slo: z.optional(z.number().check(z.gt(0), z.lt(100))),
   interval_ms: z._default(ms, 60_000),
   timeout_ms: z._default(ms, 10_000),
   alerting: z.prefault(alerting, {}),

@@ -123,6 +123,23 @@ export class Store {
     }));
   }
 
+  /** Failed runs / runs of a check since `since` (pending results included); undefined: none. */
+  errorRatio(check: string, since: number): number | undefined {
+    const row = this.db
+      .prepare(
+        "SELECT count(*) AS n, sum(CASE WHEN ok = 0 THEN 1 ELSE 0 END) AS failed FROM results WHERE check_name = ? AND at >= ?",
+      )
+      .get(check, since) as { n: number; failed: number | null };
+    let n = row.n;
+    let failed = row.failed ?? 0;
+    for (const r of this.pending) {
+      if (r.check !== check || r.at < since) continue;
+      n++;
+      if (!r.ok) failed++;
+    }
+    return n === 0 ? undefined : failed / n;
+  }
+
   summaries(check: string, since: number): HourSummary[] {
     const rows = this.db
       .prepare(

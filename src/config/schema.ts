@@ -514,6 +514,14 @@ const monitorCheck = z
       .enum(["critical", "warning", "info"])
       .default("critical")
       .describe("Carried in every notification of the check, for routing on the receiving side."),
+    slo: z
+      .number()
+      .gt(0)
+      .lt(100)
+      .optional()
+      .describe(
+        "Objective in percent of successful runs (e.g. 99.9): also alerts on error-budget burn, 14.4x over 1h and 5m (critical) or 6x over 6h and 30m (warning).",
+      ),
   })
   .superRefine((value, ctx) => {
     const kinds = [value.url, value.tcp, value.tls].filter((k) => k !== undefined).length;

@@ -37,6 +37,7 @@ export function planFragment(site: string, monitoring: Monitoring): AgentFragmen
   const checks: CheckConfig[] = monitoring.checks.map((check) => {
     const common = {
       name: check.name,
+      ...(check.slo === undefined ? {} : { slo: check.slo }),
       interval_ms: check.interval,
       timeout_ms: check.timeout,
       alerting: {

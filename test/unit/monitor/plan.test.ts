@@ -20,7 +20,7 @@ describe("the agent's plan", () => {
       "slipway.yml": `${MINIMAL.trimEnd()}
 monitoring:
   checks:
-    - { name: web, url: "http://slipway-proxy/up", keyword: ok, interval: 30s, open_after: 2 }
+    - { name: web, url: "http://slipway-proxy/up", keyword: ok, interval: 30s, open_after: 2, slo: 99.9 }
     - { name: db, tcp: "hello-db:5432" }
     - { name: cert, tls: "example.com:443", min_days: 21 }
   notify:
@@ -39,8 +39,13 @@ monitoring:
       21,
     ]);
     assert.deepEqual(
-      { kind: web?.kind, interval: web?.interval_ms, open: web?.alerting.open_after },
-      { kind: "http", interval: 30_000, open: 2 },
+      {
+        kind: web?.kind,
+        interval: web?.interval_ms,
+        open: web?.alerting.open_after,
+        slo: web?.slo,
+      },
+      { kind: "http", interval: 30_000, open: 2, slo: 99.9 },
     );
     assert.deepEqual(db && db.kind === "tcp" ? [db.host, db.port] : [], ["hello-db", 5432]);
     assert.deepEqual(fragment.notifiers, [

@@ -1,0 +1,125 @@
+/**
+ * Error-budget burn through the agent process: with an hour of good history in its store, a
+ * target that starts failing opens the check's incident after 3 failures, and the budget's alert
+ * only once the 6 hours and the 30 minutes both burn 6 times the 99.9% budget (the 5th failure
+ * against 720 good runs): a ticket, "<check> error budget", to the webhook.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { AGENT_NODE_FLAGS, Store } from "../../src/agent/index.ts";
+
+const MAIN = new URL("../../dist/agent-bundle/agent.mjs", import.meta.url).pathname;
+
+describe("error-budget burn alerts in the agent process", () => {
+  let dir: string;
+  let target: Server;
+  let receiver: Server;
+  let agent: ChildProcess;
+  let output = "";
+  const notices: { check: string; message: string; severity: string; at: number }[] = [];
+  const failures: number[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
+    dir = await mkdtemp(join(tmpdir(), "slipway-budget-"));
+    target = createServer((_req, res) => {
+      failures.push(Date.now());
+      res.writeHead(503).end();
+    });
+    receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => {
+        body += c;
+      });
+      req.on("end", () => {
+        const notice = JSON.parse(body) as { check: string; message: string; severity: string };
+        notices.push({ ...notice, at: Date.now() });
+        res.end();
+      });
+    });
+    const listen = (server: Server) =>
+      new Promise<number>((resolve) =>
+        server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+      );
+    const targetPort = await listen(target);
+    const receiverPort = await listen(receiver);
+
+    // The last hour: a good run every 5 seconds.
+    const store = new Store(join(dir, "agent.db"));
+    const now = Date.now();
+    for (let i = 1; i <= 720; i++) {
+      store.addResult({ check: "web", at: now - i * 5_000, ok: true, ms: 10, detail: "HTTP 200" });
+    }
+    store.close();
+
+    await writeFile(
+      join(dir, "agent.json"),
+      JSON.stringify({
+        service: "hello",
+        host: "h1",
+        listen: { address: "127.0.0.1", port: 0 },
+        checks: [
+          {
+            name: "web",
+            kind: "http",
+            url: `http://127.0.0.1:${targetPort}/`,
+            interval_ms: 100,
+            slo: 99.9,
+            alerting: { open_after: 3, resolve_after: 2, remind_ms: 0 },
+          },
+        ],
+        notifiers: [{ name: "hook", kind: "webhook", url: `http://127.0.0.1:${receiverPort}/` }],
+      }),
+    );
+    agent = spawn(
+      process.execPath,
+      [...AGENT_NODE_FLAGS, MAIN, "--config", join(dir, "agent.json"), "--state", dir],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    agent.stdout?.on("data", (c) => {
+      output += c;
+    });
+    agent.stderr?.on("data", (c) => {
+      output += c;
+    });
+  });
+
+  after(async () => {
+    agent?.kill("SIGKILL");
+    target?.close();
+    receiver?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("alerts on the budget only once both windows burn 6x, after the check's own incident", async () => {
+    const deadline = Date.now() + 15_000;
+    while (!notices.some((n) => n.check === "web error budget")) {
+      assert.ok(
+        Date.now() < deadline,
+        `no budget alert; agent said: ${output}; got ${JSON.stringify(notices)}`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const down = notices.find((n) => n.check === "web");
+    const budget = notices.find((n) => n.check === "web error budget");
+    assert.ok(down && budget);
+    assert.ok(down.at <= budget.at, "the check's incident comes first");
+    const failedBefore = failures.filter((t) => t <= budget.at).length;
+    // 5 of 725 runs is 0.69%: 6.9x the budget over 6 hours; 4 would be 5.5x.
+    assert.ok(failedBefore >= 5, `alerted after ${failedBefore} failures`);
+    assert.equal(budget.severity, "warning", "a ticket, not yet a page");
+    assert.match(
+      budget.message,
+      /^web error budget is down: burning the 99\.9% error budget \d+\.\dx over 6h \(and \d+\.\dx over 30m\)$/,
+    );
+  });
+});
