@@ -11,6 +11,7 @@ export {
   type Observation,
   observe,
 } from "./alerts.ts";
+export { BURN_WINDOWS, type BurnVerdict, burnVerdict } from "./budget.ts";
 export {
   type AgentConfig,
   type AgentFragment,

@@ -240,9 +240,25 @@ function buildProgram(): Command {
     .addOption(new Option("--reason <text>", "why, kept with the silence"))
     .action(lazy(monitorCommands, "silence"));
   monitor
+    .command("open")
+    .description("the agent's status page on this machine, through SSH, until Ctrl-C")
+    .addOption(new Option("--port <n>", "local port (default: any free one)"))
+    .addOption(new Option("--host <host>", "whose agent (default: the app's first host)"))
+    .action(lazy(monitorCommands, "open"));
+  monitor
     .command("test-notify")
     .description("send a test notification through each notifier; exit 1 when one fails")
     .action(lazy(monitorCommands, "testNotify"));
+
+  program
+    .command("render")
+    .description("configuration for other tools, from slipway.yml")
+    .command("prometheus")
+    .description(
+      "a scrape job for the agents and alert rules of the checks (promtool check accepts them)",
+    )
+    .addOption(new Option("--out <dir>", "write prometheus.yml and slipway-rules.yml there"))
+    .action(lazy(monitorCommands, "renderPrometheusFiles"));
 
   const secretsCommands = () => import("./commands/secrets.ts");
   const secrets = program

@@ -3,12 +3,13 @@ import { UserError } from "../errors/index.ts";
 import type { Transport } from "../transport/index.ts";
 import { apiArgv } from "./plan.ts";
 
-export async function callAgent(
+/** One request; the answer's status and body as text (a page, /metrics, JSON). */
+export async function callAgentRaw(
   transport: Transport,
   method: "GET" | "POST",
   path: string,
   body?: unknown,
-): Promise<{ status: number; value: unknown }> {
+): Promise<{ status: number; body: string }> {
   const result = await transport.run(apiArgv(method, path), {
     check: false,
     stdin: body === undefined ? "" : JSON.stringify(body),
@@ -21,8 +22,20 @@ export async function callAgent(
     });
   }
   const newline = result.stdout.indexOf("\n");
-  const status = Number(result.stdout.slice(0, newline));
-  const text = result.stdout.slice(newline + 1);
+  return {
+    status: Number(result.stdout.slice(0, newline)),
+    body: result.stdout.slice(newline + 1),
+  };
+}
+
+/** One request; the answer's status and its JSON (or text, when it is not JSON). */
+export async function callAgent(
+  transport: Transport,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; value: unknown }> {
+  const { status, body: text } = await callAgentRaw(transport, method, path, body);
   let value: unknown = text;
   try {
     value = JSON.parse(text);

@@ -6,6 +6,7 @@
  * receiver gets the resolve notice. Its API is not published on the host.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { signature } from "../../src/agent/index.ts";
@@ -17,7 +18,7 @@ import {
   startVpsBox,
   type VpsBox,
 } from "../rig/index.ts";
-import { type HelloProject, helloProject, type SlipwayRun } from "../support/hello-project.ts";
+import { BIN, type HelloProject, helloProject, type SlipwayRun } from "../support/hello-project.ts";
 
 const HOOK_KEY = "e2e-hook-key-0123456789";
 
@@ -177,6 +178,34 @@ describe("the agent on a VPS box", {
       /^127\.0\.0\.1 host-disk: (up|down), disk \d+\.\d% used \(\/var\/lib\/slipway\/agent\)/m,
     );
     assert.match(run.stdout, /^127\.0\.0\.1 host-load: (up|down), load \d+\.\d\d per core/m);
+  });
+
+  it("monitor open serves the agent's status page on this machine, through SSH", async () => {
+    const child = spawn(process.execPath, [BIN, "monitor", "open"], {
+      cwd: hello.dir,
+      env: hello.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (c) => {
+          out += c;
+          const found = /(http:\/\/127\.0\.0\.1:\d+\/status)/.exec(out)?.[1];
+          if (found) resolve(found);
+        });
+        child.once("exit", (code) => reject(new Error(`monitor open exited with ${code}: ${out}`)));
+      });
+      const page = await fetch(url);
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      assert.match(html, /<title>Status · 127\.0\.0\.1<\/title>/);
+      assert.match(html, /data-check="hello\/web" data-status="up"/);
+      const api = await fetch(url.replace("/status", "/api/status"));
+      assert.equal(((await api.json()) as { host: string }).host, "127.0.0.1");
+    } finally {
+      child.kill("SIGINT");
+    }
   });
 
   it("the app hangs: an incident opens and the webhook gets a signed alert; it can be acknowledged", async () => {

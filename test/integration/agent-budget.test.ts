@@ -5,29 +5,26 @@
  * against 720 good runs): a ticket, "<check> error budget", to the webhook.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import type { ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { AGENT_NODE_FLAGS, Store } from "../../src/agent/index.ts";
-
-const MAIN = new URL("../../dist/agent-bundle/agent.mjs", import.meta.url).pathname;
+import { Store } from "../../src/agent/index.ts";
+import { startAgentProcess } from "../support/agent-process.ts";
 
 describe("error-budget burn alerts in the agent process", () => {
   let dir: string;
   let target: Server;
   let receiver: Server;
   let agent: ChildProcess;
-  let output = "";
+  let output = () => "";
   const notices: { check: string; message: string; severity: string; at: number }[] = [];
   const failures: number[] = [];
 
   before(async () => {
-    assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
     dir = await mkdtemp(join(tmpdir(), "slipway-budget-"));
     target = createServer((_req, res) => {
       failures.push(Date.now());
@@ -59,9 +56,8 @@ describe("error-budget burn alerts in the agent process", () => {
     }
     store.close();
 
-    await writeFile(
-      join(dir, "agent.json"),
-      JSON.stringify({
+    const started = await startAgentProcess(dir, {
+      config: {
         service: "hello",
         host: "h1",
         listen: { address: "127.0.0.1", port: 0 },
@@ -76,21 +72,10 @@ describe("error-budget burn alerts in the agent process", () => {
           },
         ],
         notifiers: [{ name: "hook", kind: "webhook", url: `http://127.0.0.1:${receiverPort}/` }],
-      }),
-    );
-    agent = spawn(
-      process.execPath,
-      [...AGENT_NODE_FLAGS, MAIN, "--config", join(dir, "agent.json"), "--state", dir],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
       },
-    );
-    agent.stdout?.on("data", (c) => {
-      output += c;
     });
-    agent.stderr?.on("data", (c) => {
-      output += c;
-    });
+    agent = started.child;
+    output = started.output;
   });
 
   after(async () => {
@@ -105,7 +90,7 @@ describe("error-budget burn alerts in the agent process", () => {
     while (!notices.some((n) => n.check === "web error budget")) {
       assert.ok(
         Date.now() < deadline,
-        `no budget alert; agent said: ${output}; got ${JSON.stringify(notices)}`,
+        `no budget alert; agent said: ${output()}; got ${JSON.stringify(notices)}`,
       );
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -6,8 +6,7 @@
  * on with the same incident and its schedule.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,10 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SMTPServer } from "smtp-server";
-import { AGENT_NODE_FLAGS, signature } from "../../src/agent/index.ts";
+import { signature } from "../../src/agent/index.ts";
+import { startAgentProcess } from "../support/agent-process.ts";
 
-// The bundle Slipway ships (npm run build makes it), with the flags it is started with.
-const MAIN = new URL("../../dist/agent-bundle/agent.mjs", import.meta.url).pathname;
 const TOKEN = "agent-token-0123456789";
 const HOOK_KEY = "hook-key-abcdef";
 const INTERVAL_MS = 200;
@@ -54,24 +52,13 @@ describe("the agent process against a real target and a real webhook receiver", 
   let apiPort = 0;
 
   async function startAgent(): Promise<void> {
+    const started = await startAgentProcess(dir, { env: { AGENT_TOKEN: TOKEN, HOOK_KEY } });
+    agent = started.child;
     agentOutput = "";
-    const args = [...AGENT_NODE_FLAGS, MAIN, "--config", join(dir, "agent.json"), "--state", dir];
-    agent = spawn(process.execPath, args, {
-      env: { ...process.env, AGENT_TOKEN: TOKEN, HOOK_KEY },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    agent.stdout?.on("data", (c) => {
+    started.child.stdout?.on("data", (c) => {
       agentOutput += c;
     });
-    agent.stderr?.on("data", (c) => {
-      agentOutput += c;
-    });
-    await until(
-      () => /listening on 127\.0\.0\.1:(\d+)/.test(agentOutput),
-      10_000,
-      "the agent to listen",
-    );
-    apiPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(agentOutput)?.[1]);
+    apiPort = Number(new URL(started.base).port);
   }
 
   async function api(method: string, path: string, body?: unknown, token = TOKEN) {
@@ -97,7 +84,6 @@ describe("the agent process against a real target and a real webhook receiver", 
   const mails: string[] = [];
 
   before(async () => {
-    assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
     dir = await mkdtemp(join(tmpdir(), "slipway-agent-"));
     target = createServer((_req, res) => {
       res

@@ -4,18 +4,18 @@
  * and the token it needs unless public. A screenshot is kept in test-artifacts/.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium } from "playwright-core";
-import { AGENT_NODE_FLAGS, Store } from "../../src/agent/index.ts";
+import { Store } from "../../src/agent/index.ts";
+import { startAgentProcess } from "../support/agent-process.ts";
 
-const MAIN = new URL("../../dist/agent-bundle/agent.mjs", import.meta.url).pathname;
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "status-token-0123456789";
@@ -35,7 +35,6 @@ describe("the status page in headless Chromium", { skip }, () => {
   let base = "";
 
   before(async () => {
-    assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build first`);
     dir = await mkdtemp(join(tmpdir(), "slipway-status-"));
     target = createServer((_req, res) => res.end("ok"));
     await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
@@ -86,9 +85,8 @@ describe("the status page in headless Chromium", { skip }, () => {
     });
     store.close();
 
-    await writeFile(
-      join(dir, "agent.json"),
-      JSON.stringify({
+    const started = await startAgentProcess(dir, {
+      config: {
         service: "hello",
         host: "test-host",
         listen: { address: "127.0.0.1", port: 0 },
@@ -97,25 +95,11 @@ describe("the status page in headless Chromium", { skip }, () => {
           { name: "web", kind: "http", url: `http://127.0.0.1:${port}/`, interval_ms: 60_000 },
           { name: "db", kind: "tcp", host: "127.0.0.1", port: 1, interval_ms: 60_000 },
         ],
-      }),
-    );
-    agent = spawn(
-      process.execPath,
-      [...AGENT_NODE_FLAGS, MAIN, "--config", join(dir, "agent.json"), "--state", dir],
-      {
-        env: { ...process.env, AGENT_TOKEN: TOKEN },
-        stdio: ["ignore", "pipe", "inherit"],
       },
-    );
-    base = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      agent.stdout?.on("data", (c) => {
-        out += c;
-        const port = /listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-        if (port) resolve(`http://127.0.0.1:${port}`);
-      });
-      agent.once("exit", (code) => reject(new Error(`the agent exited with ${code}: ${out}`)));
+      env: { AGENT_TOKEN: TOKEN },
     });
+    agent = started.child;
+    base = started.base;
     // Root may not use Chromium's sandbox; the page is our own.
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   });

@@ -258,3 +258,88 @@ export async function testNotify(context: CommandContext): Promise<number> {
     return failed ? ExitCode.failure : ExitCode.ok;
   });
 }
+
+/** `slipway render prometheus [--out DIR]`: the scrape job and alert rules of this app's checks. */
+export async function renderPrometheusFiles(
+  context: CommandContext,
+  options: Record<string, unknown>,
+): Promise<number> {
+  const { planFragment, renderPrometheus } = await import("../../monitor/index.ts");
+  const loaded = await context.loadConfig();
+  const monitoring = loaded.config.monitoring;
+  if (!monitoring) {
+    throw new UserError({
+      code: "render.no_monitoring",
+      message: `${loaded.file} has no monitoring section: there is nothing to alert on`,
+      hint: "add checks under monitoring.checks",
+    });
+  }
+  const files = renderPrometheus(planFragment(site(loaded), monitoring));
+  const out = typeof options.out === "string" ? options.out : undefined;
+  if (out === undefined) {
+    context.print(`# prometheus.yml\n${files.config}\n# slipway-rules.yml\n${files.rules}`);
+    return ExitCode.ok;
+  }
+  const { mkdir, writeFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, "prometheus.yml"), files.config);
+  await writeFile(join(out, "slipway-rules.yml"), files.rules);
+  context.print(`wrote ${join(out, "prometheus.yml")} and ${join(out, "slipway-rules.yml")}`);
+  return ExitCode.ok;
+}
+
+/**
+ * `slipway monitor open [--port N] [--host HOST]`: the agent's status page on this machine. A
+ * local server on 127.0.0.1 passes each GET to the agent through SSH (`docker exec` on the
+ * host), so the page needs no published port and the token never leaves the host.
+ */
+export async function open(
+  context: CommandContext,
+  options: Record<string, unknown>,
+): Promise<number> {
+  const { appHosts, callAgentRaw } = await import("../../monitor/index.ts");
+  const { createServer } = await import("node:http");
+  const port = typeof options.port === "string" ? Number(options.port) : 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UserError({
+      code: "monitor.port",
+      message: `--port ${String(options.port)} is not a port`,
+      hint: "e.g. --port 9465, or leave it out for any free port",
+      exitCode: ExitCode.usage,
+    });
+  }
+  return withConnections(context, async (loaded, connections) => {
+    const host = typeof options.host === "string" ? options.host : appHosts(loaded)[0];
+    if (!host) throw new Error("the app has no hosts");
+    const transport = connections.get(host);
+    const server = createServer((req, res) => {
+      const path = req.url ?? "/";
+      if (req.method !== "GET" || !/^\/(status|metrics|api\/[a-z/]+)?(\?[\w=&]*)?$/.test(path)) {
+        res.writeHead(404).end("not here\n");
+        return;
+      }
+      callAgentRaw(transport, "GET", path === "/" ? "/status" : path).then(
+        ({ status, body }) => {
+          const type = path.startsWith("/api/")
+            ? "application/json"
+            : path.startsWith("/metrics")
+              ? "text/plain; version=0.0.4"
+              : "text/html; charset=utf-8";
+          res.writeHead(status, { "content-type": type, "cache-control": "no-store" }).end(body);
+        },
+        (error: Error) => res.writeHead(502).end(`${error.message}\n`),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    const address = server.address();
+    const bound = typeof address === "object" && address ? address.port : port;
+    context.print(`the agent of ${host}: http://127.0.0.1:${bound}/status (Ctrl-C to stop)`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    server.close();
+    return ExitCode.ok;
+  });
+}
