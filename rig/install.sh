@@ -2,7 +2,8 @@
 # Installs and starts everything the test rig needs on a fresh Debian 12 machine (run as root):
 #   - apt packages: podman, runc, OpenSSH server and client, debootstrap, uidmap (+ curl, iptables, openssl for the demo's secret,
 #     docker-registry and apache2-utils' htpasswd for the throwaway registry of test/rig/registry.ts,
-#     chromium for the status page's browser test through playwright-core, prometheus for promtool)
+#     chromium for the status page's browser test through playwright-core, prometheus for promtool,
+#     dnsmasq-base as a real DNS server for the agent's DNS checks)
 #   - /etc/containers/containers.conf selecting runc (crun fails here on setrlimit)
 #   - the Podman Docker-API service on unix:///run/podman/podman.sock
 #   - base image localhost/debian:bookworm (debootstrap, no registry needed)
@@ -33,7 +34,7 @@ readonly MARIADB_IMAGE="localhost/slipway-mariadb:10.11"
 readonly REDIS_IMAGE="localhost/slipway-redis:7"
 readonly SUITE="bookworm"
 readonly PODMAN_SOCK="/run/podman/podman.sock"
-readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl nginx docker-registry apache2-utils chromium prometheus)
+readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl nginx docker-registry apache2-utils chromium prometheus dnsmasq-base)
 
 RIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly RIG_DIR

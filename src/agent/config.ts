@@ -86,7 +86,26 @@ const tlsCheck = z.strictObject({
   verify: z._default(z.boolean(), true),
 });
 
-export const checkSchema = z.discriminatedUnion("kind", [httpCheck, tcpCheck, hostCheck, tlsCheck]);
+/** A DNS name that must resolve, to the expected records when given. */
+const dnsCheck = z.strictObject({
+  ...common,
+  kind: z.literal("dns"),
+  /** The name to resolve (no scheme, no port). */
+  host: text(),
+  record: z._default(z.enum(["A", "AAAA", "CNAME", "MX", "TXT", "NS"]), "A"),
+  /** Each of these must be among the answers (MX: the exchange; TXT: the joined text). */
+  expect: z._default(z.array(text()), []),
+  /** "ADDRESS[:PORT]" of the server to ask; default: the system's resolvers. */
+  server: z.optional(text()),
+});
+
+export const checkSchema = z.discriminatedUnion("kind", [
+  httpCheck,
+  tcpCheck,
+  hostCheck,
+  tlsCheck,
+  dnsCheck,
+]);
 
 const webhook = z.strictObject({
   name: text(200),

@@ -8,6 +8,7 @@ import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { requestFor } from "./builtins.ts";
 import type { CheckConfig } from "./config.ts";
+import { probeDns } from "./dns-probe.ts";
 import { probeHost } from "./host-probes.ts";
 import { probeTls } from "./tls-probe.ts";
 
@@ -32,6 +33,8 @@ export function probe(check: CheckConfig): Promise<ProbeResult> {
       return probeHost(check);
     case "tls":
       return probeTls(check);
+    case "dns":
+      return probeDns(check);
   }
 }
 

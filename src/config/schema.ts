@@ -490,6 +490,19 @@ const monitorCheck = z
       .min(0)
       .default(14)
       .describe("For tls checks: fewer days of validity left than this fails."),
+    dns: checkedString(domainProblem)
+      .optional()
+      .describe("A DNS check: the name must resolve (to every value of expect, when given)."),
+    record: z
+      .enum(["A", "AAAA", "CNAME", "MX", "TXT", "NS"])
+      .default("A")
+      .describe("For dns checks: the record type."),
+    expect: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "For dns checks: answers that must be among the records (an address, a name, or TXT's text).",
+      ),
     keyword: z
       .string()
       .min(1)
@@ -524,14 +537,16 @@ const monitorCheck = z
       ),
   })
   .superRefine((value, ctx) => {
-    const kinds = [value.url, value.tcp, value.tls].filter((k) => k !== undefined).length;
+    const kinds = [value.url, value.tcp, value.tls, value.dns].filter(
+      (k) => k !== undefined,
+    ).length;
     if (kinds !== 1) {
       ctx.addIssue({
         code: "custom",
         path: ["url"],
-        message: "a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT)",
+        message: "a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name)",
         params: {
-          hint: 'write url: "http://slipway-proxy/up", tcp: "hello-db:5432" or tls: "example.com:443"',
+          hint: 'write url: "http://slipway-proxy/up", tcp: "hello-db:5432", tls: "example.com:443" or dns: "example.com"',
         },
       });
     }

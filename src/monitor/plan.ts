@@ -59,6 +59,15 @@ export function planFragment(site: string, monitoring: Monitoring): AgentFragmen
         ...(check.keyword === undefined ? {} : { keyword: check.keyword }),
       };
     }
+    if (check.dns !== undefined) {
+      return {
+        ...common,
+        kind: "dns",
+        host: check.dns,
+        record: check.record,
+        expect: check.expect,
+      };
+    }
     const target = check.tcp ?? check.tls ?? "";
     const at = target.lastIndexOf(":");
     const host = target.slice(0, at);

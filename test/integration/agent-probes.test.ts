@@ -1,9 +1,11 @@
 /**
- * The agent's host and TLS checks against the real thing: this machine's /proc and filesystem,
- * and a real TLS server with a certificate made by openssl that expires in 5 days.
+ * The agent's host, TLS and DNS checks against the real thing: this machine's /proc and
+ * filesystem, a real TLS server with a certificate made by openssl that expires in 5 days, and a
+ * real DNS server (dnsmasq) answering for app.test.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -123,5 +125,72 @@ describe("TLS certificate checks against a real TLS server", () => {
   it("a closed port fails with its error", async () => {
     const result = await probe(check({ kind: "tls", host: "127.0.0.1", port: 1 }));
     assert.deepEqual([result.ok, result.detail], [false, "ECONNREFUSED"]);
+  });
+});
+
+const DNSMASQ = "/usr/sbin/dnsmasq";
+const noDns = existsSync(DNSMASQ)
+  ? false
+  : `${DNSMASQ} is missing (rig/install.sh installs dnsmasq-base)`;
+if (noDns) console.log(`# skipped: ${noDns}`);
+
+describe("DNS checks against a real DNS server (dnsmasq)", { skip: noDns }, () => {
+  let dnsmasq: ChildProcess;
+  let server = "";
+
+  before(async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    server = `127.0.0.1:${port}`;
+    dnsmasq = spawn(
+      DNSMASQ,
+      [
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        "--listen-address=127.0.0.1",
+        `--port=${port}`,
+        "--address=/app.test/10.1.2.3",
+        "--mx-host=app.test,mail.app.test,10",
+        "--txt-record=app.test,v=spf1 -all",
+        "--user=root",
+      ],
+      { stdio: "ignore" },
+    );
+    // Ready once it answers.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const result = await probe(check({ kind: "dns", host: "app.test", server, timeout_ms: 500 }));
+      if (result.ok) break;
+      assert.ok(Date.now() < deadline, `dnsmasq does not answer: ${result.detail}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  after(() => {
+    dnsmasq?.kill();
+  });
+
+  const dns = (fields: Record<string, unknown>) =>
+    probe(check({ kind: "dns", host: "app.test", server, timeout_ms: 2_000, ...fields }));
+
+  it("resolves A, MX and TXT records and finds the expected answers", async () => {
+    assert.deepEqual(await dns({ expect: ["10.1.2.3"] }).then((r) => [r.ok, r.detail]), [
+      true,
+      "A app.test: 10.1.2.3",
+    ]);
+    assert.deepEqual(
+      await dns({ record: "MX", expect: ["mail.app.test"] }).then((r) => r.ok),
+      true,
+    );
+    assert.deepEqual(await dns({ record: "TXT", expect: ["v=spf1 -all"] }).then((r) => r.ok), true);
+  });
+
+  it("fails when an expected answer is missing, or the name does not resolve", async () => {
+    const moved = await dns({ expect: ["10.9.9.9"] });
+    assert.deepEqual([moved.ok, moved.detail], [false, "A app.test: 10.1.2.3, without 10.9.9.9"]);
+    const missing = await dns({ host: "nothing.example" });
+    assert.equal(missing.ok, false);
+    assert.match(missing.detail, /^A nothing\.example: (ENOTFOUND|ESERVFAIL|EREFUSED|ENODATA)$/);
   });
 });

@@ -23,6 +23,7 @@ monitoring:
     - { name: web, url: "http://slipway-proxy/up", keyword: ok, interval: 30s, open_after: 2, slo: 99.9 }
     - { name: db, tcp: "hello-db:5432" }
     - { name: cert, tls: "example.com:443", min_days: 21 }
+    - { name: mx, dns: example.com, record: MX, expect: [mail.example.com] }
   notify:
     - { name: team, webhook: "https://hooks.example.com/x", secret: HOOK_KEY }
 `,
@@ -32,7 +33,12 @@ monitoring:
     assert.ok(monitoring);
     const fragment = planFragment("hello-staging", monitoring);
     assert.ok(fragmentSchema.safeParse(fragment).success, JSON.stringify(fragment));
-    const [web, db, cert] = fragment.checks;
+    const [web, db, cert, mx] = fragment.checks;
+    assert.deepEqual(mx?.kind === "dns" ? [mx.host, mx.record, mx.expect] : [], [
+      "example.com",
+      "MX",
+      ["mail.example.com"],
+    ]);
     assert.deepEqual(cert?.kind === "tls" ? [cert.host, cert.port, cert.min_days] : [], [
       "example.com",
       443,
