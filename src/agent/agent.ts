@@ -280,7 +280,10 @@ export class Agent {
 function message(check: CheckConfig, event: AlertEvent, detail: string): string {
   switch (event.kind) {
     case "open":
-      return `${check.name} is down: ${detail}`;
+      // A budget is not down, it burns: "web error budget: burning the 99.9% error budget ...".
+      return check.name.endsWith(" error budget")
+        ? `${check.name}: ${detail}`
+        : `${check.name} is down: ${detail}`;
     case "remind":
       return `${check.name} is still down (since ${new Date(event.openedAt).toISOString()}): ${detail}`;
     case "resolve":

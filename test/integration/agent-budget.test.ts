@@ -104,7 +104,7 @@ describe("error-budget burn alerts in the agent process", () => {
     assert.equal(budget.severity, "warning", "a ticket, not yet a page");
     assert.match(
       budget.message,
-      /^web error budget is down: burning the 99\.9% error budget \d+\.\dx over 6h \(and \d+\.\dx over 30m\)$/,
+      /^web error budget: burning the 99\.9% error budget \d+\.\dx over 6h \(and \d+\.\dx over 30m\)$/,
     );
   });
 });
