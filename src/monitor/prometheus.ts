@@ -45,7 +45,8 @@ export function renderPrometheus(
   const rules = fragment.checks.flatMap((check) => {
     const name = `${fragment.service}/${check.name}`;
     const selector = `check=${quote(name)}`;
-    const labels = { severity: check.alerting.severity, service: fragment.service };
+    // The check's name as a label too: rules differ by it, for routing and for promtool's lint.
+    const labels = { severity: check.alerting.severity, service: fragment.service, check: name };
     const down = {
       alert: "SlipwayCheckDown",
       expr: `slipway_check_up{${selector}} == 0`,

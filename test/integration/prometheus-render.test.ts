@@ -58,11 +58,15 @@ describe("slipway render prometheus, checked by promtool", { skip }, () => {
     );
     await writeFile(join(out, "prometheus.yml"), config);
     await writeFile(join(dir, "token"), "t\n");
-    const rules = spawnSync(PROMTOOL, ["check", "rules", join(out, "slipway-rules.yml")], {
-      encoding: "utf8",
-    });
+    const rules = spawnSync(
+      PROMTOOL,
+      ["check", "rules", "--lint-fatal", join(out, "slipway-rules.yml")],
+      {
+        encoding: "utf8",
+      },
+    );
     assert.equal(rules.status, 0, `${rules.stdout}${rules.stderr}`);
-    assert.match(rules.stdout, /SUCCESS: 8 rules found/);
+    assert.match(rules.stdout + rules.stderr, /SUCCESS: 8 rules found/);
     const checked = spawnSync(PROMTOOL, ["check", "config", join(out, "prometheus.yml")], {
       encoding: "utf8",
     });
