@@ -95,6 +95,20 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     );
     return;
   }
+  if (route === "GET /api/silences") {
+    json(res, 200, o.store.activeSilences(Date.now()));
+    return;
+  }
+  const unsilence = /^DELETE \/api\/silences\/(\d+)$/.exec(route);
+  if (unsilence) {
+    const done = o.store.endSilence(Number(unsilence[1]), Date.now());
+    json(
+      res,
+      done ? 200 : 404,
+      done ? { ended: Number(unsilence[1]) } : { error: "no such running silence" },
+    );
+    return;
+  }
   if (route === "POST /api/silences") {
     const body = await readJson(req);
     const minutes = Number(body.minutes);

@@ -283,7 +283,10 @@ export class Store {
     return new Map(rows.map((r) => [r.check_name, JSON.parse(r.state) as CheckState]));
   }
 
-  /** A silence of one check (or every check, with check undefined) from startsAt to endsAt. */
+  /**
+   * A silence from startsAt to endsAt of one check, of every check of an app ("hello/": a name
+   * ending in "/" covers the checks it starts), or of every check (check undefined).
+   */
   addSilence(check: string | undefined, startsAt: number, endsAt: number, reason: string): number {
     const result = this.db
       .prepare("INSERT INTO silences (check_name, starts_at, ends_at, reason) VALUES (?, ?, ?, ?)")
@@ -295,10 +298,37 @@ export class Store {
   silencedUntil(check: string, at: number): number | undefined {
     const row = this.db
       .prepare(
-        "SELECT max(ends_at) AS until FROM silences WHERE (check_name IS NULL OR check_name = ?) AND starts_at <= ? AND ends_at > ?",
+        `SELECT max(ends_at) AS until FROM silences WHERE (check_name IS NULL OR check_name = ?1
+         OR (substr(check_name, -1) = '/' AND substr(?1, 1, length(check_name)) = check_name))
+         AND starts_at <= ?2 AND ends_at > ?2`,
       )
-      .get(check, at, at) as { until: number | null } | undefined;
+      .get(check, at) as { until: number | null } | undefined;
     return row?.until ?? undefined;
+  }
+
+  /** Ends a silence now; false when there is no such silence still running. */
+  endSilence(id: number, at: number): boolean {
+    const result = this.db
+      .prepare("UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?")
+      .run(at, id, at);
+    return Number(result.changes) === 1;
+  }
+
+  /** The silences running at `at`. */
+  activeSilences(
+    at: number,
+  ): { id: number; check: string | null; endsAt: number; reason: string }[] {
+    const rows = this.db
+      .prepare(
+        "SELECT id, check_name, ends_at, reason FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
+      )
+      .all(at, at) as { id: number; check_name: string | null; ends_at: number; reason: string }[];
+    return rows.map((r) => ({
+      id: r.id,
+      check: r.check_name,
+      endsAt: r.ends_at,
+      reason: r.reason,
+    }));
   }
 
   close(): void {

@@ -6,7 +6,7 @@ import { apiArgv } from "./plan.ts";
 /** One request; the answer's status and body as text (a page, /metrics, JSON). */
 export async function callAgentRaw(
   transport: Transport,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "DELETE",
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: string }> {
@@ -31,7 +31,7 @@ export async function callAgentRaw(
 /** One request; the answer's status and its JSON (or text, when it is not JSON). */
 export async function callAgent(
   transport: Transport,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "DELETE",
   path: string,
   body?: unknown,
 ): Promise<{ status: number; value: unknown }> {

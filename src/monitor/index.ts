@@ -16,3 +16,4 @@ export {
   planFragment,
 } from "./plan.ts";
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";
+export { withRolloutSilence } from "./silence.ts";

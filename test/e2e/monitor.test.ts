@@ -255,6 +255,20 @@ describe("the agent on a VPS box", {
     );
   });
 
+  it("a deploy silences the app's checks while it rolls out, then they notify again", async () => {
+    await hello.configure("second");
+    const run = await ok(["deploy", "--version", "v2"]);
+    assert.match(run.stderr, /127\.0\.0\.1 agent: hello\/\* silenced during the deploy/);
+    assert.match(run.stderr, /127\.0\.0\.1 agent: checks of hello\/\* notify again/);
+    // Silenced before the release command runs, heard again after the switch.
+    const [silenced = -1, migrated = -1, again = -1] = [
+      /silenced during the deploy/,
+      /migrations applied \(version v2\)/,
+      /notify again/,
+    ].map((re) => run.stderr.search(re));
+    assert.ok(0 <= silenced && silenced < migrated && migrated < again, run.stderr);
+  });
+
   it("test-notify reaches the receiver; a silence keeps notices away", async () => {
     assert.match((await ok(["monitor", "test-notify"])).stdout, /^127\.0\.0\.1 hooks: sent$/m);
     assert.ok((await hooks()).some((h) => h.event === "test"));

@@ -28,7 +28,18 @@ function timedRollout(
 ): Promise<number> {
   return withConnections(context, async (loaded, connections) => {
     const started = performance.now();
-    const summary = await start(loaded, connections, interruptible(context));
+    const signal = interruptible(context);
+    const rollout = () => start(loaded, connections, signal);
+    // With monitoring, the agents keep quiet about this app while it rolls out.
+    const summary = loaded.config.monitoring
+      ? await (await import("../../monitor/index.ts")).withRolloutSilence(
+          loaded,
+          connections,
+          context.reporter,
+          done === "Deployed" ? "deploy" : "rollback",
+          rollout,
+        )
+      : await rollout();
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     context.print(
       context.flags.json

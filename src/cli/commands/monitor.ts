@@ -228,9 +228,8 @@ export async function silence(
   const minutes = Math.max(1, Math.round(ms / 60_000));
   return withConnections(context, async (loaded, connections) => {
     const [check] = args;
-    const names = check
-      ? [`${site(loaded)}/${check}`]
-      : (loaded.config.monitoring?.checks ?? []).map((c) => `${site(loaded)}/${c.name}`);
+    // "<site>/" (a name ending in "/") covers every check of the app, its host checks too.
+    const names = [check ? `${site(loaded)}/${check}` : `${site(loaded)}/`];
     const reason = typeof options.reason === "string" ? options.reason : "silenced from the CLI";
     for (const name of names) {
       await ask(loaded, connections, "POST", "/api/silences", { check: name, minutes, reason });

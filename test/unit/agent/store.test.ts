@@ -1,0 +1,28 @@
+/** The agent's store: silences of one check, of one app ("hello/"), of all; ending one. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Store } from "../../../src/agent/index.ts";
+
+describe("silences in the agent's store", () => {
+  it("an app's prefix covers its checks and no other app's; ending one lifts it", () => {
+    const store = new Store(":memory:");
+    const app = store.addSilence("hello/", 1_000, 9_000, "deploy");
+    store.addSilence("notes/web", 1_000, 5_000, "maintenance");
+    assert.equal(store.silencedUntil("hello/web", 2_000), 9_000);
+    assert.equal(store.silencedUntil("hello/host-cpu", 2_000), 9_000);
+    assert.equal(store.silencedUntil("hello-staging/web", 2_000), undefined, "another app");
+    assert.equal(store.silencedUntil("notes/web", 2_000), 5_000);
+    assert.equal(store.silencedUntil("notes/db", 2_000), undefined);
+    assert.equal(store.silencedUntil("hello/web", 500), undefined, "before it starts");
+    assert.deepEqual(
+      store.activeSilences(2_000).map((s) => s.check),
+      ["hello/", "notes/web"],
+    );
+    assert.equal(store.endSilence(app, 3_000), true);
+    assert.equal(store.endSilence(app, 3_000), false, "already ended");
+    assert.equal(store.silencedUntil("hello/web", 3_500), undefined);
+    store.addSilence(undefined, 1_000, 4_000, "everything");
+    assert.equal(store.silencedUntil("hello/web", 3_500), 4_000);
+    store.close();
+  });
+});
