@@ -4,7 +4,7 @@
  * Restarted, it reloads each check's alert state and open incident, so a kill loses at most the
  * last second of raw results (the batch not yet written), never an incident.
  */
-import type { AlertEvent, CheckState } from "./alerts.ts";
+import type { AlertEvent, CheckState, Observation } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
 import type { AgentConfig, CheckConfig } from "./config.ts";
@@ -159,56 +159,59 @@ export class Agent {
     });
     this.metrics.observe(check.name, result.ok, result.ms);
 
-    const before = this.states.get(check.name) ?? initialState();
-    const silencedUntil = this.store.silencedUntil(check.name, at);
-    const { state, events } = observe(
-      before,
-      { ok: result.ok, at, detail: result.detail },
-      check.alerting,
-      {
-        ...(silencedUntil === undefined ? {} : { silencedUntil }),
-        assignId: () =>
-          this.store.openIncident(check.name, check.alerting.severity, result.detail, at),
-      },
-    );
-    this.states.set(check.name, state);
-    this.store.saveState(check.name, state);
-    for (const event of events) this.handle(check, event, result.detail);
+    this.advance(check, { ok: result.ok, at, detail: result.detail }, check.name, " is down: ");
     if (check.slo !== undefined) this.watchBudget(check, check.slo, at);
   }
 
   /**
    * The check's error budget as a check of its own ("web error budget"): an incident while it
-   * burns too fast (see budget.ts), critical for a page, warning for a ticket.
+   * burns too fast (see budget.ts), critical for a page, warning for a ticket. Silenced with the
+   * check it belongs to.
    */
   private watchBudget(check: CheckConfig, objective: number, at: number): void {
-    const name = `${check.name} error budget`;
     const verdict = burnVerdict(objective, (windowMs) =>
       this.store.errorRatio(check.name, at - windowMs),
     );
     const severity = verdict.level === "ticket" ? "warning" : "critical";
     const budgetCheck: CheckConfig = {
       ...check,
-      name,
+      name: `${check.name} error budget`,
       alerting: { ...check.alerting, open_after: 1, resolve_after: 1, severity },
     };
-    const before = this.states.get(name) ?? initialState();
-    const silencedUntil = this.store.silencedUntil(check.name, at);
-    const { state, events } = observe(
-      before,
-      { ok: verdict.level === undefined, at, detail: verdict.detail },
-      budgetCheck.alerting,
-      {
-        ...(silencedUntil === undefined ? {} : { silencedUntil }),
-        assignId: () => this.store.openIncident(name, severity, verdict.detail, at),
-      },
-    );
-    this.states.set(name, state);
-    this.store.saveState(name, state);
-    for (const event of events) this.handle(budgetCheck, event, verdict.detail);
+    // A budget is not down, it burns: "web error budget: burning the 99.9% error budget ...".
+    const observation = { ok: verdict.level === undefined, at, detail: verdict.detail };
+    this.advance(budgetCheck, observation, check.name, ": ");
   }
 
-  private handle(check: CheckConfig, event: AlertEvent, detail: string): void {
+  /**
+   * One observation of a check through its alert state: the silence of `silencedAs` applies, a
+   * new incident is stored, the state is kept, and what happened is notified (an opening as
+   * "<check><opening><detail>").
+   */
+  private advance(
+    check: CheckConfig,
+    observation: Observation,
+    silencedAs: string,
+    opening: string,
+  ): void {
+    const before = this.states.get(check.name) ?? initialState();
+    const silencedUntil = this.store.silencedUntil(silencedAs, observation.at);
+    const { state, events } = observe(before, observation, check.alerting, {
+      ...(silencedUntil === undefined ? {} : { silencedUntil }),
+      assignId: () =>
+        this.store.openIncident(
+          check.name,
+          check.alerting.severity,
+          observation.detail,
+          observation.at,
+        ),
+    });
+    this.states.set(check.name, state);
+    this.store.saveState(check.name, state);
+    for (const event of events) this.handle(check, event, observation.detail, opening);
+  }
+
+  private handle(check: CheckConfig, event: AlertEvent, detail: string, opening: string): void {
     if (event.kind === "resolve") this.store.resolveIncident(event.incidentId, event.at);
     if (event.kind === "open" || event.kind === "resolve") {
       this.metrics.openIncidents.set(
@@ -228,7 +231,7 @@ export class Agent {
       host: this.config.host,
       check: check.name,
       severity: check.alerting.severity,
-      message: message(check, event, detail),
+      message: message(check, event, detail, opening),
       at: new Date(event.at).toISOString(),
       ...(incidentId === undefined ? {} : { incident: incidentFields(incidentId, event) }),
     };
@@ -277,13 +280,10 @@ export class Agent {
   }
 }
 
-function message(check: CheckConfig, event: AlertEvent, detail: string): string {
+function message(check: CheckConfig, event: AlertEvent, detail: string, opening: string): string {
   switch (event.kind) {
     case "open":
-      // A budget is not down, it burns: "web error budget: burning the 99.9% error budget ...".
-      return check.name.endsWith(" error budget")
-        ? `${check.name}: ${detail}`
-        : `${check.name} is down: ${detail}`;
+      return `${check.name}${opening}${detail}`;
     case "remind":
       return `${check.name} is still down (since ${new Date(event.openedAt).toISOString()}): ${detail}`;
     case "resolve":

@@ -6,12 +6,14 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
 import { detectLocalEngine } from "../build/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
+import { PROXY_NETWORK } from "../proxy/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import { generateSecret } from "../secrets/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
@@ -95,7 +97,7 @@ export async function installAgent(
     let outcome: "started" | "restarted" | "unchanged";
     if (!facts || facts.spec !== digest) {
       if (facts) await transport.run(["docker", "rm", "--force", AGENT_CONTAINER]);
-      await ensureProxyNetwork(transport);
+      await ensureNetwork(transport, PROXY_NETWORK);
       await transport.run(dockerRun(spec));
       outcome = facts ? "restarted" : "started";
     } else if (changed || !facts.running) {
@@ -105,7 +107,7 @@ export async function installAgent(
       outcome = "unchanged";
     }
     // The app's private network: its workers and accessories answer there by name.
-    await connectNetwork(transport, `slipway-${site}`);
+    await connectNetwork(transport, privateNetwork(site));
     await waitReady(transport);
     say(outcome === "unchanged" ? "up to date, running" : `${outcome}, answering`);
     results.push({ host, outcome });
@@ -153,11 +155,6 @@ async function inspect(transport: Transport) {
   if (result.code !== 0) return undefined;
   const info = parseInspect(result.stdout);
   return { running: info.running, spec: info.labels[SPEC_LABEL] };
-}
-
-async function ensureProxyNetwork(transport: Transport): Promise<void> {
-  const exists = await transport.run(["docker", "network", "inspect", "slipway"], { check: false });
-  if (exists.code !== 0) await transport.run(["docker", "network", "create", "slipway"]);
 }
 
 async function connectNetwork(transport: Transport, network: string): Promise<void> {

@@ -11,6 +11,8 @@ import {
 } from "../agent/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
+// The proxy's network: the app's web containers are on it, so the agent reaches them by name.
+import { PROXY_NETWORK } from "../proxy/index.ts";
 
 /** On the host: bundle/, token, conf.d/<site>.json, secrets/<site>/<notifier>, state/. */
 export const AGENT_DIR = "/var/lib/slipway/agent";
@@ -18,8 +20,6 @@ export const AGENT_DIR = "/var/lib/slipway/agent";
 export const BUNDLE_DIR = `${AGENT_DIR}/bundle`;
 export const AGENT_CONTAINER = "slipway-agent";
 export const AGENT_PORT = 9465;
-/** The proxy's network: the app's web containers are on it, so the agent reaches them by name. */
-const PROXY_NETWORK = "slipway";
 
 type Monitoring = NonNullable<LoadedConfig["config"]["monitoring"]>;
 

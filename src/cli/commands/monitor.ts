@@ -13,11 +13,10 @@ type Connections = import("../../transport/index.ts").Connections;
 type CheckRow = import("../../agent/index.ts").CheckView & { mttr_ms: number | null };
 type IncidentRow = import("../../agent/index.ts").Incident;
 
-/** The app's name on the agent: "<service>" or "<service>-<env>", its checks "<site>/<check>". */
-function site(loaded: Loaded): string {
-  return loaded.environment
-    ? `${loaded.config.service}-${loaded.environment}`
-    : loaded.config.service;
+/** The app's name on the agent (its site, as deploys name it); its checks are "<site>/<check>". */
+async function site(loaded: Loaded): Promise<string> {
+  const { siteName } = await import("../../deploy/index.ts");
+  return siteName(loaded.config.service, loaded.environment);
 }
 
 export async function install(context: CommandContext): Promise<number> {
@@ -59,8 +58,7 @@ async function ask(
 }
 
 /** This app's part of an agent's answer: its checks are named "<site>/<check>". */
-function own(loaded: Loaded, name: string): string | undefined {
-  const prefix = `${site(loaded)}/`;
+function own(prefix: string, name: string): string | undefined {
   return name.startsWith(prefix) ? name.slice(prefix.length) : undefined;
 }
 
@@ -110,10 +108,11 @@ export async function agentLogs(
 
 export async function status(context: CommandContext): Promise<number> {
   return withConnections(context, async (loaded, connections) => {
+    const prefix = `${await site(loaded)}/`;
     const answers = await ask(loaded, connections, "GET", "/api/checks");
     const rows = answers.flatMap(({ host, value }) =>
       (value as CheckRow[]).flatMap((c) => {
-        const name = own(loaded, c.name);
+        const name = own(prefix, c.name);
         return name === undefined ? [] : [{ host, ...c, name }];
       }),
     );
@@ -140,11 +139,12 @@ export async function incidents(
   options: Record<string, unknown>,
 ): Promise<number> {
   return withConnections(context, async (loaded, connections) => {
+    const prefix = `${await site(loaded)}/`;
     const path = options.all === true ? "/api/incidents" : "/api/incidents?open=1";
     const answers = await ask(loaded, connections, "GET", path);
     const rows = answers.flatMap(({ host, value }) =>
       (value as IncidentRow[]).flatMap((i) => {
-        const check = own(loaded, i.check);
+        const check = own(prefix, i.check);
         return check === undefined ? [] : [{ host, ...i, check }];
       }),
     );
@@ -229,13 +229,14 @@ export async function silence(
   return withConnections(context, async (loaded, connections) => {
     const [check] = args;
     // "<site>/" (a name ending in "/") covers every check of the app, its host checks too.
-    const names = [check ? `${site(loaded)}/${check}` : `${site(loaded)}/`];
+    const app = await site(loaded);
+    const names = [check ? `${app}/${check}` : `${app}/`];
     const reason = typeof options.reason === "string" ? options.reason : "silenced from the CLI";
     for (const name of names) {
       await ask(loaded, connections, "POST", "/api/silences", { check: name, minutes, reason });
     }
     context.print(
-      `${check ?? `every check of ${site(loaded)}`}: no notifications for ${minutes} minutes (incidents are still recorded)`,
+      `${check ?? `every check of ${app}`}: no notifications for ${minutes} minutes (incidents are still recorded)`,
     );
     return ExitCode.ok;
   });
@@ -243,14 +244,15 @@ export async function silence(
 
 export async function testNotify(context: CommandContext): Promise<number> {
   return withConnections(context, async (loaded, connections) => {
+    const prefix = `${await site(loaded)}/`;
     const answers = await ask(loaded, connections, "POST", "/api/test-notify");
     let failed = false;
     for (const { host, value } of answers) {
       for (const r of value as { notifier: string; ok: boolean; error?: string }[]) {
-        if (own(loaded, r.notifier) === undefined) continue;
+        if (own(prefix, r.notifier) === undefined) continue;
         if (!r.ok) failed = true;
         context.print(
-          `${host} ${own(loaded, r.notifier)}: ${r.ok ? "sent" : `failed: ${r.error}`}`,
+          `${host} ${own(prefix, r.notifier)}: ${r.ok ? "sent" : `failed: ${r.error}`}`,
         );
       }
     }
@@ -273,7 +275,7 @@ export async function renderPrometheusFiles(
       hint: "add checks under monitoring.checks",
     });
   }
-  const files = renderPrometheus(planFragment(site(loaded), monitoring));
+  const files = renderPrometheus(planFragment(await site(loaded), monitoring));
   const out = typeof options.out === "string" ? options.out : undefined;
   if (out === undefined) {
     context.print(`# prometheus.yml\n${files.config}\n# slipway-rules.yml\n${files.rules}`);

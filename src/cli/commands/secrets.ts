@@ -173,6 +173,17 @@ export async function diff(context: CommandContext): Promise<number> {
     const site = siteName(loaded.config.service, loaded.environment);
     let differs = false;
     const rows: { host: string; role: string; name: string; state: string }[] = [];
+    // One env file on a host (undefined: none there yet) against the local values of `names`.
+    const compare = (host: string, role: string, names: readonly string[], envFile?: string) => {
+      const states =
+        envFile === undefined
+          ? new Map(names.map((n) => [n, "not deployed" as const]))
+          : secrets.compareSecrets(names, loaded.secrets.values, envFile);
+      for (const [name, state] of states) {
+        if (state !== "same") differs = true;
+        rows.push({ host, role, name, state });
+      }
+    };
     for (const role of rolesInOrder(loaded.config)) {
       for (const host of role.hosts) {
         const transport = connections.get(host);
@@ -182,14 +193,7 @@ export async function diff(context: CommandContext): Promise<number> {
               check: false,
             })
           : undefined;
-        const states =
-          file && file.code === 0
-            ? secrets.compareSecrets(names, loaded.secrets.values, file.stdout)
-            : new Map(names.map((n) => [n, "not deployed" as const]));
-        for (const [name, state] of states) {
-          if (state !== "same") differs = true;
-          rows.push({ host, role: role.name, name, state });
-        }
+        compare(host, role.name, names, file?.code === 0 ? file.stdout : undefined);
       }
     }
     // Accessories' env.secret: their container's env file, written at boot and restart.
@@ -201,14 +205,8 @@ export async function diff(context: CommandContext): Promise<number> {
         .run(["cat", "--", `${accessoryDir(accessory.site, accessory.name)}/container.env`], {
           check: false,
         });
-      const states =
-        file.code === 0
-          ? secrets.compareSecrets(accessoryNames, loaded.secrets.values, file.stdout)
-          : new Map(accessoryNames.map((n) => [n, "not deployed" as const]));
-      for (const [name, state] of states) {
-        if (state !== "same") differs = true;
-        rows.push({ host: accessory.host, role: `accessory ${accessory.name}`, name, state });
-      }
+      const where = `accessory ${accessory.name}`;
+      compare(accessory.host, where, accessoryNames, file.code === 0 ? file.stdout : undefined);
     }
     if (context.flags.json) context.print(JSON.stringify(rows, null, 2));
     else for (const r of rows) context.print(`${r.host} ${r.role} ${r.name}: ${r.state}`);
