@@ -16,6 +16,8 @@ export interface Credentials {
   rootPassword: string;
   /** After a rotation: the first login, which owns the data (`user` is then the second). */
   owner?: string;
+  /** InfluxDB after a rotation: the id of the token in `password` (InfluxDB made it). */
+  tokenId?: string;
 }
 
 export interface EngineDefinition {
@@ -84,10 +86,15 @@ const postgres: EngineDefinition = {
   ],
 };
 
+/** The client as root over the container's socket, its password from the env (MYSQL_PWD, never argv). */
+export function mysqlRoot(kind: "mysql" | "mariadb"): string {
+  const prefix = kind === "mysql" ? "MYSQL" : "MARIADB";
+  return `MYSQL_PWD="$${prefix}_ROOT_PASSWORD" exec ${kind === "mysql" ? "mysql" : "mariadb"} --user=root`;
+}
+
 /** The official mysql and mariadb images share MYSQL_*-style variables (MariaDB spells them MARIADB_* too). */
 function mysqlFamily(kind: "mysql" | "mariadb"): EngineDefinition {
   const prefix = kind === "mysql" ? "MYSQL" : "MARIADB";
-  const client = kind === "mysql" ? "mysql" : "mariadb";
   return {
     image: kind,
     defaultVersion: kind === "mysql" ? "8.4" : "11.4",
@@ -111,11 +118,9 @@ function mysqlFamily(kind: "mysql" | "mariadb"): EngineDefinition {
             "-c",
             'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysqladmin ping --host=127.0.0.1 --user=root --silent',
           ],
-    console: [
-      "sh",
-      "-c",
-      `MYSQL_PWD="$${prefix}_PASSWORD" exec ${client} --user="$${prefix}_USER" "$${prefix}_DATABASE"`,
-    ],
+    // As root, whose password no rotation changes: the app's logins take turns and the retired
+    // one no longer opens, so the env's user and password are not today's.
+    console: ["sh", "-c", `${mysqlRoot(kind)} "$${prefix}_DATABASE"`],
     command: (settings) => [
       kind === "mysql" ? "mysqld" : "mariadbd",
       ...Object.entries(settings).map(([key, value]) => `--${key.replaceAll("_", "-")}=${value}`),
@@ -123,36 +128,56 @@ function mysqlFamily(kind: "mysql" | "mariadb"): EngineDefinition {
   };
 }
 
-/** The official mongo image: a root user from MONGO_INITDB_ROOT_* at first boot. */
+/**
+ * The official mongo image: a root user from MONGO_INITDB_ROOT_* at first boot. Its entrypoint
+ * reads MONGO_INITDB_ROOT_PASSWORD_FILE only after dropping to the mongodb user, who cannot read a
+ * root-only 0600 file; so a root shell reads the mounted files at every start into the entrypoint's
+ * environment (which it unsets before it execs mongod), and nothing secret is in the container's
+ * env. --auth is given, not left to the entrypoint's guess from those variables.
+ */
+/**
+ * mongosh that logs in as the login in the mounted secret files: `target` (a JS assignment target)
+ * gets the database `database` (a JS expression).
+ */
+export function mongoLogin(target: string, database: string): string {
+  return `const r = (f) => require('fs').readFileSync('${SECRETS_MOUNT}/' + f, 'utf8'), q = encodeURIComponent; ${target} = connect('mongodb://' + q(r('user')) + ':' + q(r('password')) + '@127.0.0.1:27017/' + ${database} + '?authSource=admin');`;
+}
 const mongodb: EngineDefinition = {
   image: "mongo",
   defaultVersion: "7",
   port: 27017,
   dataPath: "/data/db",
   urlEnv: "MONGODB_URL",
-  containerEnv: (c) => ({
-    MONGO_INITDB_ROOT_USERNAME: c.user,
-    MONGO_INITDB_ROOT_PASSWORD: c.password,
-    MONGO_INITDB_DATABASE: c.database,
-  }),
+  containerEnv: (c) => ({ MONGO_INITDB_DATABASE: c.database }),
+  // The current login: the first, or after a rotation the one the app uses now.
+  secretFiles: (c) => ({ user: c.user, password: c.password }),
   url: (address, port, c) =>
     `mongodb://${enc(c.user)}:${enc(c.password)}@${address}:${port}/${enc(c.database)}?authSource=admin`,
   // A ping needs no login; mongosh is in the official image since 6.0.
   healthCheck: ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand('ping').ok"],
-  // mongosh takes no password from its environment, but its scripts read process.env: the
-  // login happens in the script, so the password is in no argv.
+  // mongosh takes no password from its environment, but its scripts read files: the login
+  // happens in the script, so the password is in no argv.
   console: [
     "mongosh",
     "--nodb",
     "--norc",
     "--shell",
     "--eval",
-    "const e = process.env, q = encodeURIComponent; db = connect('mongodb://' + q(e.MONGO_INITDB_ROOT_USERNAME) + ':' + q(e.MONGO_INITDB_ROOT_PASSWORD) + '@127.0.0.1:27017/' + q(e.MONGO_INITDB_DATABASE) + '?authSource=admin')",
+    mongoLogin("db", "q(process.env.MONGO_INITDB_DATABASE)"),
   ],
-  command: (settings) =>
-    Object.keys(settings).length === 0
-      ? undefined
-      : ["mongod", ...Object.entries(settings).flatMap(([key, value]) => [`--${key}`, value])],
+  command: (settings) => [
+    "sh",
+    "-c",
+    [
+      `MONGO_INITDB_ROOT_USERNAME="$(cat ${SECRETS_MOUNT}/user)"`,
+      `MONGO_INITDB_ROOT_PASSWORD="$(cat ${SECRETS_MOUNT}/password)"`,
+      "export MONGO_INITDB_ROOT_USERNAME MONGO_INITDB_ROOT_PASSWORD",
+      'exec docker-entrypoint.sh mongod "$@"',
+    ].join("; "),
+    "mongod",
+    "--auth",
+    ...Object.entries(settings).flatMap(([key, value]) => [`--${key}`, value]),
+  ],
 };
 
 /**
@@ -189,7 +214,13 @@ const redis: EngineDefinition = {
   ],
 };
 
-/** The official influxdb 2 image: DOCKER_INFLUXDB_INIT_* set up a user, org, bucket and token. */
+/**
+ * The official influxdb 2 image: DOCKER_INFLUXDB_INIT_* set up a user, org, bucket and operator
+ * token at first boot; its entrypoint reads the *_FILE spellings as root, so the password and token
+ * come from the mounted 0600 files. The influx CLI in the container (console, rotation) takes the
+ * token of the day from its file into INFLUX_TOKEN, never argv.
+ */
+export const INFLUX_WITH_TOKEN = `INFLUX_TOKEN="$(cat ${SECRETS_MOUNT}/token)" exec influx`;
 const influxdb: EngineDefinition = {
   image: "influxdb",
   defaultVersion: "2",
@@ -199,18 +230,18 @@ const influxdb: EngineDefinition = {
   containerEnv: (c) => ({
     DOCKER_INFLUXDB_INIT_MODE: "setup",
     DOCKER_INFLUXDB_INIT_USERNAME: c.user,
-    DOCKER_INFLUXDB_INIT_PASSWORD: c.rootPassword,
+    DOCKER_INFLUXDB_INIT_PASSWORD_FILE: `${SECRETS_MOUNT}/admin-password`,
     DOCKER_INFLUXDB_INIT_ORG: c.database,
     DOCKER_INFLUXDB_INIT_BUCKET: c.database,
-    DOCKER_INFLUXDB_INIT_ADMIN_TOKEN: c.password,
-    // The influx CLI in the container reads these, so the console and checks need no flags.
-    INFLUX_TOKEN: c.password,
+    DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE: `${SECRETS_MOUNT}/token`,
+    // The influx CLI in the container reads it, so the console and checks need no --org.
     INFLUX_ORG: c.database,
   }),
+  secretFiles: (c) => ({ "admin-password": c.rootPassword, token: c.password }),
   // InfluxDB clients take the token separately; the URL carries it as the password part.
   url: (address, port, c) => `http://${enc(c.user)}:${enc(c.password)}@${address}:${port}`,
   healthCheck: ["influx", "ping"],
-  console: ["influx", "v1", "shell"],
+  console: ["sh", "-c", `${INFLUX_WITH_TOKEN} v1 shell`],
   command: () => undefined,
 };
 

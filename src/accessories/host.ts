@@ -4,7 +4,6 @@
  * env gets. The container's spec digest is kept in a label, so boot can tell "already running as
  * configured" from "running, but configured differently".
  */
-import { createHash } from "node:crypto";
 import type { LoadedConfig } from "../config/index.ts";
 import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
@@ -16,6 +15,7 @@ import {
   type AccessorySettings,
   accessoryContainer,
   accessoryDir,
+  accessorySpec,
   accessoryUrl,
   generateCredentials,
   planAccessory,
@@ -181,10 +181,13 @@ export async function planOnHost(
     { ...accessory.settings, settings },
     credentials,
   );
-  const spec = createHash("sha256")
-    .update(JSON.stringify([dockerRun(plan.container), plan.envFile.content]))
-    .digest("hex")
-    .slice(0, 12);
+  const spec = accessorySpec(
+    accessory.site,
+    accessory.environment,
+    accessory.service,
+    { ...accessory.settings, settings },
+    credentials,
+  );
   plan.container.labels[ACCESSORY_SPEC_LABEL] = spec;
   return { ...plan, spec };
 }

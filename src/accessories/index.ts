@@ -35,10 +35,17 @@ export {
   accessoryContainer,
   accessoryDir,
   accessoryImage,
+  accessorySpec,
   accessoryUrl,
   generateCredentials,
   planAccessory,
   privateNetwork,
 } from "./plan.ts";
-export { ownerOf, planRotation, psqlFromStdin, type RotationPlan } from "./rotate.ts";
+export {
+  influxRotation,
+  ownerOf,
+  planRotation,
+  psqlFromStdin,
+  type RotationPlan,
+} from "./rotate.ts";
 export { TUNABLE, type TuningInput, tuneAccessory } from "./tuning.ts";

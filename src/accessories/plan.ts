@@ -3,8 +3,8 @@
  * volume, private network, published port (loopback unless told otherwise), env file, command,
  * labels, restart policy and log rotation; and the URL the app gets. Pure.
  */
-import { randomBytes } from "node:crypto";
-import { type ContainerSpec, formatEnvFile } from "../engine/index.ts";
+import { createHash, randomBytes } from "node:crypto";
+import { type ContainerSpec, dockerRun, formatEnvFile } from "../engine/index.ts";
 import {
   type Credentials,
   ENGINES,
@@ -12,6 +12,7 @@ import {
   type EngineName,
   SECRETS_MOUNT,
 } from "./engines.ts";
+import { ownerOf } from "./rotate.ts";
 
 export interface AccessorySettings {
   /** The accessory's name in slipway.yml ("db"). */
@@ -185,6 +186,31 @@ export function planAccessory(
     network,
     engine,
   };
+}
+
+/**
+ * The digest of how an accessory's container is configured, kept in its label. It leaves out the
+ * login and passwords of the day: a rotation changes them (and so the env file and secret files)
+ * but not the configuration, so a rotation alone must not read as "runs with other settings".
+ */
+export function accessorySpec(
+  site: string,
+  environment: string | undefined,
+  service: string,
+  settings: AccessorySettings,
+  credentials: Credentials | undefined,
+): string {
+  const steady = credentials && {
+    user: ownerOf(credentials),
+    database: credentials.database,
+    password: "",
+    rootPassword: "",
+  };
+  const plan = planAccessory(site, environment, service, settings, steady);
+  return createHash("sha256")
+    .update(JSON.stringify([dockerRun(plan.container), plan.envFile.content]))
+    .digest("hex")
+    .slice(0, 12);
 }
 
 /** The app's view: the URL variable and its value, through the private network. */

@@ -6,7 +6,14 @@
  * first, and its sessions act as the first (SET ROLE), so the objects stay the first's. Pure.
  */
 import { UserError } from "../errors/index.ts";
-import { type Credentials, type EngineName, SECRETS_MOUNT } from "./engines.ts";
+import {
+  type Credentials,
+  type EngineName,
+  INFLUX_WITH_TOKEN,
+  mongoLogin,
+  mysqlRoot,
+  SECRETS_MOUNT,
+} from "./engines.ts";
 
 export interface RotationPlan {
   /** The login the app moves to. */
@@ -24,21 +31,16 @@ export function ownerOf(credentials: Credentials): string {
   return credentials.owner ?? credentials.user;
 }
 
+/** The plan of an engine whose new password Slipway makes; InfluxDB makes its tokens itself. */
 export function planRotation(
-  engine: EngineName,
+  engine: Exclude<EngineName, "influxdb">,
   credentials: Credentials,
   newPassword: string,
 ): RotationPlan {
   if (engine === "mysql" || engine === "mariadb")
     return planMysqlRotation(engine, credentials, newPassword);
   if (engine === "redis") return planRedisRotation(credentials, newPassword);
-  if (engine !== "postgres") {
-    throw new UserError({
-      code: "rotate.engine",
-      message: `rotating a ${engine} password is not supported yet (Postgres, MySQL, MariaDB and Redis are)`,
-      hint: "for now: set a new password in the engine, then slipway accessory restart",
-    });
-  }
+  if (engine === "mongodb") return planMongoRotation(credentials, newPassword);
   const owner = ownerOf(credentials);
   const target = credentials.user === owner ? `${owner}_b` : owner;
   const id = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -97,12 +99,10 @@ function planMysqlRotation(
   const literal = (value: string) => `'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
   const account = (name: string) => `${literal(name)}@'%'`;
   const database = `\`${credentials.database.replaceAll("`", "``")}\``;
-  const prefix = engine === "mysql" ? "MYSQL" : "MARIADB";
-  const client = engine === "mysql" ? "mysql" : "mariadb";
   const previous = credentials.user;
   return {
     next: { ...credentials, user: target, password: newPassword, owner },
-    client: ["sh", "-c", `MYSQL_PWD="$${prefix}_ROOT_PASSWORD" exec ${client} --user=root --batch`],
+    client: ["sh", "-c", `${mysqlRoot(engine)} --batch`],
     prepare: [
       `CREATE USER IF NOT EXISTS ${account(target)} IDENTIFIED BY ${literal(newPassword)};`,
       `ALTER USER ${account(target)} IDENTIFIED BY ${literal(newPassword)};`,
@@ -137,4 +137,138 @@ function planRedisRotation(credentials: Credentials, newPassword: string): Rotat
     prepare: `ACL SETUSER default on >${newPassword}\n`,
     retire: () => `ACL SETUSER default <${previous}\n`,
   };
+}
+
+/**
+ * MongoDB: the second login is a user in the admin database with the owner's roles (root, as the
+ * image made it). mongosh reads the script from stdin and logs in as the login in the mounted
+ * secret files: before the move the previous one, after it the new one. Any error ends it with
+ * exit 1.
+ */
+function planMongoRotation(credentials: Credentials, newPassword: string): RotationPlan {
+  const owner = ownerOf(credentials);
+  const target = credentials.user === owner ? `${owner}_b` : owner;
+  const js = JSON.stringify;
+  const script = (lines: string[]) =>
+    [
+      "try {",
+      `  ${mongoLogin("const admin", "'admin'")}`,
+      ...lines.map((line) => `  ${line}`),
+      "} catch (error) {",
+      "  print('slipway: ' + error.message);",
+      "  quit(1);",
+      "}",
+      "",
+    ].join("\n");
+  const previous = credentials.user;
+  return {
+    next: { ...credentials, user: target, password: newPassword, owner },
+    client: ["mongosh", "--nodb", "--quiet", "--norc", "--file", "/dev/stdin"],
+    prepare: script(
+      target === owner
+        ? [`admin.updateUser(${js(owner)}, { pwd: ${js(newPassword)} });`]
+        : [
+            `const roles = admin.getUser(${js(owner)}).roles;`,
+            `if (admin.getUser(${js(target)})) admin.updateUser(${js(target)}, { pwd: ${js(newPassword)}, roles });`,
+            `else admin.createUser({ user: ${js(target)}, pwd: ${js(newPassword)}, roles });`,
+          ],
+    ),
+    retire: (unknownPassword) =>
+      script([`admin.updateUser(${js(previous)}, { pwd: ${js(unknownPassword)} });`]),
+  };
+}
+
+/** One entry of `influx auth list --json` (influx CLI 2.x), as far as a rotation needs it. */
+interface InfluxAuth {
+  id: string;
+  description?: string;
+  token?: string;
+}
+
+/**
+ * InfluxDB 2: it makes a token's value itself, so the app moves to a new operator token that
+ * InfluxDB creates (`influx auth create --operator`), and the old token is then deleted by its id.
+ * Every influx command logs in with the token in the mounted secret file (INFLUX_TOKEN, never
+ * argv): before the move the old one, after it the new one. Pure; the orchestrator runs the argv.
+ */
+export const influxRotation = {
+  /** Creates the new token; prints it as JSON (read by `created`). */
+  create(credentials: Credentials, description: string): string[] {
+    return influx(
+      "auth",
+      "create",
+      "--operator",
+      "--user",
+      credentials.user,
+      "--org",
+      credentials.database,
+      "--description",
+      description,
+      "--json",
+    );
+  },
+
+  /** The credentials with the token `create` printed; throws without quoting the output. */
+  created(credentials: Credentials, printed: string): Credentials {
+    let auth: InfluxAuth | undefined;
+    try {
+      auth = JSON.parse(printed) as InfluxAuth;
+    } catch {
+      auth = undefined;
+    }
+    if (
+      !auth ||
+      typeof auth.token !== "string" ||
+      auth.token === "" ||
+      typeof auth.id !== "string"
+    ) {
+      throw new UserError({
+        code: "rotate.influx_create",
+        message: "influx auth create printed no token and id as JSON",
+        hint: "the influx CLI in the image must be 2.5 or later (operator tokens); nothing was changed",
+      });
+    }
+    return { ...credentials, password: auth.token, tokenId: auth.id };
+  },
+
+  list(): string[] {
+    return influx("auth", "list", "--json");
+  },
+
+  /**
+   * The id of the token the app used before, in what `list` printed: by the id Slipway kept when
+   * it created it, by its value (InfluxDB before 2.9 lists values; 2.9 keeps them hashed and lists
+   * none), or, for the token of the image's setup, by the description setup gives it
+   * ("<user>'s Token") when exactly one has it. Undefined: not found.
+   */
+  previousId(previous: Credentials, printed: string): string | undefined {
+    let auths: InfluxAuth[];
+    try {
+      const parsed = JSON.parse(printed) as unknown;
+      auths = Array.isArray(parsed) ? (parsed as InfluxAuth[]) : [];
+    } catch {
+      return undefined;
+    }
+    if (previous.tokenId !== undefined) return auths.find((a) => a.id === previous.tokenId)?.id;
+    const byValue = auths.find((a) => a.token !== undefined && a.token === previous.password);
+    if (byValue) return byValue.id;
+    const bySetup = auths.filter(
+      (a) => a.description === influxRotation.setupDescription(previous),
+    );
+    return bySetup.length === 1 ? bySetup[0]?.id : undefined;
+  },
+
+  /** The description the image's setup (InfluxDB's onboarding) gives the first token. */
+  setupDescription(credentials: Credentials): string {
+    return `${credentials.user}'s Token`;
+  },
+
+  delete(id: string): string[] {
+    return influx("auth", "delete", "--id", id);
+  },
+};
+
+/** The influx CLI in the container with the token of the day from its secret file. */
+function influx(...args: string[]): string[] {
+  return ["sh", "-c", `${INFLUX_WITH_TOKEN} "$@"`, "influx", ...args];
 }

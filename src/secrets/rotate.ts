@@ -6,6 +6,9 @@
  */
 import {
   accessoryContainer,
+  type Credentials,
+  type EngineName,
+  influxRotation,
   planRotation,
   type ResolvedAccessory,
   readCredentials,
@@ -33,13 +36,87 @@ interface RotateContext {
   reporter: Reporter;
 }
 
+/** What a rotation did: the login the app used and the one it uses now; a warning when the
+ * previous credential could not be retired. */
+export interface AccessoryRotation {
+  from: string;
+  to: string;
+  warning?: string;
+}
+
+/** Runs argv in the accessory's container, with text on its stdin when given; resolves stdout. */
+type InContainer = (argv: readonly string[], stdin?: string) => Promise<string>;
+
+/** How an engine moves the app to a new credential, each step in the accessory's container. */
+interface Move {
+  /** Gives the login the app moves to its new password; resolves its credentials. */
+  prepare(): Promise<Credentials>;
+  /** Undoes prepare after a failed restart, once the files are back to the previous credentials. */
+  undo?(next: Credentials): Promise<void>;
+  /** Retires the previous credential once the app runs healthy; resolves a warning if it could not. */
+  retire(next: Credentials): Promise<string | undefined>;
+}
+
+/** Engines whose new password Slipway makes: SQL or commands on the engine's client's stdin. */
+function stdinMove(
+  run: InContainer,
+  engine: Exclude<EngineName, "influxdb">,
+  current: Credentials,
+): Move {
+  const plan = planRotation(engine, current, generateSecret(32));
+  redactor.add(plan.next.password);
+  return {
+    prepare: async () => {
+      await run(plan.client, plan.prepare);
+      return plan.next;
+    },
+    retire: async () => {
+      const unknown = generateSecret(32);
+      redactor.add(unknown);
+      await run(plan.client, plan.retire(unknown));
+      return undefined;
+    },
+  };
+}
+
+/** InfluxDB: a new operator token that InfluxDB makes, then the old one deleted by its id. */
+function influxMove(run: InContainer, accessory: ResolvedAccessory, current: Credentials): Move {
+  return {
+    prepare: async () => {
+      const description = `slipway ${accessory.name} ${new Date().toISOString()}`;
+      const next = influxRotation.created(
+        current,
+        await run(influxRotation.create(current, description)),
+      );
+      redactor.add(next.password);
+      return next;
+    },
+    undo: async (next) => {
+      if (next.tokenId !== undefined) await run(influxRotation.delete(next.tokenId));
+    },
+    retire: async () => {
+      const id = influxRotation.previousId(current, await run(influxRotation.list()));
+      if (id !== undefined) {
+        await run(influxRotation.delete(id));
+        return undefined;
+      }
+      const which =
+        current.tokenId !== undefined
+          ? `the token with id ${current.tokenId}`
+          : `the token described "${influxRotation.setupDescription(current)}"`;
+      return `${accessory.name}: the previous token was not found in influx auth list, so it still opens; delete ${which} by hand (InfluxDB's UI, or influx auth delete --id ID in slipway accessory exec ${accessory.name})`;
+    },
+  };
+}
+
 /** Rotates an accessory's password; see planRotation for how the app never loses its login. */
 export async function rotateAccessory(
   context: RotateContext,
   accessory: ResolvedAccessory,
-): Promise<{ from: string; to: string }> {
+): Promise<AccessoryRotation> {
   const { reporter } = context;
-  if (accessory.engine === "generic") {
+  const { engine } = accessory;
+  if (engine === "generic") {
     throw new UserError({
       code: "rotate.generic",
       message: `accessory ${accessory.name} is generic: Slipway keeps no password of it`,
@@ -55,42 +132,53 @@ export async function rotateAccessory(
       hint: `boot it first: slipway accessory boot ${accessory.name}`,
     });
   }
-  const plan = planRotation(accessory.engine, current, generateSecret(32));
-  redactor.add(plan.next.password);
   const container = accessoryContainer(accessory.site, accessory.name);
-  const sql = (text: string) =>
-    transport.run(dockerExec(container, plan.client, { interactive: true }), { stdin: text });
-  let moved = false;
+  const run: InContainer = async (argv, stdin) =>
+    (
+      await transport.run(
+        dockerExec(container, argv, { interactive: stdin !== undefined }),
+        stdin === undefined ? {} : { stdin },
+      )
+    ).stdout;
+  const move =
+    engine === "influxdb" ? influxMove(run, accessory, current) : stdinMove(run, engine, current);
+  const what = engine === "influxdb" ? "token" : "password";
+  let next: Credentials | undefined;
   try {
     await restart({
       ...context,
       beforeSwitch: async () => {
-        await sql(plan.prepare);
-        moved = true;
-        await writeCredentials(transport, accessory, plan.next);
-        await writeSecretFiles(transport, accessory, plan.next);
+        next = await move.prepare();
+        await writeCredentials(transport, accessory, next);
+        await writeSecretFiles(transport, accessory, next);
         reporter.info(
-          `${accessory.name}: login ${plan.next.user} has a new password; restarting the app with it`,
+          engine === "influxdb"
+            ? `${accessory.name}: a new token is made; restarting the app with it`
+            : `${accessory.name}: login ${next.user} has a new password; restarting the app with it`,
         );
       },
     });
   } catch (error) {
-    // The previous login still works (it is retired only after success): go back to it.
-    if (moved) {
+    // The previous credential still works (it is retired only after success): go back to it.
+    if (next) {
       await writeCredentials(transport, accessory, current);
       await writeSecretFiles(transport, accessory, current);
+      await move.undo?.(next).catch((undoError: Error) => {
+        reporter.warn(`${accessory.name}: could not undo the new ${what}: ${undoError.message}`);
+      });
     }
     throw error;
   }
-  const unknown = generateSecret(32);
-  redactor.add(unknown);
-  await sql(plan.retire(unknown));
-  reporter.info(
-    current.user === plan.next.user
-      ? `${accessory.name}: the old password no longer opens`
-      : `${accessory.name}: the previous login ${current.user} no longer opens with its old password`,
-  );
-  return { from: current.user, to: plan.next.user };
+  if (!next) throw new Error("the restart ran no beforeSwitch");
+  const warning = await move.retire(next);
+  if (!warning) {
+    reporter.info(
+      current.user === next.user
+        ? `${accessory.name}: the old ${what} no longer opens`
+        : `${accessory.name}: the previous login ${current.user} no longer opens with its old password`,
+    );
+  }
+  return { from: current.user, to: next.user, ...(warning ? { warning } : {}) };
 }
 
 /** Rotates a secret of env.secret: a new value in its file, the app restarted with it. */

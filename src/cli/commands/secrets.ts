@@ -243,10 +243,14 @@ export async function rotate(
     );
     if (accessory) {
       const done = await rotateAccessory(rotation, accessory);
+      const what = accessory.engine === "influxdb" ? "token" : "password";
+      if (done.warning) context.reporter.warn(done.warning);
       context.print(
-        done.from === done.to
-          ? `${name}: the app now logs in with a new password; the old one is retired`
-          : `${name}: the app now logs in as ${done.to} with a new password; ${done.from}'s old password is retired`,
+        done.warning
+          ? `${name}: the app now logs in with a new ${what}; the old one still opens (see the warning)`
+          : done.from === done.to
+            ? `${name}: the app now logs in with a new ${what}; the old one is retired`
+            : `${name}: the app now logs in as ${done.to} with a new ${what}; ${done.from}'s old ${what} is retired`,
       );
     } else {
       const done = await rotateAppSecret(rotation, await projectDir(context), name);

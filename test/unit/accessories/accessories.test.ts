@@ -7,10 +7,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   accessoryImage,
+  accessorySpec,
   accessoryUrl,
   ENGINES,
   type EngineName,
   generateCredentials,
+  influxRotation,
   planAccessory,
   planRotation,
   privateNetwork,
@@ -240,15 +242,57 @@ describe("accessory containers", () => {
     assert.match(plan("mariadb").envFile.content, /^MARIADB_USER=hello$/m);
   });
 
-  it("mongodb (no server can run here, so by exact argv): the console logs in from the environment", () => {
-    const consoleArgv = ENGINES.mongodb.console;
-    assert.deepEqual(consoleArgv.slice(0, 5), ["mongosh", "--nodb", "--norc", "--shell", "--eval"]);
-    assert.match(consoleArgv[5] ?? "", /process\.env/);
-    assert.doesNotMatch(
-      consoleArgv.join(" "),
-      /\$MONGO_INITDB_ROOT_PASSWORD/,
-      "a shell would put it in argv",
+  it("mariadb and mysql: the console logs in as root (no rotation changes its password) to the app's database", () => {
+    assert.deepEqual(ENGINES.mariadb.console, [
+      "sh",
+      "-c",
+      'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb --user=root "$MARIADB_DATABASE"',
+    ]);
+    assert.deepEqual(ENGINES.mysql.console, [
+      "sh",
+      "-c",
+      'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysql --user=root "$MYSQL_DATABASE"',
+    ]);
+  });
+
+  it("mongodb (no server can run here, so by exact argv): the login of the day from mounted 0600 files, none in the env", () => {
+    const p = plan("mongodb");
+    assert.equal(
+      p.envFile.content,
+      "MONGO_INITDB_DATABASE=hello\n",
+      "docker inspect shows no password",
     );
+    assert.deepEqual(
+      p.secretFiles.map((f) => [f.path.split("/").at(-1), f.content]),
+      [
+        ["user", "hello"],
+        ["password", credentials.password],
+      ],
+    );
+    // The entrypoint reads *_FILE only as the mongodb user: a root shell reads the files at every
+    // start into its environment (it unsets them before it execs mongod); --auth always.
+    assert.deepEqual(p.container.cmd, [
+      "sh",
+      "-c",
+      'MONGO_INITDB_ROOT_USERNAME="$(cat /run/slipway-secrets/user)"; MONGO_INITDB_ROOT_PASSWORD="$(cat /run/slipway-secrets/password)"; export MONGO_INITDB_ROOT_USERNAME MONGO_INITDB_ROOT_PASSWORD; exec docker-entrypoint.sh mongod "$@"',
+      "mongod",
+      "--auth",
+      "--wiredTigerCacheSizeGB",
+      "1.00",
+    ]);
+    assert.ok(
+      dockerRun(p.container).includes(
+        "/var/lib/slipway/hello-staging/accessories/db/secrets:/run/slipway-secrets:ro",
+      ),
+    );
+    assert.deepEqual(ENGINES.mongodb.console, [
+      "mongosh",
+      "--nodb",
+      "--norc",
+      "--shell",
+      "--eval",
+      "const r = (f) => require('fs').readFileSync('/run/slipway-secrets/' + f, 'utf8'), q = encodeURIComponent; db = connect('mongodb://' + q(r('user')) + ':' + q(r('password')) + '@127.0.0.1:27017/' + q(process.env.MONGO_INITDB_DATABASE) + '?authSource=admin');",
+    ]);
     assert.deepEqual(ENGINES.mongodb.healthCheck, [
       "mongosh",
       "--quiet",
@@ -256,8 +300,36 @@ describe("accessory containers", () => {
       "--eval",
       "db.adminCommand('ping').ok",
     ]);
-    assert.deepEqual(plan("mongodb").container.cmd, ["mongod", "--wiredTigerCacheSizeGB", "1.00"]);
-    assert.match(plan("mongodb").envFile.content, /^MONGO_INITDB_ROOT_PASSWORD=app-Secret/m);
+  });
+
+  it("influxdb (no InfluxDB 2 can run here, so by exact argv): password and token through the image's *_FILE variables", () => {
+    const p = plan("influxdb");
+    assert.equal(
+      p.envFile.content,
+      [
+        "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE=/run/slipway-secrets/token",
+        "DOCKER_INFLUXDB_INIT_BUCKET=hello",
+        "DOCKER_INFLUXDB_INIT_MODE=setup",
+        "DOCKER_INFLUXDB_INIT_ORG=hello",
+        "DOCKER_INFLUXDB_INIT_PASSWORD_FILE=/run/slipway-secrets/admin-password",
+        "DOCKER_INFLUXDB_INIT_USERNAME=hello",
+        "INFLUX_ORG=hello",
+        "",
+      ].join("\n"),
+    );
+    assert.deepEqual(
+      p.secretFiles.map((f) => [f.path.split("/").at(-1), f.content]),
+      [
+        ["admin-password", credentials.rootPassword],
+        ["token", credentials.password],
+      ],
+    );
+    assert.equal(p.container.cmd, undefined, "the image's influxd");
+    assert.deepEqual(ENGINES.influxdb.console, [
+      "sh",
+      "-c",
+      'INFLUX_TOKEN="$(cat /run/slipway-secrets/token)" exec influx v1 shell',
+    ]);
   });
 
   it("no shell passes a password variable as an argument (only into env or a file)", () => {
@@ -454,10 +526,202 @@ describe("password rotation (alternating logins)", () => {
     );
   });
 
-  it("other engines say they are not supported yet", () => {
-    assert.throws(
-      () => planRotation("mongodb", first, "x"),
-      /rotating a mongodb password is not supported yet \(Postgres, MySQL, MariaDB and Redis are\)/,
+  it("MongoDB (by its exact scripts: no server here): a second admin user with the owner's roles, logged in from the secret files", () => {
+    const plan = planRotation("mongodb", first, "n3w'\"");
+    assert.deepEqual(plan.next, { ...first, user: "hello_b", password: "n3w'\"", owner: "hello" });
+    assert.deepEqual(plan.client, [
+      "mongosh",
+      "--nodb",
+      "--quiet",
+      "--norc",
+      "--file",
+      "/dev/stdin",
+    ]);
+    const login =
+      "const r = (f) => require('fs').readFileSync('/run/slipway-secrets/' + f, 'utf8'), q = encodeURIComponent; const admin = connect('mongodb://' + q(r('user')) + ':' + q(r('password')) + '@127.0.0.1:27017/' + 'admin' + '?authSource=admin');";
+    assert.equal(
+      plan.prepare,
+      [
+        "try {",
+        `  ${login}`,
+        '  const roles = admin.getUser("hello").roles;',
+        '  if (admin.getUser("hello_b")) admin.updateUser("hello_b", { pwd: "n3w\'\\"", roles });',
+        '  else admin.createUser({ user: "hello_b", pwd: "n3w\'\\"", roles });',
+        "} catch (error) {",
+        "  print('slipway: ' + error.message);",
+        "  quit(1);",
+        "}",
+        "",
+      ].join("\n"),
     );
+    // Retired after the files hold the new login: it logs in as hello_b and locks hello out.
+    assert.match(plan.retire("x"), /\n {2}admin\.updateUser\("hello", \{ pwd: "x" \}\);\n\} catch/);
+    // The next rotation goes back to the owner, who only gets a new password.
+    const third = planRotation("mongodb", plan.next, "p3");
+    assert.equal(third.next.user, "hello");
+    assert.match(third.prepare, /\n {2}admin\.updateUser\("hello", \{ pwd: "p3" \}\);\n/);
+    assert.doesNotMatch(third.prepare, /createUser/);
+    assert.match(third.retire("y"), /admin\.updateUser\("hello_b", \{ pwd: "y" \}\)/);
+  });
+});
+
+describe("InfluxDB token rotation (by exact argv and realistic influx output: no InfluxDB 2 here)", () => {
+  const setup = {
+    user: "notes",
+    password: "s3tup-Token_0123456789abcdefghij",
+    database: "notes",
+    rootPassword: "admin-Pass_0123456789",
+  };
+  const token = (id: string, description: string, value: string) => ({
+    id,
+    description,
+    token: value,
+    status: "active",
+    userName: "notes",
+    userID: "0c8a4f6e1b2d3000",
+    permissions: [
+      "read:/authorizations",
+      "write:/authorizations",
+      "read:/buckets",
+      "write:/buckets",
+    ],
+  });
+  // influx prints JSON with tabs (json.Encoder with SetIndent("", "\t")).
+  const print = (value: unknown) => `${JSON.stringify(value, null, "\t")}\n`;
+
+  it("creates an operator token with the influx CLI, the old token from its file as INFLUX_TOKEN", () => {
+    assert.deepEqual(influxRotation.create(setup, "slipway metrics 2026-12-01T21:00:00.000Z"), [
+      "sh",
+      "-c",
+      'INFLUX_TOKEN="$(cat /run/slipway-secrets/token)" exec influx "$@"',
+      "influx",
+      "auth",
+      "create",
+      "--operator",
+      "--user",
+      "notes",
+      "--org",
+      "notes",
+      "--description",
+      "slipway metrics 2026-12-01T21:00:00.000Z",
+      "--json",
+    ]);
+    assert.deepEqual(influxRotation.list().slice(3), ["influx", "auth", "list", "--json"]);
+    assert.deepEqual(influxRotation.delete("0c8a4f6e1b2d4000").slice(3), [
+      "influx",
+      "auth",
+      "delete",
+      "--id",
+      "0c8a4f6e1b2d4000",
+    ]);
+  });
+
+  it("the app moves to the token and id InfluxDB printed; output without them fails without quoting it", () => {
+    const created = print(token("0c8a4f6e1b2d4000", "slipway metrics …", "n3w-Token=="));
+    assert.deepEqual(influxRotation.created(setup, created), {
+      ...setup,
+      password: "n3w-Token==",
+      tokenId: "0c8a4f6e1b2d4000",
+    });
+    for (const bad of ["Error: could not write auth: 401 Unauthorized", print({ id: "x" }), ""]) {
+      assert.throws(
+        () => influxRotation.created(setup, bad),
+        (error: Error) =>
+          /printed no token and id as JSON/.test(error.message) &&
+          !error.message.includes(bad || "\u0000"),
+      );
+    }
+  });
+
+  it("finds the old token by its value (InfluxDB before 2.9 lists values)", () => {
+    const list = print([
+      token("0c8a4f6e1b2d3001", "telegraf", "other-Token=="),
+      token("0c8a4f6e1b2d3002", "notes's Token", setup.password),
+      token("0c8a4f6e1b2d4000", "slipway metrics …", "n3w-Token=="),
+    ]);
+    assert.equal(influxRotation.previousId(setup, list), "0c8a4f6e1b2d3002");
+  });
+
+  it("finds setup's token by the description setup gives it when tokens are hashed (2.9: no values)", () => {
+    const hashed = print([
+      token("0c8a4f6e1b2d3001", "telegraf", ""),
+      token("0c8a4f6e1b2d3002", "notes's Token", ""),
+      token("0c8a4f6e1b2d4000", "slipway metrics …", ""),
+    ]);
+    assert.equal(influxRotation.setupDescription(setup), "notes's Token");
+    assert.equal(influxRotation.previousId(setup, hashed), "0c8a4f6e1b2d3002");
+    // Two with that description: which one the app used is unknown, so none is deleted.
+    const twice = print([
+      token("0c8a4f6e1b2d3002", "notes's Token", ""),
+      token("0c8a4f6e1b2d3003", "notes's Token", ""),
+    ]);
+    assert.equal(influxRotation.previousId(setup, twice), undefined);
+  });
+
+  it("a token Slipway made is found by the id it kept, never by a description", () => {
+    const rotated = { ...setup, password: "n3w-Token==", tokenId: "0c8a4f6e1b2d4000" };
+    const list = print([
+      token("0c8a4f6e1b2d3002", "notes's Token", ""),
+      token("0c8a4f6e1b2d4000", "slipway metrics …", ""),
+      token("0c8a4f6e1b2d5000", "slipway metrics …", ""),
+    ]);
+    assert.equal(influxRotation.previousId(rotated, list), "0c8a4f6e1b2d4000");
+    assert.equal(
+      influxRotation.previousId(rotated, print([token("0c8a4f6e1b2d3002", "notes's Token", "")])),
+      undefined,
+    );
+  });
+
+  it("nothing found: none deleted (an empty list prints null; unreadable output too)", () => {
+    assert.equal(influxRotation.previousId(setup, print([token("1", "telegraf", "x")])), undefined);
+    assert.equal(influxRotation.previousId(setup, "null\n"), undefined);
+    assert.equal(influxRotation.previousId(setup, "Error: 401 Unauthorized"), undefined);
+  });
+});
+
+describe("the spec digest (the accessory's label)", () => {
+  const settings = (engine: EngineName) => ({
+    name: "db",
+    engine,
+    version: undefined,
+    image: undefined,
+    volume: undefined,
+    publish: undefined,
+    env: {},
+    settings: {},
+    memoryBytes: undefined,
+  });
+  it("leaves out the login and passwords of the day: a rotation alone changes none; a setting does", () => {
+    for (const engine of engines) {
+      const before = accessorySpec("hello", undefined, "hello", settings(engine), credentials);
+      let rotated: typeof credentials & { owner?: string; tokenId?: string } = credentials;
+      for (let i = 0; i < 3; i++) {
+        rotated =
+          engine === "influxdb"
+            ? { ...rotated, password: `t${i}`, tokenId: `id${i}` }
+            : planRotation(engine, rotated, `p${i}`).next;
+        assert.equal(
+          accessorySpec("hello", undefined, "hello", settings(engine), rotated),
+          before,
+          `${engine} after rotation ${i + 1}`,
+        );
+      }
+      assert.notEqual(
+        accessorySpec("hello", undefined, "hello", { ...settings(engine), version: "99" }, rotated),
+        before,
+        `${engine}: another version`,
+      );
+      assert.notEqual(
+        accessorySpec(
+          "hello",
+          undefined,
+          "hello",
+          { ...settings(engine), memoryBytes: GiB },
+          credentials,
+        ),
+        before,
+        `${engine}: a memory limit`,
+      );
+    }
   });
 });
