@@ -266,6 +266,16 @@ export const influxRotation = {
   delete(id: string): string[] {
     return influx("auth", "delete", "--id", id);
   },
+
+  /** What to delete by hand when `previousId` found nothing: by id or description, never the token. */
+  notFound(accessory: string, previous: Credentials): string {
+    const which =
+      previous.tokenId !== undefined
+        ? `the token with id ${previous.tokenId}`
+        : `the token described "${influxRotation.setupDescription(previous)}"`;
+    const id = previous.tokenId ?? "ID";
+    return `${accessory}: the previous token was not found in influx auth list, so it still opens: delete ${which} by hand, in InfluxDB's UI or with slipway accessory exec ${accessory} -- sh -c '${INFLUX_WITH_TOKEN} auth delete --id ${id}'`;
+  },
 };
 
 /** The influx CLI in the container with the token of the day from its secret file. */

@@ -45,10 +45,10 @@ export interface AccessoryRotation {
 }
 
 /** Runs argv in the accessory's container, with text on its stdin when given; resolves stdout. */
-type InContainer = (argv: readonly string[], stdin?: string) => Promise<string>;
+export type InContainer = (argv: readonly string[], stdin?: string) => Promise<string>;
 
 /** How an engine moves the app to a new credential, each step in the accessory's container. */
-interface Move {
+export interface Move {
   /** Gives the login the app moves to its new password; resolves its credentials. */
   prepare(): Promise<Credentials>;
   /** Undoes prepare after a failed restart, once the files are back to the previous credentials. */
@@ -79,8 +79,15 @@ function stdinMove(
   };
 }
 
-/** InfluxDB: a new operator token that InfluxDB makes, then the old one deleted by its id. */
-function influxMove(run: InContainer, accessory: ResolvedAccessory, current: Credentials): Move {
+/**
+ * InfluxDB: a new operator token that InfluxDB makes, then the old one deleted by its id. Exported
+ * for its test (no InfluxDB 2 can run here).
+ */
+export function influxMove(
+  run: InContainer,
+  accessory: Pick<ResolvedAccessory, "name">,
+  current: Credentials,
+): Move {
   return {
     prepare: async () => {
       const description = `slipway ${accessory.name} ${new Date().toISOString()}`;
@@ -100,11 +107,7 @@ function influxMove(run: InContainer, accessory: ResolvedAccessory, current: Cre
         await run(influxRotation.delete(id));
         return undefined;
       }
-      const which =
-        current.tokenId !== undefined
-          ? `the token with id ${current.tokenId}`
-          : `the token described "${influxRotation.setupDescription(current)}"`;
-      return `${accessory.name}: the previous token was not found in influx auth list, so it still opens; delete ${which} by hand (InfluxDB's UI, or influx auth delete --id ID in slipway accessory exec ${accessory.name})`;
+      return influxRotation.notFound(accessory.name, current);
     },
   };
 }

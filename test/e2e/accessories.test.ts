@@ -456,7 +456,7 @@ describe("accessories end to end: Postgres and Redis beside the app", {
     );
   });
 
-  it("MariaDB beside them: healthy, its app user in its database, its URL in the app's env (redacted)", async () => {
+  it("MariaDB beside them: healthy, its app user in its database, its URL in the app's env (redacted); rotated twice, db console still logs in and boot finds it as configured", async () => {
     const query = await ok([
       "accessory",
       "exec",
@@ -486,6 +486,28 @@ describe("accessories end to end: Postgres and Redis beside the app", {
       );
     assert.match(await login("notes_b", after), /^notes_b@%$/m);
     assert.match(await login("notes", before), /Access denied/);
+
+    // The console logs in as root, whose password no rotation changes: after any number of them.
+    const consoleAs = async () =>
+      (
+        await ok(
+          ["db", "console", "reports"],
+          "select concat('as:', current_user(), ':', database());\n",
+        )
+      ).stdout;
+    assert.match(await consoleAs(), /^as:root@localhost:notes$/m);
+    const back = await ok(["secrets", "rotate", "reports", "--yes"]);
+    assert.match(
+      back.stdout,
+      /reports: the app now logs in as notes with a new password; notes_b's old password is retired/,
+    );
+    assert.match(await consoleAs(), /^as:root@localhost:notes$/m);
+    // A rotation alone changes no setting: boot finds each accessory as configured (the db's
+    // password was rotated in the test before this one).
+    const boot = await ok(["accessory", "boot"]);
+    assert.doesNotMatch(boot.stdout + boot.stderr, /other settings/);
+    assert.match(boot.stdout, /reports on 127\.0\.0\.1: already running as configured/);
+    assert.match(boot.stdout, /db on 127\.0\.0\.1: already running as configured/);
   });
 
   it("rotating the Redis password under load: the old one is refused, the new one survives a restart of Redis", async () => {
