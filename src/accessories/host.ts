@@ -174,20 +174,15 @@ export async function planOnHost(
           dedicated: limit !== undefined,
           overrides: accessory.overrides,
         });
-  const plan = planAccessory(
+  const args = [
     accessory.site,
     accessory.environment,
     accessory.service,
     { ...accessory.settings, settings },
     credentials,
-  );
-  const spec = accessorySpec(
-    accessory.site,
-    accessory.environment,
-    accessory.service,
-    { ...accessory.settings, settings },
-    credentials,
-  );
+  ] as const;
+  const plan = planAccessory(...args);
+  const spec = accessorySpec(...args);
   plan.container.labels[ACCESSORY_SPEC_LABEL] = spec;
   return { ...plan, spec };
 }

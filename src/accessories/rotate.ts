@@ -3,7 +3,9 @@
  * turns (the way AWS rotates with "alternating users"). The login the app does not use gets a new
  * password, the app is restarted through the health gate with it, and only then is the previous
  * login's password replaced by one nobody knows. Postgres: the second login is a member of the
- * first, and its sessions act as the first (SET ROLE), so the objects stay the first's. Pure.
+ * first, and its sessions act as the first (SET ROLE), so the objects stay the first's. Redis
+ * and InfluxDB have one login with several credentials instead: a second password, a second token.
+ * Pure.
  */
 import { UserError } from "../errors/index.ts";
 import {
@@ -18,11 +20,11 @@ import {
 export interface RotationPlan {
   /** The login the app moves to. */
   next: Credentials;
-  /** Runs in the container as its superuser, the SQL on stdin (never argv). */
+  /** Runs in the container as its superuser, the SQL (or script) on stdin (never argv). */
   client: string[];
-  /** SQL (on stdin to the engine's client, never argv) that gives `next` its password. */
+  /** SQL or script (on stdin to the engine's client, never argv) that gives `next` its password. */
   prepare: string;
-  /** SQL that retires the login the app used, once the app runs healthy with `next`. */
+  /** What retires the login the app used, once the app runs healthy with `next`. */
   retire: (unknownPassword: string) => string;
 }
 
