@@ -129,19 +129,20 @@ function mysqlFamily(kind: "mysql" | "mariadb"): EngineDefinition {
 }
 
 /**
- * The official mongo image: a root user from MONGO_INITDB_ROOT_* at first boot. Its entrypoint
- * reads MONGO_INITDB_ROOT_PASSWORD_FILE only after dropping to the mongodb user, who cannot read a
- * root-only 0600 file; so a root shell reads the mounted files at every start into the entrypoint's
- * environment (which it unsets before it execs mongod), and nothing secret is in the container's
- * env. --auth is given, not left to the entrypoint's guess from those variables.
- */
-/**
  * mongosh that logs in as the login in the mounted secret files: `target` (a JS assignment target)
  * gets the database `database` (a JS expression).
  */
 export function mongoLogin(target: string, database: string): string {
   return `const r = (f) => require('fs').readFileSync('${SECRETS_MOUNT}/' + f, 'utf8'), q = encodeURIComponent; ${target} = connect('mongodb://' + q(r('user')) + ':' + q(r('password')) + '@127.0.0.1:27017/' + ${database} + '?authSource=admin');`;
 }
+
+/**
+ * The official mongo image: a root user from MONGO_INITDB_ROOT_* at first boot. Its entrypoint
+ * reads MONGO_INITDB_ROOT_PASSWORD_FILE only after dropping to the mongodb user, who cannot read a
+ * root-only 0600 file; so a root shell reads the mounted files at every start into the entrypoint's
+ * environment (which it unsets before it execs mongod), and nothing secret is in the container's
+ * env. --auth is given, not left to the entrypoint's guess from those variables.
+ */
 const mongodb: EngineDefinition = {
   image: "mongo",
   defaultVersion: "7",

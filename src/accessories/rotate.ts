@@ -276,7 +276,7 @@ export const influxRotation = {
         ? `the token with id ${previous.tokenId}`
         : `the token described "${influxRotation.setupDescription(previous)}"`;
     const id = previous.tokenId ?? "ID";
-    return `${accessory}: the previous token was not found in influx auth list, so it still opens: delete ${which} by hand, in InfluxDB's UI or with slipway accessory exec ${accessory} -- sh -c '${INFLUX_WITH_TOKEN} auth delete --id ${id}'`;
+    return `${accessory}: the previous token was not found in influx auth list, so none was deleted: if it still opens, delete ${which} by hand, in InfluxDB's UI or with slipway accessory exec ${accessory} -- sh -c '${INFLUX_WITH_TOKEN} auth delete --id ${id}'`;
   },
 };
 

@@ -247,7 +247,7 @@ export async function rotate(
       if (done.warning) context.reporter.warn(done.warning);
       context.print(
         done.warning
-          ? `${name}: the app now logs in with a new ${what}; the old one still opens (see the warning)`
+          ? `${name}: the app now logs in with a new ${what}; the old one may still open (see the warning)`
           : done.from === done.to
             ? `${name}: the app now logs in with a new ${what}; the old one is retired`
             : `${name}: the app now logs in as ${done.to} with a new ${what}; ${done.from}'s old ${what} is retired`,

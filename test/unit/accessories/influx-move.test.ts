@@ -85,7 +85,7 @@ describe("InfluxDB rotation steps (stand-in container: no InfluxDB 2 can run her
     const warning = await move.retire(await move.prepare());
     assert.equal(
       warning,
-      `metrics: the previous token was not found in influx auth list, so it still opens: delete the token described "notes's Token" by hand, in InfluxDB's UI or with slipway accessory exec metrics -- sh -c 'INFLUX_TOKEN="$(cat /run/slipway-secrets/token)" exec influx auth delete --id ID'`,
+      `metrics: the previous token was not found in influx auth list, so none was deleted: if it still opens, delete the token described "notes's Token" by hand, in InfluxDB's UI or with slipway accessory exec metrics -- sh -c 'INFLUX_TOKEN="$(cat /run/slipway-secrets/token)" exec influx auth delete --id ID'`,
     );
     assert.ok(!container.ran.some((argv) => argv.includes("delete")), "deleted something");
     const kept = { ...setup, password: "n3w-Token==", tokenId: "0c8a4f6e1b2d4000" };
