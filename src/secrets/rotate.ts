@@ -36,8 +36,10 @@ interface RotateContext {
   reporter: Reporter;
 }
 
-/** What a rotation did: the login the app used and the one it uses now; a warning when the
- * previous credential could not be retired. */
+/**
+ * What a rotation did: the login the app used and the one it uses now; a warning when the
+ * previous credential could not be retired.
+ */
 export interface AccessoryRotation {
   from: string;
   to: string;
@@ -54,7 +56,7 @@ export interface Move {
   /** Undoes prepare after a failed restart, once the files are back to the previous credentials. */
   undo?(next: Credentials): Promise<void>;
   /** Retires the previous credential once the app runs healthy; resolves a warning if it could not. */
-  retire(next: Credentials): Promise<string | undefined>;
+  retire(): Promise<string | undefined>;
 }
 
 /** Engines whose new password Slipway makes: SQL or commands on the engine's client's stdin. */
@@ -173,7 +175,7 @@ export async function rotateAccessory(
     throw error;
   }
   if (!next) throw new Error("the restart ran no beforeSwitch");
-  const warning = await move.retire(next);
+  const warning = await move.retire();
   if (!warning) {
     reporter.info(
       current.user === next.user

@@ -49,7 +49,7 @@ describe("InfluxDB rotation steps (stand-in container: no InfluxDB 2 can run her
     assert.deepEqual(next, { ...setup, password: "n3w-Token==", tokenId: "0c8a4f6e1b2d4000" });
     assert.deepEqual(container.ran[0]?.slice(4, 7), ["auth", "create", "--operator"]);
     assert.match(container.ran[0]?.at(-2) ?? "", /^slipway metrics \d{4}-\d\d-\d\dT/);
-    assert.equal(await move.retire(next), undefined);
+    assert.equal(await move.retire(), undefined);
     assert.deepEqual(
       container.ran.slice(1).map((argv) => argv.slice(4)),
       [
@@ -70,7 +70,8 @@ describe("InfluxDB rotation steps (stand-in container: no InfluxDB 2 can run her
       entry("0c8a4f6e1b2d4000", "slipway metrics …", ""),
     ]);
     const move = influxMove(container.run, { name: "metrics" }, rotated);
-    await move.retire(await move.prepare());
+    await move.prepare();
+    await move.retire();
     assert.deepEqual(container.ran.at(-1)?.slice(4), [
       "auth",
       "delete",
@@ -82,14 +83,15 @@ describe("InfluxDB rotation steps (stand-in container: no InfluxDB 2 can run her
   it("not found: nothing deleted, and a warning names the token by description or id, never its value", async () => {
     const container = standIn([entry("0c8a4f6e1b2d3009", "telegraf", "")]);
     const move = influxMove(container.run, { name: "metrics" }, setup);
-    const warning = await move.retire(await move.prepare());
+    await move.prepare();
+    const warning = await move.retire();
     assert.equal(
       warning,
       `metrics: the previous token was not found in influx auth list, so none was deleted: if it still opens, delete the token described "notes's Token" by hand, in InfluxDB's UI or with slipway accessory exec metrics -- sh -c 'INFLUX_TOKEN="$(cat /run/slipway-secrets/token)" exec influx auth delete --id ID'`,
     );
     assert.ok(!container.ran.some((argv) => argv.includes("delete")), "deleted something");
     const kept = { ...setup, password: "n3w-Token==", tokenId: "0c8a4f6e1b2d4000" };
-    const byId = await influxMove(container.run, { name: "metrics" }, kept).retire(kept);
+    const byId = await influxMove(container.run, { name: "metrics" }, kept).retire();
     assert.match(
       byId ?? "",
       /delete the token with id 0c8a4f6e1b2d4000 by hand.*--id 0c8a4f6e1b2d4000'$/,
