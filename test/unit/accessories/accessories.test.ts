@@ -4,6 +4,7 @@
  * nothing is published unless asked, and tuning follows memory with overrides winning.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import {
   accessoryImage,
@@ -332,6 +333,21 @@ describe("accessory containers", () => {
     ]);
   });
 
+  it("every shell script of an engine parses (sh -n)", () => {
+    for (const engine of engines) {
+      const definition = ENGINES[engine];
+      for (const argv of [
+        definition.healthCheck,
+        definition.console,
+        plan(engine).container.cmd ?? [],
+      ]) {
+        if (argv[0] !== "sh") continue;
+        const check = spawnSync("sh", ["-n", "-c", argv[2] ?? ""], { encoding: "utf8" });
+        assert.equal(check.status, 0, `${engine}: ${argv[2]}\n${check.stderr}`);
+      }
+    }
+  });
+
   it("no shell passes a password variable as an argument (only into env or a file)", () => {
     for (const engine of engines) {
       const definition = ENGINES[engine];
@@ -554,6 +570,13 @@ describe("password rotation (alternating logins)", () => {
         "",
       ].join("\n"),
     );
+    // What mongosh runs is JavaScript that parses (mongosh's own globals aside).
+    for (const script of [plan.prepare, plan.retire("x"), ENGINES.mongodb.console[5] ?? ""]) {
+      assert.doesNotThrow(
+        () => new Function("connect", "print", "quit", "require", script),
+        script,
+      );
+    }
     // Retired after the files hold the new login: it logs in as hello_b and locks hello out.
     assert.match(plan.retire("x"), /\n {2}admin\.updateUser\("hello", \{ pwd: "x" \}\);\n\} catch/);
     // The next rotation goes back to the owner, who only gets a new password.
