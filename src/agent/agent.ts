@@ -8,6 +8,14 @@ import type { AlertEvent, CheckState, Observation } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
 import type { AgentConfig, CheckConfig } from "./config.ts";
+import {
+  type HeartbeatCheck,
+  isMiss,
+  keyDigest,
+  loadPingKeys,
+  missedDetail,
+  pingDeadline,
+} from "./heartbeat.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type Notice, send } from "./notify.ts";
 import { probe } from "./probes.ts";
@@ -35,6 +43,9 @@ export class Agent {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sending = new Set<Promise<void>>();
   private stopped = false;
+  private pingKeys = new Map<string, HeartbeatCheck>();
+  /** Each heartbeat's last ping (or the agent's start, before the first). */
+  private readonly lastPing = new Map<string, { at: number; pinged: boolean }>();
 
   private readonly config: AgentConfig;
   private readonly store: Store;
@@ -56,6 +67,7 @@ export class Agent {
   }
 
   start(): void {
+    this.pingKeys = loadPingKeys(this.config.checks);
     const saved = this.store.loadStates();
     const open = new Map(
       this.store.incidents({ openOnly: true, limit: 10_000 }).map((i) => [i.check, i]),
@@ -77,6 +89,10 @@ export class Agent {
           };
         }
         this.states.set(name, state);
+      }
+      if (check.kind === "heartbeat") {
+        this.watchHeartbeat(check, Date.now());
+        continue;
       }
       // A random first offset spreads a thousand checks over their interval instead of a burst.
       this.after(Math.floor(this.random() * check.interval_ms), () => this.tick(check));
@@ -146,9 +162,63 @@ export class Agent {
     void this.run(check).finally(() => this.running.delete(check.name));
   }
 
+  /**
+   * A ping of the heartbeat whose key this is (ok: /ping/<key>, else /ping/<key>/fail); its
+   * check's name, or undefined for a key of no check.
+   */
+  ping(key: string, ok: boolean, detail: string): string | undefined {
+    const check = this.pingKeys.get(keyDigest(key));
+    if (!check || this.stopped) return undefined;
+    const at = Date.now();
+    this.lastPing.set(check.name, { at, pinged: true });
+    this.record(check, { ok, ms: 0, detail }, at);
+    return check.name;
+  }
+
+  /**
+   * Watches a heartbeat's deadline: its last ping (from the store after a restart) plus period
+   * and grace. Past it, a failure, counted again every interval while no ping comes.
+   */
+  private watchHeartbeat(check: HeartbeatCheck, startedAt: number): void {
+    // After a restart: the last ping and the last miss from the store (a miss is not a ping).
+    const recent = this.store.recentResults(check.name, 100);
+    const pinged = recent.find((r) => !isMiss(r.detail));
+    this.lastPing.set(
+      check.name,
+      pinged ? { at: pinged.at, pinged: true } : { at: startedAt, pinged: false },
+    );
+    let missedAt = recent[0] && isMiss(recent[0].detail) ? recent[0].at : undefined;
+    const look = () => {
+      if (this.stopped) return;
+      const now = Date.now();
+      const last = this.lastPing.get(check.name) ?? { at: startedAt, pinged: false };
+      const due = Math.max(pingDeadline(check, last.at), (missedAt ?? 0) + check.interval_ms);
+      if (now < due) {
+        this.after(due - now, look);
+        return;
+      }
+      missedAt = now;
+      this.record(
+        check,
+        { ok: false, ms: 0, detail: missedDetail(check, last.at, last.pinged) },
+        now,
+      );
+      this.after(check.interval_ms, look);
+    };
+    look();
+  }
+
   private async run(check: CheckConfig): Promise<void> {
     const result = await probe(check);
-    const at = Date.now();
+    this.record(check, result, Date.now());
+  }
+
+  /** One result of a check: kept, measured, and through its alert state (and its budget's). */
+  private record(
+    check: CheckConfig,
+    result: { ok: boolean; ms: number; detail: string },
+    at: number,
+  ): void {
     this.last.set(check.name, { at, ms: result.ms, detail: result.detail });
     this.store.addResult({
       check: check.name,

@@ -25,6 +25,7 @@ export {
   notifierSchema,
   parseAgentConfig,
 } from "./config.ts";
+export { PING_KEY_PATTERN } from "./heartbeat.ts";
 export { AGENT_NODE_FLAGS } from "./launch.ts";
 export { AgentMetrics } from "./metrics.ts";
 export { type Notice, type SendOutcome, send, signature } from "./notify.ts";

@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
 import { http } from "./builtins.ts";
+import { failDetail } from "./heartbeat.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { renderStatusPage, type StatusModel, statusModel } from "./status-page.ts";
 import type { Store } from "./store.ts";
@@ -39,6 +40,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
   const route = `${req.method} ${url.pathname}`;
   if (route === "GET /healthz") {
     res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    return;
+  }
+  // Heartbeats: the key in the path is the secret, so no token (the app's cron job has none).
+  const ping = /^(?:GET|POST) \/ping\/([A-Za-z0-9_-]{1,200})(\/fail)?$/.exec(route);
+  if (ping?.[1]) {
+    const failed = ping[2] !== undefined;
+    const detail = failed ? failDetail(await readText(req, 1_000)) : "ping";
+    const found = o.agent.ping(ping[1], !failed, detail);
+    res
+      .writeHead(found ? 200 : 404, { "content-type": "text/plain" })
+      .end(found ? "OK\n" : "not found\n");
     return;
   }
   if (route === "GET /status" && o.publicStatus) {
@@ -164,6 +176,18 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
 
 function json(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { "content-type": "application/json" }).end(`${JSON.stringify(value)}\n`);
+}
+
+/** The first `limit` bytes of a body as text (the rest is not read). */
+async function readText(req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) break;
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString("utf8");
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {

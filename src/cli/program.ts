@@ -246,6 +246,13 @@ function buildProgram(): Command {
     .addOption(new Option("--host <host>", "whose agent (default: the app's first host)"))
     .action(lazy(monitorCommands, "open"));
   monitor
+    .command("ping-url")
+    .description(
+      "a heartbeat check's ping URLs (they hold its secret key: printed on request only)",
+    )
+    .argument("<check>", "the heartbeat check")
+    .action(lazy(monitorCommands, "pingUrl"));
+  monitor
     .command("test-notify")
     .description("send a test notification through each notifier; exit 1 when one fails")
     .action(lazy(monitorCommands, "testNotify"));

@@ -13,6 +13,8 @@ export {
   fragmentPath,
   notifierSecretName,
   notifierSecretPath,
+  pingKeyPath,
+  pingUrls,
   planFragment,
 } from "./plan.ts";
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";

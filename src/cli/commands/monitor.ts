@@ -242,6 +242,81 @@ export async function silence(
   });
 }
 
+/**
+ * `slipway monitor ping-url CHECK`: a heartbeat's URLs, key and all. The key is a secret, so it
+ * is printed only here, on request, straight to stdout (past the redactor, which would hide a
+ * key that is a secret), and never to the reporter's log.
+ */
+export async function pingUrl(
+  context: CommandContext,
+  _options: Record<string, unknown>,
+  args: string[],
+): Promise<number> {
+  const { appHosts, AGENT_CONTAINER, pingKeyPath, pingUrls } = await import(
+    "../../monitor/index.ts"
+  );
+  return withConnections(context, async (loaded, connections) => {
+    const name = args[0] ?? "";
+    const heartbeats = (loaded.config.monitoring?.checks ?? []).filter(
+      (c) => c.heartbeat !== undefined,
+    );
+    const check = heartbeats.find((c) => c.name === name);
+    if (!check) {
+      throw new UserError({
+        code: "monitor.not_heartbeat",
+        message: `${loaded.file} has no heartbeat check named ${JSON.stringify(name)}`,
+        hint:
+          heartbeats.length > 0
+            ? `its heartbeat checks: ${heartbeats.map((c) => c.name).join(", ")}`
+            : "add one under monitoring.checks: { name: backup, heartbeat: 1d }",
+        exitCode: ExitCode.usage,
+      });
+    }
+    const [host] = appHosts(loaded);
+    if (!host) throw new Error("the app has no hosts");
+    const transport = connections.get(host);
+    const { PROXY_NETWORK } = await import("../../proxy/index.ts");
+    let key = check.key === undefined ? undefined : loaded.secrets.values.get(check.key);
+    if (key === undefined) {
+      const read = await transport.run(["cat", "--", pingKeyPath(await site(loaded), name)], {
+        check: false,
+      });
+      if (read.code !== 0) {
+        throw new UserError({
+          code: "monitor.no_ping_key",
+          message: `${host}: the agent has no ping key for ${name} yet`,
+          hint: "slipway agent install makes it",
+        });
+      }
+      key = read.stdout.trim();
+    }
+    const inspect = await transport.run(
+      [
+        "docker",
+        "inspect",
+        "--format",
+        `{{with index .NetworkSettings.Networks ${JSON.stringify(PROXY_NETWORK)}}}{{.IPAddress}}{{end}}`,
+        AGENT_CONTAINER,
+      ],
+      { check: false },
+    );
+    const urls = pingUrls(key, inspect.code === 0 ? inspect.stdout.trim() : undefined);
+    if (context.flags.json) {
+      process.stdout.write(`${JSON.stringify({ agent: host, ...urls }, null, 2)}\n`);
+      return ExitCode.ok;
+    }
+    const lines = [
+      `${name} on the agent of ${host} (add /fail to report a failed run):`,
+      `  from the app's containers: ${urls.network}`,
+      urls.host === undefined
+        ? "  from the host: the agent is not running"
+        : `  from the host itself:     ${urls.host} (until the agent's container is made anew)`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return ExitCode.ok;
+  });
+}
+
 export async function testNotify(context: CommandContext): Promise<number> {
   return withConnections(context, async (loaded, connections) => {
     const prefix = `${await site(loaded)}/`;
