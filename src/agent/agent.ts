@@ -4,7 +4,7 @@
  * Restarted, it reloads each check's alert state and open incident, so a kill loses at most the
  * last second of raw results (the batch not yet written), never an incident.
  */
-import type { AlertEvent, CheckState, Observation } from "./alerts.ts";
+import type { AlertEvent, CheckState, Observation, Severity } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
 import type { AgentConfig, CheckConfig } from "./config.ts";
@@ -86,6 +86,7 @@ export class Agent {
             id: incident.id,
             openedAt: incident.openedAt,
             lastNotifiedAt: incident.openedAt,
+            severity: incident.severity as Severity,
           };
         }
         this.states.set(name, state);
@@ -242,14 +243,19 @@ export class Agent {
     const verdict = burnVerdict(objective, (windowMs) =>
       this.store.errorRatio(check.name, at - windowMs),
     );
-    const severity = verdict.level === "ticket" ? "warning" : "critical";
     const budgetCheck: CheckConfig = {
       ...check,
       name: `${check.name} error budget`,
-      alerting: { ...check.alerting, open_after: 1, resolve_after: 1, severity },
+      alerting: { ...check.alerting, open_after: 1, resolve_after: 1, severity: "warning" },
     };
     // A budget is not down, it burns: "web error budget: burning the 99.9% error budget ...".
-    const observation = { ok: verdict.level === undefined, at, detail: verdict.detail };
+    // A ticket that starts to page escalates its incident to critical (alerts.ts).
+    const observation: Observation = {
+      ok: verdict.level === undefined,
+      at,
+      detail: verdict.detail,
+      severity: verdict.level === "page" ? "critical" : "warning",
+    };
     this.advance(budgetCheck, observation, check.name, ": ");
   }
 
@@ -271,18 +277,30 @@ export class Agent {
       assignId: () =>
         this.store.openIncident(
           check.name,
-          check.alerting.severity,
+          observation.severity ?? check.alerting.severity,
           observation.detail,
           observation.at,
         ),
     });
     this.states.set(check.name, state);
     this.store.saveState(check.name, state);
-    for (const event of events) this.handle(check, event, observation.detail, opening);
+    // Each notice carries its incident's severity (an escalated one's new one).
+    const severity =
+      (state.incident ?? before.incident)?.severity ??
+      observation.severity ??
+      check.alerting.severity;
+    for (const event of events) this.handle(check, event, observation.detail, opening, severity);
   }
 
-  private handle(check: CheckConfig, event: AlertEvent, detail: string, opening: string): void {
+  private handle(
+    check: CheckConfig,
+    event: AlertEvent,
+    detail: string,
+    opening: string,
+    severity: string,
+  ): void {
     if (event.kind === "resolve") this.store.resolveIncident(event.incidentId, event.at);
+    if (event.kind === "escalate") this.store.setIncidentSeverity(event.incidentId, event.to);
     if (event.kind === "open" || event.kind === "resolve") {
       this.metrics.openIncidents.set(
         this.store.incidents({ openOnly: true, limit: 10_000 }).length,
@@ -300,7 +318,7 @@ export class Agent {
       service: check.service ?? this.config.service,
       host: this.config.host,
       check: check.name,
-      severity: check.alerting.severity,
+      severity,
       message: message(check, event, detail, opening),
       at: new Date(event.at).toISOString(),
       ...(incidentId === undefined ? {} : { incident: incidentFields(incidentId, event) }),
@@ -360,6 +378,8 @@ function message(check: CheckConfig, event: AlertEvent, detail: string, opening:
       return `${check.name} is up again after ${formatDuration(event.at - event.openedAt)}`;
     case "flapping":
       return `${check.name} is flapping (${event.changes} changes); quiet until it settles`;
+    case "escalate":
+      return `${check.name} is now ${event.to} (was ${event.from}): ${detail}`;
   }
 }
 
@@ -372,7 +392,7 @@ function incidentFields(id: number, event: AlertEvent): NonNullable<Notice["inci
       duration_s: Math.round((event.at - event.openedAt) / 1000),
     };
   }
-  const openedAt = event.kind === "remind" ? event.openedAt : event.at;
+  const openedAt = event.kind === "remind" || event.kind === "escalate" ? event.openedAt : event.at;
   return { id, opened_at: new Date(openedAt).toISOString() };
 }
 

@@ -10,6 +10,7 @@ export {
   initialState,
   type Observation,
   observe,
+  type Severity,
 } from "./alerts.ts";
 export { BURN_WINDOWS, type BurnVerdict, burnVerdict } from "./budget.ts";
 export {

@@ -177,6 +177,13 @@ export class Store {
       .run(at, id);
   }
 
+  /** An open incident's new severity (an escalation). */
+  setIncidentSeverity(id: number, severity: string): void {
+    this.db
+      .prepare("UPDATE incidents SET severity = ? WHERE id = ? AND resolved_at IS NULL")
+      .run(severity, id);
+  }
+
   /** Acknowledges an open incident; false when there is no such open incident. */
   acknowledge(id: number, by: string, at: number): boolean {
     const result = this.db

@@ -2,7 +2,8 @@
  * Error-budget burn through the agent process: with an hour of good history in its store, a
  * target that starts failing opens the check's incident after 3 failures, and the budget's alert
  * only once the 6 hours and the 30 minutes both burn 6 times the 99.9% budget (the 5th failure
- * against 720 good runs): a ticket, "<check> error budget", to the webhook.
+ * against 720 good runs): a ticket, "<check> error budget", to the webhook; once the hour and 5
+ * minutes burn 14.4x (the 11th failure), the same incident becomes critical, notified at once.
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
@@ -21,7 +22,14 @@ describe("error-budget burn alerts in the agent process", () => {
   let receiver: Server;
   let agent: ChildProcess;
   let output = () => "";
-  const notices: { check: string; message: string; severity: string; at: number }[] = [];
+  const notices: {
+    event: string;
+    check: string;
+    message: string;
+    severity: string;
+    incident?: { id: number };
+    at: number;
+  }[] = [];
   const failures: number[] = [];
 
   before(async () => {
@@ -36,7 +44,7 @@ describe("error-budget burn alerts in the agent process", () => {
         body += c;
       });
       req.on("end", () => {
-        const notice = JSON.parse(body) as { check: string; message: string; severity: string };
+        const notice = JSON.parse(body) as Omit<(typeof notices)[number], "at">;
         notices.push({ ...notice, at: Date.now() });
         res.end();
       });
@@ -105,6 +113,36 @@ describe("error-budget burn alerts in the agent process", () => {
     assert.match(
       budget.message,
       /^web error budget: burning the 99\.9% error budget \d+\.\dx over 6h \(and \d+\.\dx over 30m\)$/,
+    );
+  });
+
+  it("escalates the same incident to critical once the hour and 5 minutes burn 14.4x", async () => {
+    const deadline = Date.now() + 15_000;
+    const budget = () => notices.filter((n) => n.check === "web error budget");
+    while (!budget().some((n) => n.event === "escalate")) {
+      assert.ok(Date.now() < deadline, `no escalation; got ${JSON.stringify(notices)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const [opened, escalated] = budget();
+    assert.deepEqual(
+      [opened?.event, opened?.severity, escalated?.event, escalated?.severity],
+      ["open", "warning", "escalate", "critical"],
+    );
+    assert.equal(escalated?.incident?.id, opened?.incident?.id, "the same incident");
+    assert.match(
+      escalated?.message ?? "",
+      /^web error budget is now critical \(was warning\): burning the 99\.9% error budget \d+\.\dx over 1h \(and \d+\.\dx over 5m\)$/,
+    );
+    // 11 of 731 runs is 1.5%, 15x the budget over the hour; 10 would be 13.9x.
+    const failedBefore = failures.filter((t) => t <= (escalated?.at ?? 0)).length;
+    assert.ok(failedBefore >= 11, `escalated after ${failedBefore} failures`);
+    // The store holds one budget incident, critical now (a reader beside the running agent).
+    const store = new Store(join(dir, "agent.db"));
+    const incidents = store.incidents().filter((i) => i.check === "web error budget");
+    store.close();
+    assert.deepEqual(
+      incidents.map((i) => [i.id, i.severity, i.resolvedAt]),
+      [[opened?.incident?.id, "critical", null]],
     );
   });
 });
