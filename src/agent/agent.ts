@@ -132,6 +132,18 @@ export class Agent {
     });
   }
 
+  /**
+   * The service (app) a check's incidents belong to: its own, or its budget's check's; for a
+   * check no longer configured, the app its "<app>/<name>" says, else the agent's.
+   */
+  serviceOf(checkName: string): string {
+    const base = checkName.endsWith(" error budget") ? checkName.slice(0, -13) : checkName;
+    const check = this.config.checks.find((c) => c.name === base);
+    if (check) return check.service ?? this.config.service;
+    const slash = base.indexOf("/");
+    return slash > 0 ? base.slice(0, slash) : this.config.service;
+  }
+
   /** Sends a test notice through every notifier; resolves with each one's outcome. */
   async testNotify(): Promise<{ notifier: string; ok: boolean; error: string | undefined }[]> {
     const notice: Notice = {
@@ -396,7 +408,8 @@ function incidentFields(id: number, event: AlertEvent): NonNullable<Notice["inci
   return { id, opened_at: new Date(openedAt).toISOString() };
 }
 
-function formatDuration(ms: number): string {
+/** A duration for people: "45s", "12m", "3h5m". */
+export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 120) return `${s}s`;
   const m = Math.round(s / 60);

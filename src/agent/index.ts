@@ -2,7 +2,7 @@
  * The Slipway agent: one small process per host that runs checks, opens and resolves incidents,
  * notifies people, keeps its state in SQLite and serves /metrics and an API.
  */
-export { Agent, type CheckView } from "./agent.ts";
+export { Agent, type CheckView, formatDuration } from "./agent.ts";
 export {
   type AlertEvent,
   type CheckState,
@@ -29,6 +29,7 @@ export {
 export { PING_KEY_PATTERN } from "./heartbeat.ts";
 export { AGENT_NODE_FLAGS } from "./launch.ts";
 export { AgentMetrics } from "./metrics.ts";
+export { meanTimeToRecovery, type RecoveryReport, type RecoveryRow } from "./mttr.ts";
 export { type Notice, type SendOutcome, send, signature } from "./notify.ts";
 export { type ProbeResult, probe } from "./probes.ts";
 export { createApi } from "./server.ts";

@@ -10,6 +10,7 @@ import type { Agent } from "./agent.ts";
 import { http } from "./builtins.ts";
 import { failDetail } from "./heartbeat.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import { meanTimeToRecovery, type RecoveryReport } from "./mttr.ts";
 import { renderStatusPage, type StatusModel, statusModel } from "./status-page.ts";
 import type { Store } from "./store.ts";
 
@@ -77,12 +78,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     return;
   }
   if (route === "GET /api/checks") {
-    const mttr = o.store.meanTimeToRecovery();
+    const mttr = new Map(recovery(o).checks.map((r) => [r.check, r.mttr_ms]));
     json(
       res,
       200,
-      o.agent.checks().map((c) => ({ ...c, mttr_ms: mttr.get(c.name)?.mttrMs ?? null })),
+      o.agent.checks().map((c) => ({ ...c, mttr_ms: mttr.get(c.name) ?? null })),
     );
+    return;
+  }
+  if (route === "GET /api/mttr") {
+    json(res, 200, recovery(o));
     return;
   }
   if (route === "GET /api/incidents") {
@@ -148,6 +153,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     return;
   }
   json(res, 404, { error: `no route ${route}` });
+}
+
+/** Mean time to recovery per check and per service, from every resolved incident kept. */
+function recovery(o: ApiOptions): RecoveryReport {
+  return meanTimeToRecovery(o.store.resolvedIncidents(), (check) => o.agent.serviceOf(check));
 }
 
 function model(o: ApiOptions): StatusModel {

@@ -222,14 +222,18 @@ export class Store {
     }));
   }
 
-  /** Mean time to recovery of resolved incidents, per check (ms). */
-  meanTimeToRecovery(): Map<string, { incidents: number; mttrMs: number }> {
+  /** Incidents resolved since `since`, for the mean time to recovery (mttr.ts). */
+  resolvedIncidents(since = 0): { check: string; openedAt: number; resolvedAt: number }[] {
     const rows = this.db
       .prepare(
-        "SELECT check_name, count(*) AS n, avg(resolved_at - opened_at) AS mttr FROM incidents WHERE resolved_at IS NOT NULL GROUP BY check_name",
+        "SELECT check_name, opened_at, resolved_at FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at >= ? ORDER BY id",
       )
-      .all() as { check_name: string; n: number; mttr: number }[];
-    return new Map(rows.map((r) => [r.check_name, { incidents: r.n, mttrMs: Math.round(r.mttr) }]));
+      .all(since) as { check_name: string; opened_at: number; resolved_at: number }[];
+    return rows.map((r) => ({
+      check: r.check_name,
+      openedAt: r.opened_at,
+      resolvedAt: r.resolved_at,
+    }));
   }
 
   recordNotification(entry: {

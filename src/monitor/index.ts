@@ -18,4 +18,5 @@ export {
   planFragment,
 } from "./plan.ts";
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";
+export { recoveryLine } from "./recovery.ts";
 export { withRolloutSilence } from "./silence.ts";

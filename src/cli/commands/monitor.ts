@@ -12,6 +12,7 @@ type Connections = import("../../transport/index.ts").Connections;
 
 type CheckRow = import("../../agent/index.ts").CheckView & { mttr_ms: number | null };
 type IncidentRow = import("../../agent/index.ts").Incident;
+type RecoveryReport = import("../../agent/index.ts").RecoveryReport;
 
 /** The app's name on the agent (its site, as deploys name it); its checks are "<site>/<check>". */
 async function site(loaded: Loaded): Promise<string> {
@@ -165,6 +166,13 @@ export async function incidents(
       context.print(
         `${i.host} #${i.id} ${i.check} (${i.severity}): ${i.cause}, since ${since}, ${state}`,
       );
+    }
+    if (options.all === true) {
+      const { recoveryLine } = await import("../../monitor/index.ts");
+      for (const { host, value } of await ask(loaded, connections, "GET", "/api/mttr")) {
+        const line = recoveryLine(prefix, value as RecoveryReport);
+        if (line) context.print(`${host} ${line}`);
+      }
     }
     return ExitCode.ok;
   });
