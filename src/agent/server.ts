@@ -135,16 +135,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     }
     const check = typeof body.check === "string" ? body.check : undefined;
     const now = Date.now();
+    // A maintenance window may start later (starts_at, RFC 3339), within 30 days.
+    const startsAt = body.starts_at === undefined ? now : Date.parse(String(body.starts_at));
+    if (Number.isNaN(startsAt) || startsAt - now > 30 * 86_400_000) {
+      json(res, 400, { error: "starts_at must be a time (RFC 3339) within the next 30 days" });
+      return;
+    }
+    const endsAt = startsAt + minutes * 60_000;
     const id = o.store.addSilence(
       check,
-      now,
-      now + minutes * 60_000,
+      startsAt,
+      endsAt,
       typeof body.reason === "string" ? body.reason : "",
     );
     json(res, 201, {
       id,
       check: check ?? null,
-      until: new Date(now + minutes * 60_000).toISOString(),
+      from: new Date(startsAt).toISOString(),
+      until: new Date(endsAt).toISOString(),
     });
     return;
   }

@@ -325,18 +325,29 @@ export class Store {
     return Number(result.changes) === 1;
   }
 
-  /** The silences running at `at`. */
-  activeSilences(
-    at: number,
-  ): { id: number; check: string | null; endsAt: number; reason: string }[] {
+  /** The silences running at `at`, and those still to come (maintenance windows). */
+  activeSilences(at: number): {
+    id: number;
+    check: string | null;
+    startsAt: number;
+    endsAt: number;
+    reason: string;
+  }[] {
     const rows = this.db
       .prepare(
-        "SELECT id, check_name, ends_at, reason FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
+        "SELECT id, check_name, starts_at, ends_at, reason FROM silences WHERE ends_at > ? ORDER BY id",
       )
-      .all(at, at) as { id: number; check_name: string | null; ends_at: number; reason: string }[];
+      .all(at) as {
+      id: number;
+      check_name: string | null;
+      starts_at: number;
+      ends_at: number;
+      reason: string;
+    }[];
     return rows.map((r) => ({
       id: r.id,
       check: r.check_name,
+      startsAt: r.starts_at,
       endsAt: r.ends_at,
       reason: r.reason,
     }));

@@ -237,6 +237,7 @@ function buildProgram(): Command {
     )
     .argument("[check]", "one check (default: every check of the app)")
     .addOption(new Option("--for <duration>", "how long (default 30m)"))
+    .addOption(new Option("--from <time>", "start later: RFC 3339, or HH:MM today (default: now)"))
     .addOption(new Option("--reason <text>", "why, kept with the silence"))
     .action(lazy(monitorCommands, "silence"));
   monitor

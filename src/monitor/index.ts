@@ -20,3 +20,4 @@ export {
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";
 export { recoveryLine } from "./recovery.ts";
 export { withRolloutSilence } from "./silence.ts";
+export { LATEST_START_MS, type WindowStart, windowStart } from "./window.ts";

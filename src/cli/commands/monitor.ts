@@ -234,17 +234,39 @@ export async function silence(
     });
   }
   const minutes = Math.max(1, Math.round(ms / 60_000));
+  // A maintenance window: from a later time (RFC 3339, or HH:MM today here).
+  let startsAt: number | undefined;
+  if (typeof options.from === "string") {
+    const { windowStart } = await import("../../monitor/index.ts");
+    const start = windowStart(options.from, minutes * 60_000, new Date());
+    if ("problem" in start) {
+      throw new UserError({
+        code: "monitor.silence_from",
+        message: start.problem,
+        hint: start.hint,
+        exitCode: ExitCode.usage,
+      });
+    }
+    startsAt = start.at;
+  }
   return withConnections(context, async (loaded, connections) => {
     const [check] = args;
     // "<site>/" (a name ending in "/") covers every check of the app, its host checks too.
     const app = await site(loaded);
     const names = [check ? `${app}/${check}` : `${app}/`];
     const reason = typeof options.reason === "string" ? options.reason : "silenced from the CLI";
+    const from = startsAt === undefined ? {} : { starts_at: new Date(startsAt).toISOString() };
     for (const name of names) {
-      await ask(loaded, connections, "POST", "/api/silences", { check: name, minutes, reason });
+      await ask(loaded, connections, "POST", "/api/silences", {
+        check: name,
+        minutes,
+        reason,
+        ...from,
+      });
     }
+    const when = startsAt === undefined ? "" : ` from ${new Date(startsAt).toISOString()}`;
     context.print(
-      `${check ?? `every check of ${app}`}: no notifications for ${minutes} minutes (incidents are still recorded)`,
+      `${check ?? `every check of ${app}`}: no notifications${when} for ${minutes} minutes (incidents are still recorded)`,
     );
     return ExitCode.ok;
   });
