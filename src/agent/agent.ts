@@ -16,6 +16,7 @@ import {
   missedDetail,
   pingDeadline,
 } from "./heartbeat.ts";
+import { latencyVerdict } from "./latency.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type Notice, send } from "./notify.ts";
 import { probe } from "./probes.ts";
@@ -44,6 +45,8 @@ export class Agent {
   private readonly sending = new Set<Promise<void>>();
   private stopped = false;
   private pingKeys = new Map<string, HeartbeatCheck>();
+  /** The last answers' times of each check with a p95 limit, newest last. */
+  private readonly latencies = new Map<string, number[]>();
   /** Each heartbeat's last ping (or the agent's start, before the first). */
   private readonly lastPing = new Map<string, { at: number; pinged: boolean }>();
 
@@ -76,7 +79,13 @@ export class Agent {
       const names = [
         check.name,
         ...(check.slo === undefined ? [] : [`${check.name} error budget`]),
+        ...(check.kind === "http" && check.p95_ms !== undefined ? [`${check.name} latency`] : []),
       ];
+      if (check.kind === "http" && check.p95_ms !== undefined) {
+        // The window's answers survive a restart: the store has them.
+        const recent = this.store.recentResults(check.name, check.p95_answers);
+        this.latencies.set(check.name, recent.map((r) => r.ms).reverse());
+      }
       for (const name of names) {
         const state = saved.get(name) ?? initialState();
         // An incident opened just before a kill may be in the store, not yet in the saved state.
@@ -137,7 +146,7 @@ export class Agent {
    * check no longer configured, the app its "<app>/<name>" says, else the agent's.
    */
   serviceOf(checkName: string): string {
-    const base = checkName.endsWith(" error budget") ? checkName.slice(0, -13) : checkName;
+    const base = checkName.replace(/ (error budget|latency)$/, "");
     const check = this.config.checks.find((c) => c.name === base);
     if (check) return check.service ?? this.config.service;
     const slash = base.indexOf("/");
@@ -244,6 +253,38 @@ export class Agent {
 
     this.advance(check, { ok: result.ok, at, detail: result.detail }, check.name, " is down: ");
     if (check.slo !== undefined) this.watchBudget(check, check.slo, at);
+    if (check.kind === "http" && check.p95_ms !== undefined) {
+      this.watchLatency(check, check.p95_ms, result.ms, at);
+    }
+  }
+
+  /** The p95 of the check's last answers as a check of its own ("web latency", latency.ts). */
+  private watchLatency(
+    check: Extract<CheckConfig, { kind: "http" }>,
+    limitMs: number,
+    ms: number,
+    at: number,
+  ): void {
+    const answers = check.p95_answers;
+    const times = [...(this.latencies.get(check.name) ?? []), ms].slice(-answers);
+    this.latencies.set(check.name, times);
+    const verdict = latencyVerdict(times, limitMs, answers);
+    if (verdict) this.advanceDerived(check, "latency", { ...verdict, at });
+  }
+
+  /**
+   * An alert derived from a check's results (its budget, its latency), "<check> <what>": opened
+   * and resolved by one observation each, a warning unless the observation says otherwise, and
+   * silenced with the check it belongs to.
+   */
+  private advanceDerived(check: CheckConfig, what: string, observation: Observation): void {
+    const derived: CheckConfig = {
+      ...check,
+      name: `${check.name} ${what}`,
+      alerting: { ...check.alerting, open_after: 1, resolve_after: 1, severity: "warning" },
+    };
+    // Not down: "web latency: p95 620ms ...", "web error budget: burning the 99.9% ...".
+    this.advance(derived, observation, check.name, ": ");
   }
 
   /**
@@ -255,20 +296,13 @@ export class Agent {
     const verdict = burnVerdict(objective, (windowMs) =>
       this.store.errorRatio(check.name, at - windowMs),
     );
-    const budgetCheck: CheckConfig = {
-      ...check,
-      name: `${check.name} error budget`,
-      alerting: { ...check.alerting, open_after: 1, resolve_after: 1, severity: "warning" },
-    };
-    // A budget is not down, it burns: "web error budget: burning the 99.9% error budget ...".
     // A ticket that starts to page escalates its incident to critical (alerts.ts).
-    const observation: Observation = {
+    this.advanceDerived(check, "error budget", {
       ok: verdict.level === undefined,
       at,
       detail: verdict.detail,
       severity: verdict.level === "page" ? "critical" : "warning",
-    };
-    this.advance(budgetCheck, observation, check.name, ": ");
+    });
   }
 
   /**

@@ -51,6 +51,9 @@ const httpCheck = z.strictObject({
   max_latency_ms: z.optional(ms),
   /** Redirects followed (0: a 3xx is the answer). */
   follow_redirects: z._default(whole(0, 10), 0),
+  /** The p95 of the last p95_answers times over this: an incident "<check> latency" (latency.ts). */
+  p95_ms: z.optional(ms),
+  p95_answers: z._default(whole(2, 1_000), 20),
 });
 
 const tcpCheck = z.strictObject({

@@ -503,6 +503,26 @@ const monitorCheck = z
       .describe(
         "For dns checks: answers that must be among the records (an address, a name, or TXT's text).",
       ),
+    max_latency: duration
+      .optional()
+      .describe("For HTTP checks: a single answer slower than this counts as a failure."),
+    p95: duration
+      .optional()
+      .describe(
+        'For HTTP checks: the 95th percentile of the last p95_answers answers must stay within this (the runbooks\' "p95: 500ms"); over it, an incident "<check> latency" (warning).',
+      ),
+    p95_answers: z
+      .int()
+      .min(2)
+      .max(1000)
+      .default(20)
+      .describe("For HTTP checks with p95: how many of the last answers it is taken over."),
+    follow_redirects: z
+      .int()
+      .min(0)
+      .max(10)
+      .default(0)
+      .describe("For HTTP checks: redirects to follow (0: a 3xx answer is the answer)."),
     heartbeat: duration
       .optional()
       .describe(
@@ -588,6 +608,37 @@ const monitorCheck = z
         path: ["key"],
         message: "key is for heartbeat checks",
         params: { hint: "remove key, or make it a heartbeat check" },
+      });
+    }
+    const httpOnly = {
+      max_latency: value.max_latency !== undefined,
+      p95: value.p95 !== undefined,
+      follow_redirects: value.follow_redirects !== 0,
+    };
+    for (const [key, given] of Object.entries(httpOnly)) {
+      if (given && value.url === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `${key} is for HTTP checks`,
+          params: { hint: `remove ${key}, or make it a url check` },
+        });
+      }
+    }
+    if (value.p95_answers !== 20 && value.p95 === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["p95_answers"],
+        message: "p95_answers is for checks with p95",
+        params: { hint: "add p95: 500ms, or remove p95_answers" },
+      });
+    }
+    if (value.max_latency !== undefined && value.max_latency >= value.timeout) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["max_latency"],
+        message: "max_latency must be shorter than timeout",
+        params: { hint: "a slower answer already fails by the timeout: lower max_latency" },
       });
     }
     if (value.keyword !== undefined && value.url === undefined) {

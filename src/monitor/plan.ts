@@ -87,8 +87,11 @@ export function planFragment(
         kind: "http",
         url: check.url,
         status: [200, 399],
-        follow_redirects: 0,
+        follow_redirects: check.follow_redirects,
         ...(check.keyword === undefined ? {} : { keyword: check.keyword }),
+        ...(check.max_latency === undefined ? {} : { max_latency_ms: check.max_latency }),
+        ...(check.p95 === undefined ? {} : { p95_ms: check.p95 }),
+        p95_answers: check.p95_answers,
       };
     }
     if (check.heartbeat !== undefined) {

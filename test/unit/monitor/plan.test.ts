@@ -153,6 +153,51 @@ monitoring:
     );
   });
 
+  it("passes an HTTP check's latency limits and redirects on, and refuses them elsewhere", async () => {
+    const loaded = await load({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  host: false
+  checks:
+    - { name: web, url: "http://slipway-proxy/up", max_latency: 2s, p95: 500ms, p95_answers: 30, follow_redirects: 2 }
+    - { name: plain, url: "http://slipway-proxy/" }
+`,
+    });
+    const monitoring = loaded.config.monitoring;
+    assert.ok(monitoring);
+    const fragment = planFragment("hello", monitoring);
+    assert.ok(fragmentSchema.safeParse(fragment).success, JSON.stringify(fragment));
+    assert.deepEqual(
+      fragment.checks.map((c) =>
+        c.kind === "http"
+          ? [c.name, c.max_latency_ms, c.p95_ms, c.p95_answers, c.follow_redirects]
+          : [],
+      ),
+      [
+        ["web", 2_000, 500, 30, 2],
+        ["plain", undefined, undefined, 20, 0],
+      ],
+    );
+    const issues = await issuesOf({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  checks:
+    - { name: db, tcp: "hello-db:5432", p95: 500ms, follow_redirects: 1 }
+    - { name: slow, url: "http://slipway-proxy/", max_latency: 10s }
+    - { name: few, url: "http://slipway-proxy/", p95_answers: 5 }
+`,
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.path}: ${i.message}`),
+      [
+        "monitoring.checks[0].p95: p95 is for HTTP checks",
+        "monitoring.checks[0].follow_redirects: follow_redirects is for HTTP checks",
+        "monitoring.checks[1].max_latency: max_latency must be shorter than timeout",
+        "monitoring.checks[2].p95_answers: p95_answers is for checks with p95",
+      ],
+    );
+  });
+
   it("runs the bundle with Slipway's flags, the token from a file, restarted, on the proxy's network", () => {
     const argv = dockerRun(agentContainer("node:24-bookworm-slim", "vps1"));
     const from = argv.indexOf("node:24-bookworm-slim");
