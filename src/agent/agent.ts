@@ -29,6 +29,8 @@ const PRUNE_MS = 3_600_000;
 export interface CheckView {
   name: string;
   kind: string;
+  /** Its open incident's severity (escalated, perhaps), else the one its incidents open with. */
+  severity: Severity;
   status: CheckState["status"];
   flapping: boolean;
   lastAt: number | null;
@@ -131,6 +133,7 @@ export class Agent {
       return {
         name: check.name,
         kind: check.kind,
+        severity: state.incident?.severity ?? check.alerting.severity,
         status: state.status,
         flapping: state.flapping,
         lastAt: last?.at ?? null,

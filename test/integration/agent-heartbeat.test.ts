@@ -23,7 +23,13 @@ describe("heartbeat checks in the agent process", () => {
   let agent: ChildProcess;
   let base = "";
   let output = () => "";
-  const notices: { event: string; check: string; message: string; raw: string }[] = [];
+  const notices: {
+    event: string;
+    check: string;
+    message: string;
+    severity: string;
+    raw: string;
+  }[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "slipway-heartbeat-"));
@@ -127,10 +133,24 @@ describe("heartbeat checks in the agent process", () => {
         (await fetch(`${base}${p}`, { headers: auth })).text(),
       ),
     );
-    const checks = JSON.parse(api[0] ?? "[]") as { name: string; kind: string }[];
+    // Each check and each incident with its severity (the default, critical).
+    const checks = JSON.parse(api[0] ?? "[]") as { name: string; kind: string; severity: string }[];
     assert.deepEqual(
-      checks.map((c) => [c.name, c.kind]),
-      [["backup", "heartbeat"]],
+      checks.map((c) => [c.name, c.kind, c.severity]),
+      [["backup", "heartbeat", "critical"]],
+    );
+    const incidents = JSON.parse(api[1] ?? "[]") as { check: string; severity: string }[];
+    assert.deepEqual(
+      incidents.map((i) => [i.check, i.severity]),
+      [
+        ["backup", "critical"],
+        ["backup", "critical"],
+        ["backup", "critical"],
+      ],
+    );
+    assert.ok(
+      notices.every((n) => n.severity === "critical"),
+      "severity in each notice",
     );
     for (const text of [...api, ...notices.map((n) => n.raw), output()]) {
       assert.ok(!text.includes(KEY), `the key in ${text.slice(0, 200)}`);

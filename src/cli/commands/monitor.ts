@@ -124,7 +124,8 @@ export async function status(context: CommandContext): Promise<number> {
     } else {
       for (const r of rows) {
         const last = r.lastAt === null ? "not run yet" : `${r.lastDetail} in ${r.lastMs}ms`;
-        const incident = r.incidentId === null ? "" : `, incident #${r.incidentId} open`;
+        const incident =
+          r.incidentId === null ? "" : `, incident #${r.incidentId} open (${r.severity})`;
         context.print(
           `${r.host} ${r.name}: ${r.status}${r.flapping ? " (flapping)" : ""}, ${last}${incident}`,
         );
