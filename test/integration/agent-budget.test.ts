@@ -9,27 +9,25 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Store } from "../../src/agent/index.ts";
 import { startAgentProcess } from "../support/agent-process.ts";
+import {
+  listen,
+  type NoticeReceiver,
+  type ReceivedNotice,
+  startNoticeReceiver,
+} from "../support/notice-receiver.ts";
 
 describe("error-budget burn alerts in the agent process", () => {
   let dir: string;
   let target: Server;
-  let receiver: Server;
+  let receiver: NoticeReceiver;
   let agent: ChildProcess;
   let output = () => "";
-  const notices: {
-    event: string;
-    check: string;
-    message: string;
-    severity: string;
-    incident?: { id: number };
-    at: number;
-  }[] = [];
+  let notices: ReceivedNotice[] = [];
   const failures: number[] = [];
 
   before(async () => {
@@ -38,23 +36,9 @@ describe("error-budget burn alerts in the agent process", () => {
       failures.push(Date.now());
       res.writeHead(503).end();
     });
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => {
-        body += c;
-      });
-      req.on("end", () => {
-        const notice = JSON.parse(body) as Omit<(typeof notices)[number], "at">;
-        notices.push({ ...notice, at: Date.now() });
-        res.end();
-      });
-    });
-    const listen = (server: Server) =>
-      new Promise<number>((resolve) =>
-        server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
-      );
+    receiver = await startNoticeReceiver();
+    notices = receiver.notices;
     const targetPort = await listen(target);
-    const receiverPort = await listen(receiver);
 
     // The last hour: a good run every 5 seconds.
     const store = new Store(join(dir, "agent.db"));
@@ -79,7 +63,7 @@ describe("error-budget burn alerts in the agent process", () => {
             alerting: { open_after: 3, resolve_after: 2, remind_ms: 0 },
           },
         ],
-        notifiers: [{ name: "hook", kind: "webhook", url: `http://127.0.0.1:${receiverPort}/` }],
+        notifiers: [{ name: "hook", kind: "webhook", url: receiver.url }],
       },
     });
     agent = started.child;

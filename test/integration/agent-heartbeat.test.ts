@@ -7,45 +7,31 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startAgentProcess } from "../support/agent-process.ts";
+import {
+  type NoticeReceiver,
+  type ReceivedNotice,
+  startNoticeReceiver,
+} from "../support/notice-receiver.ts";
 
 const KEY = "Hb_key-0123456789abcdefXYZ";
 const TOKEN = "agent-token-0123456789";
 
 describe("heartbeat checks in the agent process", () => {
   let dir: string;
-  let receiver: Server;
+  let receiver: NoticeReceiver;
   let agent: ChildProcess;
   let base = "";
   let output = () => "";
-  const notices: {
-    event: string;
-    check: string;
-    message: string;
-    severity: string;
-    raw: string;
-  }[] = [];
+  let notices: ReceivedNotice[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "slipway-heartbeat-"));
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => {
-        body += c;
-      });
-      req.on("end", () => {
-        notices.push({ ...(JSON.parse(body) as (typeof notices)[number]), raw: body });
-        res.end();
-      });
-    });
-    const port = await new Promise<number>((resolve) =>
-      receiver.listen(0, "127.0.0.1", () => resolve((receiver.address() as AddressInfo).port)),
-    );
+    receiver = await startNoticeReceiver();
+    notices = receiver.notices;
     await writeFile(join(dir, "backup.key"), `${KEY}\n`, { mode: 0o600 });
     const started = await startAgentProcess(dir, {
       env: { AGENT_TOKEN: TOKEN },
@@ -65,7 +51,7 @@ describe("heartbeat checks in the agent process", () => {
             alerting: { open_after: 1, resolve_after: 1, remind_ms: 0 },
           },
         ],
-        notifiers: [{ name: "hook", kind: "webhook", url: `http://127.0.0.1:${port}/` }],
+        notifiers: [{ name: "hook", kind: "webhook", url: receiver.url }],
       },
     });
     agent = started.child;

@@ -8,12 +8,17 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { checkSchema, probe } from "../../src/agent/index.ts";
 import { startAgentProcess } from "../support/agent-process.ts";
+import {
+  listen,
+  type NoticeReceiver,
+  type ReceivedNotice,
+  startNoticeReceiver,
+} from "../support/notice-receiver.ts";
 
 let delayMs = 0;
 let target: Server;
@@ -25,9 +30,7 @@ before(async () => {
     if (req.url === "/b") return void res.writeHead(302, { location: "/ok" }).end();
     setTimeout(() => res.writeHead(200).end("ok"), delayMs);
   });
-  const port = await new Promise<number>((resolve) =>
-    target.listen(0, "127.0.0.1", () => resolve((target.address() as AddressInfo).port)),
-  );
+  const port = await listen(target);
   base = `http://127.0.0.1:${port}`;
 });
 
@@ -66,26 +69,15 @@ describe("HTTP answers: max_latency and follow_redirects", () => {
 
 describe("the p95 limit in the agent process", () => {
   let dir: string;
-  let receiver: Server;
+  let receiver: NoticeReceiver;
   let agent: ChildProcess;
   let output = () => "";
-  const notices: { event: string; check: string; message: string; severity: string }[] = [];
+  let notices: ReceivedNotice[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "slipway-latency-"));
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => {
-        body += c;
-      });
-      req.on("end", () => {
-        notices.push(JSON.parse(body) as (typeof notices)[number]);
-        res.end();
-      });
-    });
-    const port = await new Promise<number>((resolve) =>
-      receiver.listen(0, "127.0.0.1", () => resolve((receiver.address() as AddressInfo).port)),
-    );
+    receiver = await startNoticeReceiver();
+    notices = receiver.notices;
     delayMs = 0;
     const started = await startAgentProcess(dir, {
       config: {
@@ -103,7 +95,7 @@ describe("the p95 limit in the agent process", () => {
             alerting: { remind_ms: 0 },
           },
         ],
-        notifiers: [{ name: "hook", kind: "webhook", url: `http://127.0.0.1:${port}/` }],
+        notifiers: [{ name: "hook", kind: "webhook", url: receiver.url }],
       },
     });
     agent = started.child;

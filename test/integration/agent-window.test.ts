@@ -7,12 +7,17 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Incident } from "../../src/agent/index.ts";
 import { startAgentProcess } from "../support/agent-process.ts";
+import {
+  listen,
+  type NoticeReceiver,
+  type ReceivedNotice,
+  startNoticeReceiver,
+} from "../support/notice-receiver.ts";
 
 const TOKEN = "agent-token-0123456789";
 const LEAD_MS = 4_000;
@@ -20,16 +25,12 @@ const LEAD_MS = 4_000;
 describe("a maintenance window in the agent process", () => {
   let dir: string;
   let target: Server;
-  let receiver: Server;
+  let receiver: NoticeReceiver;
   let agent: ChildProcess;
   let base = "";
   let status = 200;
-  const notices: { event: string; at: number }[] = [];
+  let notices: ReceivedNotice[] = [];
 
-  const listen = (server: Server) =>
-    new Promise<number>((resolve) =>
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
-    );
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -49,18 +50,9 @@ describe("a maintenance window in the agent process", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "slipway-window-"));
     target = createServer((_req, res) => res.writeHead(status).end());
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => {
-        body += c;
-      });
-      req.on("end", () => {
-        notices.push({ event: (JSON.parse(body) as { event: string }).event, at: Date.now() });
-        res.end();
-      });
-    });
+    receiver = await startNoticeReceiver();
+    notices = receiver.notices;
     const targetPort = await listen(target);
-    const receiverPort = await listen(receiver);
     const started = await startAgentProcess(dir, {
       env: { AGENT_TOKEN: TOKEN },
       config: {
@@ -77,7 +69,7 @@ describe("a maintenance window in the agent process", () => {
             alerting: { open_after: 1, resolve_after: 1, remind_ms: 0 },
           },
         ],
-        notifiers: [{ name: "hook", kind: "webhook", url: `http://127.0.0.1:${receiverPort}/` }],
+        notifiers: [{ name: "hook", kind: "webhook", url: receiver.url }],
       },
     });
     agent = started.child;
