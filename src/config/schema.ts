@@ -611,6 +611,7 @@ const monitorCheck = z
       });
     }
     const httpOnly = {
+      keyword: value.keyword !== undefined,
       max_latency: value.max_latency !== undefined,
       p95: value.p95 !== undefined,
       follow_redirects: value.follow_redirects !== 0,
@@ -639,14 +640,6 @@ const monitorCheck = z
         path: ["max_latency"],
         message: "max_latency must be shorter than timeout",
         params: { hint: "a slower answer already fails by the timeout: lower max_latency" },
-      });
-    }
-    if (value.keyword !== undefined && value.url === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["keyword"],
-        message: "keyword is for HTTP checks",
-        params: { hint: "remove keyword, or make it a url check" },
       });
     }
   });
