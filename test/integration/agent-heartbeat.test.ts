@@ -48,7 +48,7 @@ describe("heartbeat checks in the agent process", () => {
             grace_ms: 1_000,
             interval_ms: 500,
             key_file: join(dir, "backup.key"),
-            alerting: { open_after: 1, resolve_after: 1, remind_ms: 0 },
+            alerting: { open_after: 1, resolve_after: 1, remind_ms: 0, flap_changes: 20 },
           },
         ],
         notifiers: [{ name: "hook", kind: "webhook", url: receiver.url }],
@@ -141,5 +141,26 @@ describe("heartbeat checks in the agent process", () => {
     for (const text of [...api, ...notices.map((n) => n.raw), output()]) {
       assert.ok(!text.includes(KEY), `the key in ${text.slice(0, 200)}`);
     }
+  });
+
+  it("restarted, counts the deadline from the last ping in its store, not from its start", async () => {
+    const pingAt = Date.now();
+    assert.equal((await fetch(`${base}/ping/${KEY}`)).status, 200);
+    const before = notices.length;
+    // Past the agent's one-second write of results, then killed.
+    await new Promise((r) => setTimeout(r, 1_300));
+    agent.kill("SIGKILL");
+    await new Promise((r) => agent.once("exit", r));
+    const restarted = await startAgentProcess(dir, { env: { AGENT_TOKEN: TOKEN } });
+    agent = restarted.child;
+    base = restarted.base;
+    output = restarted.output;
+    await waitFor("no miss after the restart", () =>
+      notices.slice(before).some((n) => n.event === "open"),
+    );
+    const miss = notices.slice(before).find((n) => n.event === "open");
+    const since = /no ping since (\S+) /.exec(miss?.message ?? "")?.[1];
+    assert.ok(since, `the stored ping is the last one: ${miss?.message}`);
+    assert.ok(Math.abs(Date.parse(since) - pingAt) < 1_000, `${since} is the ping before the kill`);
   });
 });
