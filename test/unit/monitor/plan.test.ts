@@ -121,6 +121,11 @@ monitoring:
       ],
     );
     assert.ok(!JSON.stringify(fragment).includes("Zx8_k2"), "a key in the fragment");
+    assert.equal(
+      loaded.secrets.values.get("BACKUP_PING"),
+      "Zx8_k2-abcdefghijklmnop",
+      "the ping key's secret is resolved for install",
+    );
     assert.deepEqual(
       planFragment("hello", monitoring, { primary: false }).checks.map((c) => c.name),
       ["web"],
@@ -149,6 +154,19 @@ monitoring:
         "monitoring.checks[0].url: a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name), heartbeat (a period)",
         "monitoring.checks[1].key: key is for heartbeat checks",
         "monitoring.checks[2].heartbeat: heartbeat must be from 1s to 10d",
+      ],
+    );
+    const unset = await issuesOf({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  checks:
+    - { name: nightly, heartbeat: 1d, key: NIGHTLY_PING }
+`,
+    });
+    assert.deepEqual(
+      unset.map((i) => `${i.path}: ${i.message}`),
+      [
+        'monitoring.checks[0].key: secret "NIGHTLY_PING" is not set: looked in .slipway/secrets (no such file)',
       ],
     );
   });
