@@ -123,7 +123,14 @@ export async function status(context: CommandContext): Promise<number> {
       context.print("no checks: add them under monitoring.checks, then slipway agent install");
     } else {
       for (const r of rows) {
-        const last = r.lastAt === null ? "not run yet" : `${r.lastDetail} in ${r.lastMs}ms`;
+        const last =
+          r.lastAt === null
+            ? r.kind === "heartbeat"
+              ? "no ping yet"
+              : "not run yet"
+            : r.kind === "heartbeat"
+              ? `${r.lastDetail} at ${new Date(r.lastAt).toISOString()}`
+              : `${r.lastDetail} in ${r.lastMs}ms`;
         const incident =
           r.incidentId === null ? "" : `, incident #${r.incidentId} open (${r.severity})`;
         context.print(
