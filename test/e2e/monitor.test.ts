@@ -253,9 +253,11 @@ describe("the agent on a VPS box", {
     assert.equal(notice.incident.id, 1, "the incident opened before the restart");
     assert.match(notice.message, /^hello\/web is up again after \d+s$/);
     assert.equal((await hooks()).filter((h) => h.event === "open").length, 1);
+    const all = (await ok(["monitor", "incidents", "--all"])).stdout;
+    assert.match(all, /#1 web .* resolved after \d+s/);
     assert.match(
-      (await ok(["monitor", "incidents", "--all"])).stdout,
-      /#1 web .* resolved after \d+s/,
+      all,
+      /^127\.0\.0\.1 mean time to recovery: hello \d+(s|m|h\d+m) over \d+ incidents?; .*\bweb \d+(s|m|h\d+m) \(1\)/m,
     );
   });
 
@@ -276,6 +278,15 @@ describe("the agent on a VPS box", {
   it("test-notify reaches the receiver; a silence keeps notices away", async () => {
     assert.match((await ok(["monitor", "test-notify"])).stdout, /^127\.0\.0\.1 hooks: sent$/m);
     assert.ok((await hooks()).some((h) => h.event === "test"));
+    // A maintenance window tomorrow is scheduled, and silences nothing today.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
+    assert.match(
+      (await ok(["monitor", "silence", "proxy-port", "--from", tomorrow, "--for", "1h"])).stdout,
+      new RegExp(
+        `^proxy-port: no notifications from ${tomorrow.replace("Z", ".000Z")} for 60 minutes`,
+        "m",
+      ),
+    );
     await ok(["monitor", "silence", "web", "--for", "10m", "--reason", "e2e"]);
     const before = (await hooks()).length;
     await box.exec(["docker", "pause", await webContainer()]);
