@@ -4,10 +4,19 @@
  * Restarted, it reloads each check's alert state and open incident, so a kill loses at most the
  * last second of raw results (the batch not yet written), never an incident.
  */
-import type { AlertEvent, CheckState, Observation } from "./alerts.ts";
+import type { AlertEvent, CheckState, Observation, Severity } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
 import type { AgentConfig, CheckConfig } from "./config.ts";
+import {
+  type HeartbeatCheck,
+  isMiss,
+  keyDigest,
+  loadPingKeys,
+  missedDetail,
+  pingDeadline,
+} from "./heartbeat.ts";
+import { latencyVerdict } from "./latency.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type Notice, send } from "./notify.ts";
 import { probe } from "./probes.ts";
@@ -20,6 +29,8 @@ const PRUNE_MS = 3_600_000;
 export interface CheckView {
   name: string;
   kind: string;
+  /** Its open incident's severity (escalated, perhaps), else the one its incidents open with. */
+  severity: Severity;
   status: CheckState["status"];
   flapping: boolean;
   lastAt: number | null;
@@ -35,6 +46,11 @@ export class Agent {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sending = new Set<Promise<void>>();
   private stopped = false;
+  private pingKeys = new Map<string, HeartbeatCheck>();
+  /** The last answers' times of each check with a p95 limit, newest last. */
+  private readonly latencies = new Map<string, number[]>();
+  /** Each heartbeat's last ping (or the agent's start, before the first). */
+  private readonly lastPing = new Map<string, { at: number; pinged: boolean }>();
 
   private readonly config: AgentConfig;
   private readonly store: Store;
@@ -56,6 +72,7 @@ export class Agent {
   }
 
   start(): void {
+    this.pingKeys = loadPingKeys(this.config.checks);
     const saved = this.store.loadStates();
     const open = new Map(
       this.store.incidents({ openOnly: true, limit: 10_000 }).map((i) => [i.check, i]),
@@ -64,7 +81,13 @@ export class Agent {
       const names = [
         check.name,
         ...(check.slo === undefined ? [] : [`${check.name} error budget`]),
+        ...(check.kind === "http" && check.p95_ms !== undefined ? [`${check.name} latency`] : []),
       ];
+      if (check.kind === "http" && check.p95_ms !== undefined) {
+        // The window's answers survive a restart: the store has them.
+        const recent = this.store.recentResults(check.name, check.p95_answers);
+        this.latencies.set(check.name, recent.map((r) => r.ms).reverse());
+      }
       for (const name of names) {
         const state = saved.get(name) ?? initialState();
         // An incident opened just before a kill may be in the store, not yet in the saved state.
@@ -74,9 +97,14 @@ export class Agent {
             id: incident.id,
             openedAt: incident.openedAt,
             lastNotifiedAt: incident.openedAt,
+            severity: incident.severity as Severity,
           };
         }
         this.states.set(name, state);
+      }
+      if (check.kind === "heartbeat") {
+        this.watchHeartbeat(check, Date.now());
+        continue;
       }
       // A random first offset spreads a thousand checks over their interval instead of a burst.
       this.after(Math.floor(this.random() * check.interval_ms), () => this.tick(check));
@@ -105,6 +133,7 @@ export class Agent {
       return {
         name: check.name,
         kind: check.kind,
+        severity: state.incident?.severity ?? check.alerting.severity,
         status: state.status,
         flapping: state.flapping,
         lastAt: last?.at ?? null,
@@ -113,6 +142,18 @@ export class Agent {
         incidentId: state.incident?.id ?? null,
       };
     });
+  }
+
+  /**
+   * The service (app) a check's incidents belong to: its own, or its budget's check's; for a
+   * check no longer configured, the app its "<app>/<name>" says, else the agent's.
+   */
+  serviceOf(checkName: string): string {
+    const base = checkName.replace(/ (error budget|latency)$/, "");
+    const check = this.config.checks.find((c) => c.name === base);
+    if (check) return check.service ?? this.config.service;
+    const slash = base.indexOf("/");
+    return slash > 0 ? base.slice(0, slash) : this.config.service;
   }
 
   /** Sends a test notice through every notifier; resolves with each one's outcome. */
@@ -146,9 +187,63 @@ export class Agent {
     void this.run(check).finally(() => this.running.delete(check.name));
   }
 
+  /**
+   * A ping of the heartbeat whose key this is (ok: /ping/<key>, else /ping/<key>/fail); its
+   * check's name, or undefined for a key of no check.
+   */
+  ping(key: string, ok: boolean, detail: string): string | undefined {
+    const check = this.pingKeys.get(keyDigest(key));
+    if (!check || this.stopped) return undefined;
+    const at = Date.now();
+    this.lastPing.set(check.name, { at, pinged: true });
+    this.record(check, { ok, ms: 0, detail }, at);
+    return check.name;
+  }
+
+  /**
+   * Watches a heartbeat's deadline: its last ping (from the store after a restart) plus period
+   * and grace. Past it, a failure, counted again every interval while no ping comes.
+   */
+  private watchHeartbeat(check: HeartbeatCheck, startedAt: number): void {
+    // After a restart: the last ping and the last miss from the store (a miss is not a ping).
+    const recent = this.store.recentResults(check.name, 100);
+    const pinged = recent.find((r) => !isMiss(r.detail));
+    this.lastPing.set(
+      check.name,
+      pinged ? { at: pinged.at, pinged: true } : { at: startedAt, pinged: false },
+    );
+    let missedAt = recent[0] && isMiss(recent[0].detail) ? recent[0].at : undefined;
+    const look = () => {
+      if (this.stopped) return;
+      const now = Date.now();
+      const last = this.lastPing.get(check.name) ?? { at: startedAt, pinged: false };
+      const due = Math.max(pingDeadline(check, last.at), (missedAt ?? 0) + check.interval_ms);
+      if (now < due) {
+        this.after(due - now, look);
+        return;
+      }
+      missedAt = now;
+      this.record(
+        check,
+        { ok: false, ms: 0, detail: missedDetail(check, last.at, last.pinged) },
+        now,
+      );
+      this.after(check.interval_ms, look);
+    };
+    look();
+  }
+
   private async run(check: CheckConfig): Promise<void> {
     const result = await probe(check);
-    const at = Date.now();
+    this.record(check, result, Date.now());
+  }
+
+  /** One result of a check: kept, measured, and through its alert state (and its budget's). */
+  private record(
+    check: CheckConfig,
+    result: { ok: boolean; ms: number; detail: string },
+    at: number,
+  ): void {
     this.last.set(check.name, { at, ms: result.ms, detail: result.detail });
     this.store.addResult({
       check: check.name,
@@ -161,6 +256,38 @@ export class Agent {
 
     this.advance(check, { ok: result.ok, at, detail: result.detail }, check.name, " is down: ");
     if (check.slo !== undefined) this.watchBudget(check, check.slo, at);
+    if (check.kind === "http" && check.p95_ms !== undefined) {
+      this.watchLatency(check, check.p95_ms, result.ms, at);
+    }
+  }
+
+  /** The p95 of the check's last answers as a check of its own ("web latency", latency.ts). */
+  private watchLatency(
+    check: Extract<CheckConfig, { kind: "http" }>,
+    limitMs: number,
+    ms: number,
+    at: number,
+  ): void {
+    const answers = check.p95_answers;
+    const times = [...(this.latencies.get(check.name) ?? []), ms].slice(-answers);
+    this.latencies.set(check.name, times);
+    const verdict = latencyVerdict(times, limitMs, answers);
+    if (verdict) this.advanceDerived(check, "latency", { ...verdict, at });
+  }
+
+  /**
+   * An alert derived from a check's results (its budget, its latency), "<check> <what>": opened
+   * and resolved by one observation each, a warning unless the observation says otherwise, and
+   * silenced with the check it belongs to.
+   */
+  private advanceDerived(check: CheckConfig, what: string, observation: Observation): void {
+    const derived: CheckConfig = {
+      ...check,
+      name: `${check.name} ${what}`,
+      alerting: { ...check.alerting, open_after: 1, resolve_after: 1, severity: "warning" },
+    };
+    // Not down: "web latency: p95 620ms ...", "web error budget: burning the 99.9% ...".
+    this.advance(derived, observation, check.name, ": ");
   }
 
   /**
@@ -172,15 +299,13 @@ export class Agent {
     const verdict = burnVerdict(objective, (windowMs) =>
       this.store.errorRatio(check.name, at - windowMs),
     );
-    const severity = verdict.level === "ticket" ? "warning" : "critical";
-    const budgetCheck: CheckConfig = {
-      ...check,
-      name: `${check.name} error budget`,
-      alerting: { ...check.alerting, open_after: 1, resolve_after: 1, severity },
-    };
-    // A budget is not down, it burns: "web error budget: burning the 99.9% error budget ...".
-    const observation = { ok: verdict.level === undefined, at, detail: verdict.detail };
-    this.advance(budgetCheck, observation, check.name, ": ");
+    // A ticket that starts to page escalates its incident to critical (alerts.ts).
+    this.advanceDerived(check, "error budget", {
+      ok: verdict.level === undefined,
+      at,
+      detail: verdict.detail,
+      severity: verdict.level === "page" ? "critical" : "warning",
+    });
   }
 
   /**
@@ -201,18 +326,30 @@ export class Agent {
       assignId: () =>
         this.store.openIncident(
           check.name,
-          check.alerting.severity,
+          observation.severity ?? check.alerting.severity,
           observation.detail,
           observation.at,
         ),
     });
     this.states.set(check.name, state);
     this.store.saveState(check.name, state);
-    for (const event of events) this.handle(check, event, observation.detail, opening);
+    // Each notice carries its incident's severity (an escalated one's new one).
+    const severity =
+      (state.incident ?? before.incident)?.severity ??
+      observation.severity ??
+      check.alerting.severity;
+    for (const event of events) this.handle(check, event, observation.detail, opening, severity);
   }
 
-  private handle(check: CheckConfig, event: AlertEvent, detail: string, opening: string): void {
+  private handle(
+    check: CheckConfig,
+    event: AlertEvent,
+    detail: string,
+    opening: string,
+    severity: string,
+  ): void {
     if (event.kind === "resolve") this.store.resolveIncident(event.incidentId, event.at);
+    if (event.kind === "escalate") this.store.setIncidentSeverity(event.incidentId, event.to);
     if (event.kind === "open" || event.kind === "resolve") {
       this.metrics.openIncidents.set(
         this.store.incidents({ openOnly: true, limit: 10_000 }).length,
@@ -230,7 +367,7 @@ export class Agent {
       service: check.service ?? this.config.service,
       host: this.config.host,
       check: check.name,
-      severity: check.alerting.severity,
+      severity,
       message: message(check, event, detail, opening),
       at: new Date(event.at).toISOString(),
       ...(incidentId === undefined ? {} : { incident: incidentFields(incidentId, event) }),
@@ -290,6 +427,8 @@ function message(check: CheckConfig, event: AlertEvent, detail: string, opening:
       return `${check.name} is up again after ${formatDuration(event.at - event.openedAt)}`;
     case "flapping":
       return `${check.name} is flapping (${event.changes} changes); quiet until it settles`;
+    case "escalate":
+      return `${check.name} is now ${event.to} (was ${event.from}): ${detail}`;
   }
 }
 
@@ -302,11 +441,12 @@ function incidentFields(id: number, event: AlertEvent): NonNullable<Notice["inci
       duration_s: Math.round((event.at - event.openedAt) / 1000),
     };
   }
-  const openedAt = event.kind === "remind" ? event.openedAt : event.at;
+  const openedAt = event.kind === "remind" || event.kind === "escalate" ? event.openedAt : event.at;
   return { id, opened_at: new Date(openedAt).toISOString() };
 }
 
-function formatDuration(ms: number): string {
+/** A duration for people: "45s", "12m", "3h5m". */
+export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 120) return `${s}s`;
   const m = Math.round(s / 60);

@@ -51,6 +51,9 @@ const httpCheck = z.strictObject({
   max_latency_ms: z.optional(ms),
   /** Redirects followed (0: a 3xx is the answer). */
   follow_redirects: z._default(whole(0, 10), 0),
+  /** The p95 of the last p95_answers times over this: an incident "<check> latency" (latency.ts). */
+  p95_ms: z.optional(ms),
+  p95_answers: z._default(whole(2, 1_000), 20),
 });
 
 const tcpCheck = z.strictObject({
@@ -99,12 +102,28 @@ const dnsCheck = z.strictObject({
   server: z.optional(text()),
 });
 
+/**
+ * A push check: the app calls /ping/<key> at least every period_ms (see heartbeat.ts); later than
+ * period_ms + grace_ms, or a call to /ping/<key>/fail, is a failure. interval_ms: how often a
+ * missing ping counts again while it stays missing.
+ */
+const heartbeatCheck = z.strictObject({
+  ...common,
+  kind: z.literal("heartbeat"),
+  // Both within a timer's reach (24.8 days together).
+  period_ms: whole(1_000, 1_000_000_000),
+  grace_ms: z._default(whole(0, 1_000_000_000), 300_000),
+  /** A file holding the ping key, the secret part of the URL; read at start. */
+  key_file: text(),
+});
+
 export const checkSchema = z.discriminatedUnion("kind", [
   httpCheck,
   tcpCheck,
   hostCheck,
   tlsCheck,
   dnsCheck,
+  heartbeatCheck,
 ]);
 
 const webhook = z.strictObject({

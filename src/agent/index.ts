@@ -2,7 +2,7 @@
  * The Slipway agent: one small process per host that runs checks, opens and resolves incidents,
  * notifies people, keeps its state in SQLite and serves /metrics and an API.
  */
-export { Agent, type CheckView } from "./agent.ts";
+export { Agent, type CheckView, formatDuration } from "./agent.ts";
 export {
   type AlertEvent,
   type CheckState,
@@ -10,6 +10,7 @@ export {
   initialState,
   type Observation,
   observe,
+  type Severity,
 } from "./alerts.ts";
 export { BURN_WINDOWS, type BurnVerdict, burnVerdict } from "./budget.ts";
 export {
@@ -25,8 +26,10 @@ export {
   notifierSchema,
   parseAgentConfig,
 } from "./config.ts";
+export { PING_KEY_PATTERN } from "./heartbeat.ts";
 export { AGENT_NODE_FLAGS } from "./launch.ts";
 export { AgentMetrics } from "./metrics.ts";
+export { meanTimeToRecovery, type RecoveryReport, type RecoveryRow } from "./mttr.ts";
 export { type Notice, type SendOutcome, send, signature } from "./notify.ts";
 export { type ProbeResult, probe } from "./probes.ts";
 export { createApi } from "./server.ts";

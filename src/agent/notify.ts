@@ -12,7 +12,7 @@ import { requestFor } from "./builtins.ts";
 import type { NotifierConfig } from "./config.ts";
 
 export interface Notice {
-  event: "open" | "resolve" | "remind" | "flapping" | "test";
+  event: "open" | "resolve" | "remind" | "flapping" | "escalate" | "test";
   service: string;
   host: string;
   check: string;
@@ -82,7 +82,14 @@ function secretFile(path: string): string {
 
 /** One line for chats: what happened, to what, where. */
 function chatText(notice: Notice): string {
-  const mark = { open: "🔴", remind: "🔴", resolve: "✅", flapping: "🟠", test: "ℹ️" }[notice.event];
+  const mark = {
+    open: "🔴",
+    remind: "🔴",
+    escalate: "🔴",
+    resolve: "✅",
+    flapping: "🟠",
+    test: "ℹ️",
+  }[notice.event];
   return `${mark} ${notice.message} (${notice.service} on ${notice.host}, ${notice.severity})`;
 }
 

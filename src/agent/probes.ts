@@ -35,6 +35,9 @@ export function probe(check: CheckConfig): Promise<ProbeResult> {
       return probeTls(check);
     case "dns":
       return probeDns(check);
+    case "heartbeat":
+      // Pushed by the app (heartbeat.ts), never probed.
+      return Promise.reject(new Error(`${check.name} is a heartbeat: the app pings it`));
   }
 }
 

@@ -8,7 +8,9 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
 import { http } from "./builtins.ts";
+import { failDetail } from "./heartbeat.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import { meanTimeToRecovery, type RecoveryReport } from "./mttr.ts";
 import { renderStatusPage, type StatusModel, statusModel } from "./status-page.ts";
 import type { Store } from "./store.ts";
 
@@ -41,6 +43,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     return;
   }
+  // Heartbeats: the key in the path is the secret, so no token (the app's cron job has none).
+  const ping = /^(?:GET|POST) \/ping\/([A-Za-z0-9_-]{1,200})(\/fail)?$/.exec(route);
+  if (ping?.[1]) {
+    const failed = ping[2] !== undefined;
+    const detail = failed ? failDetail(await readText(req, 1_000)) : "ping";
+    const found = o.agent.ping(ping[1], !failed, detail);
+    res
+      .writeHead(found ? 200 : 404, { "content-type": "text/plain" })
+      .end(found ? "OK\n" : "not found\n");
+    return;
+  }
   if (route === "GET /status" && o.publicStatus) {
     page(res, o);
     return;
@@ -65,12 +78,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     return;
   }
   if (route === "GET /api/checks") {
-    const mttr = o.store.meanTimeToRecovery();
+    const mttr = new Map(recovery(o).checks.map((r) => [r.check, r.mttr_ms]));
     json(
       res,
       200,
-      o.agent.checks().map((c) => ({ ...c, mttr_ms: mttr.get(c.name)?.mttrMs ?? null })),
+      o.agent.checks().map((c) => ({ ...c, mttr_ms: mttr.get(c.name) ?? null })),
     );
+    return;
+  }
+  if (route === "GET /api/mttr") {
+    json(res, 200, recovery(o));
     return;
   }
   if (route === "GET /api/incidents") {
@@ -118,16 +135,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     }
     const check = typeof body.check === "string" ? body.check : undefined;
     const now = Date.now();
+    // A maintenance window may start later (starts_at, RFC 3339), within 30 days.
+    const startsAt = body.starts_at === undefined ? now : Date.parse(String(body.starts_at));
+    if (Number.isNaN(startsAt) || startsAt - now > 30 * 86_400_000) {
+      json(res, 400, { error: "starts_at must be a time (RFC 3339) within the next 30 days" });
+      return;
+    }
+    const endsAt = startsAt + minutes * 60_000;
     const id = o.store.addSilence(
       check,
-      now,
-      now + minutes * 60_000,
+      startsAt,
+      endsAt,
       typeof body.reason === "string" ? body.reason : "",
     );
     json(res, 201, {
       id,
       check: check ?? null,
-      until: new Date(now + minutes * 60_000).toISOString(),
+      from: new Date(startsAt).toISOString(),
+      until: new Date(endsAt).toISOString(),
     });
     return;
   }
@@ -136,6 +161,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     return;
   }
   json(res, 404, { error: `no route ${route}` });
+}
+
+/** Mean time to recovery per check and per service, from every resolved incident kept. */
+function recovery(o: ApiOptions): RecoveryReport {
+  return meanTimeToRecovery(o.store.resolvedIncidents(), (check) => o.agent.serviceOf(check));
 }
 
 function model(o: ApiOptions): StatusModel {
@@ -164,6 +194,18 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
 
 function json(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { "content-type": "application/json" }).end(`${JSON.stringify(value)}\n`);
+}
+
+/** The first `limit` bytes of a body as text (the rest is not read). */
+async function readText(req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) break;
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString("utf8");
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {

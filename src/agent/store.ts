@@ -177,6 +177,13 @@ export class Store {
       .run(at, id);
   }
 
+  /** An open incident's new severity (an escalation). */
+  setIncidentSeverity(id: number, severity: string): void {
+    this.db
+      .prepare("UPDATE incidents SET severity = ? WHERE id = ? AND resolved_at IS NULL")
+      .run(severity, id);
+  }
+
   /** Acknowledges an open incident; false when there is no such open incident. */
   acknowledge(id: number, by: string, at: number): boolean {
     const result = this.db
@@ -215,14 +222,18 @@ export class Store {
     }));
   }
 
-  /** Mean time to recovery of resolved incidents, per check (ms). */
-  meanTimeToRecovery(): Map<string, { incidents: number; mttrMs: number }> {
+  /** Incidents resolved since `since`, for the mean time to recovery (mttr.ts). */
+  resolvedIncidents(since = 0): { check: string; openedAt: number; resolvedAt: number }[] {
     const rows = this.db
       .prepare(
-        "SELECT check_name, count(*) AS n, avg(resolved_at - opened_at) AS mttr FROM incidents WHERE resolved_at IS NOT NULL GROUP BY check_name",
+        "SELECT check_name, opened_at, resolved_at FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at >= ? ORDER BY id",
       )
-      .all() as { check_name: string; n: number; mttr: number }[];
-    return new Map(rows.map((r) => [r.check_name, { incidents: r.n, mttrMs: Math.round(r.mttr) }]));
+      .all(since) as { check_name: string; opened_at: number; resolved_at: number }[];
+    return rows.map((r) => ({
+      check: r.check_name,
+      openedAt: r.opened_at,
+      resolvedAt: r.resolved_at,
+    }));
   }
 
   recordNotification(entry: {
@@ -314,18 +325,29 @@ export class Store {
     return Number(result.changes) === 1;
   }
 
-  /** The silences running at `at`. */
-  activeSilences(
-    at: number,
-  ): { id: number; check: string | null; endsAt: number; reason: string }[] {
+  /** The silences running at `at`, and those still to come (maintenance windows). */
+  activeSilences(at: number): {
+    id: number;
+    check: string | null;
+    startsAt: number;
+    endsAt: number;
+    reason: string;
+  }[] {
     const rows = this.db
       .prepare(
-        "SELECT id, check_name, ends_at, reason FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY id",
+        "SELECT id, check_name, starts_at, ends_at, reason FROM silences WHERE ends_at > ? ORDER BY id",
       )
-      .all(at, at) as { id: number; check_name: string | null; ends_at: number; reason: string }[];
+      .all(at) as {
+      id: number;
+      check_name: string | null;
+      starts_at: number;
+      ends_at: number;
+      reason: string;
+    }[];
     return rows.map((r) => ({
       id: r.id,
       check: r.check_name,
+      startsAt: r.starts_at,
       endsAt: r.ends_at,
       reason: r.reason,
     }));

@@ -237,6 +237,7 @@ function buildProgram(): Command {
     )
     .argument("[check]", "one check (default: every check of the app)")
     .addOption(new Option("--for <duration>", "how long (default 30m)"))
+    .addOption(new Option("--from <time>", "start later: RFC 3339, or HH:MM today (default: now)"))
     .addOption(new Option("--reason <text>", "why, kept with the silence"))
     .action(lazy(monitorCommands, "silence"));
   monitor
@@ -245,6 +246,13 @@ function buildProgram(): Command {
     .addOption(new Option("--port <n>", "local port (default: any free one)"))
     .addOption(new Option("--host <host>", "whose agent (default: the app's first host)"))
     .action(lazy(monitorCommands, "open"));
+  monitor
+    .command("ping-url")
+    .description(
+      "a heartbeat check's ping URLs (they hold its secret key: printed on request only)",
+    )
+    .argument("<check>", "the heartbeat check")
+    .action(lazy(monitorCommands, "pingUrl"));
   monitor
     .command("test-notify")
     .description("send a test notification through each notifier; exit 1 when one fails")

@@ -503,6 +503,39 @@ const monitorCheck = z
       .describe(
         "For dns checks: answers that must be among the records (an address, a name, or TXT's text).",
       ),
+    max_latency: duration
+      .optional()
+      .describe("For HTTP checks: a single answer slower than this counts as a failure."),
+    p95: duration
+      .optional()
+      .describe(
+        'For HTTP checks: the 95th percentile of the last p95_answers answers must stay within this (the runbooks\' "p95: 500ms"); over it, an incident "<check> latency" (warning).',
+      ),
+    p95_answers: z
+      .int()
+      .min(2)
+      .max(1000)
+      .default(20)
+      .describe("For HTTP checks with p95: how many of the last answers it is taken over."),
+    follow_redirects: z
+      .int()
+      .min(0)
+      .max(10)
+      .default(0)
+      .describe("For HTTP checks: redirects to follow (0: a 3xx answer is the answer)."),
+    heartbeat: duration
+      .optional()
+      .describe(
+        "A push check (a cron job, a worker): the app calls the check's ping URL (slipway monitor ping-url) at least this often, its /fail URL when a run fails; no ping within heartbeat + grace is a failure. Kept by the agent of the app's first host.",
+      ),
+    grace: duration
+      .prefault("5m")
+      .describe("For heartbeat checks: how late a ping may be before it counts as missed."),
+    key: secretName
+      .optional()
+      .describe(
+        "For heartbeat checks: NAME of the secret that is the ping URL's key (16 to 200 letters, digits, - or _); absent: the host makes one at install and keeps it.",
+      ),
     keyword: z
       .string()
       .min(1)
@@ -513,13 +546,17 @@ const monitorCheck = z
     open_after: z
       .int()
       .min(1)
-      .default(3)
-      .describe("Consecutive failures that open an incident (and notify)."),
+      .optional()
+      .describe(
+        "Consecutive failures that open an incident (and notify); default 3, for heartbeat checks 1.",
+      ),
     resolve_after: z
       .int()
       .min(1)
-      .default(2)
-      .describe("Consecutive successes that resolve it (and notify)."),
+      .optional()
+      .describe(
+        "Consecutive successes that resolve it (and notify); default 2, for heartbeat checks 1.",
+      ),
     remind: duration
       .prefault("1h")
       .describe('While an incident is open, a reminder this often ("0s": none).'),
@@ -537,25 +574,72 @@ const monitorCheck = z
       ),
   })
   .superRefine((value, ctx) => {
-    const kinds = [value.url, value.tcp, value.tls, value.dns].filter(
+    const kinds = [value.url, value.tcp, value.tls, value.dns, value.heartbeat].filter(
       (k) => k !== undefined,
     ).length;
     if (kinds !== 1) {
       ctx.addIssue({
         code: "custom",
         path: ["url"],
-        message: "a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name)",
+        message:
+          "a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name), heartbeat (a period)",
         params: {
-          hint: 'write url: "http://slipway-proxy/up", tcp: "hello-db:5432", tls: "example.com:443" or dns: "example.com"',
+          hint: 'write url: "http://slipway-proxy/up", tcp: "hello-db:5432", tls: "example.com:443", dns: "example.com" or heartbeat: 1h',
         },
       });
     }
-    if (value.keyword !== undefined && value.url === undefined) {
+    const LONGEST = 864_000_000; // 10 days: within the agent's timers
+    for (const [key, ms, least] of [
+      ["heartbeat", value.heartbeat, 1_000],
+      ["grace", value.grace, 0],
+    ] as const) {
+      if (ms !== undefined && (ms < least || ms > LONGEST)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `${key} must be from ${least === 0 ? "0s" : "1s"} to 10d`,
+          params: { hint: "e.g. heartbeat: 1h with grace: 5m" },
+        });
+      }
+    }
+    if (value.key !== undefined && value.heartbeat === undefined) {
       ctx.addIssue({
         code: "custom",
-        path: ["keyword"],
-        message: "keyword is for HTTP checks",
-        params: { hint: "remove keyword, or make it a url check" },
+        path: ["key"],
+        message: "key is for heartbeat checks",
+        params: { hint: "remove key, or make it a heartbeat check" },
+      });
+    }
+    const httpOnly = {
+      keyword: value.keyword !== undefined,
+      max_latency: value.max_latency !== undefined,
+      p95: value.p95 !== undefined,
+      follow_redirects: value.follow_redirects !== 0,
+    };
+    for (const [key, given] of Object.entries(httpOnly)) {
+      if (given && value.url === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `${key} is for HTTP checks`,
+          params: { hint: `remove ${key}, or make it a url check` },
+        });
+      }
+    }
+    if (value.p95_answers !== 20 && value.p95 === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["p95_answers"],
+        message: "p95_answers is for checks with p95",
+        params: { hint: "add p95: 500ms, or remove p95_answers" },
+      });
+    }
+    if (value.max_latency !== undefined && value.max_latency >= value.timeout) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["max_latency"],
+        message: "max_latency must be shorter than timeout",
+        params: { hint: "a slower answer already fails by the timeout: lower max_latency" },
       });
     }
   });

@@ -38,7 +38,8 @@ const MAX_COMMAND_OUTPUT = 1024 * 1024;
 
 /**
  * The secrets `data` refers to, in file order: env.secret names, each accessory's env.secret
- * names, the monitoring notifiers' keys, URLs, tokens and passwords, then registry.password.
+ * names, the monitoring notifiers' keys, URLs, tokens and passwords, heartbeat checks' ping keys,
+ * then registry.password.
  */
 export function secretReferences(data: unknown): SecretReference[] {
   const references: SecretReference[] = [];
@@ -69,6 +70,15 @@ export function secretReferences(data: unknown): SecretReference[] {
         const name = valueAt(data, path);
         if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
       }
+    });
+  }
+  const checks = valueAt(data, ["monitoring", "checks"]);
+  if (Array.isArray(checks)) {
+    checks.forEach((_entry, i) => {
+      // A heartbeat's ping key.
+      const path = ["monitoring", "checks", i, "key"];
+      const name = valueAt(data, path);
+      if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
     });
   }
   const registry = valueAt(data, ["registry"]);

@@ -13,7 +13,11 @@ export {
   fragmentPath,
   notifierSecretName,
   notifierSecretPath,
+  pingKeyPath,
+  pingUrls,
   planFragment,
 } from "./plan.ts";
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";
+export { recoveryLine } from "./recovery.ts";
 export { withRolloutSilence } from "./silence.ts";
+export { LATEST_START_MS, type WindowStart, windowStart } from "./window.ts";

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
+import { PING_KEY_PATTERN } from "../agent/index.ts";
 import { detectLocalEngine } from "../build/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
@@ -26,6 +27,7 @@ import {
   fragmentPath,
   notifierSecretName,
   notifierSecretPath,
+  pingKeyPath,
   planFragment,
 } from "./plan.ts";
 
@@ -66,18 +68,23 @@ export async function installAgent(
     });
   }
   const site = siteName(loaded.config.service, loaded.environment);
-  const fragment = `${JSON.stringify(planFragment(site, monitoring), null, 2)}\n`;
+  const fragments = [true, false].map(
+    (primary) => `${JSON.stringify(planFragment(site, monitoring, { primary }), null, 2)}\n`,
+  );
+  const pingKeys = pingKeyValues(loaded);
   const bundle = agentBundle();
   const engine = await detectLocalEngine().catch(() => undefined);
   const registry = registryLogin(loaded);
   const results = [];
-  for (const host of appHosts(loaded)) {
+  for (const [index, host] of appHosts(loaded).entries()) {
     const transport = connections.get(host);
     const say = (m: string) => reporter.info(`${host} agent: ${m}`);
     await placeImage(monitoring.image, transport, engine, reporter, registry);
     let changed = false;
     changed = (await putBundle(transport, bundle)) || changed;
-    changed = (await put(transport, fragmentPath(site), fragment)) || changed;
+    changed =
+      (await put(transport, fragmentPath(site), fragments[index === 0 ? 0 : 1] ?? "")) || changed;
+    if (index === 0) changed = (await putPingKeys(transport, site, pingKeys)) || changed;
     for (const notifier of monitoring.notify) {
       const secret = notifierSecretName(notifier);
       if (secret === undefined) continue;
@@ -113,6 +120,46 @@ export async function installAgent(
     results.push({ host, outcome });
   }
   return results;
+}
+
+/**
+ * Each heartbeat check's ping key: its secret's value, or undefined (the host makes one). A
+ * secret that is missing or no URL-safe key is refused before any host is touched.
+ */
+function pingKeyValues(loaded: LoadedConfig): Map<string, string | undefined> {
+  const keys = new Map<string, string | undefined>();
+  for (const check of loaded.config.monitoring?.checks ?? []) {
+    if (check.heartbeat === undefined) continue;
+    const value = check.key === undefined ? undefined : loaded.secrets.values.get(check.key);
+    if (check.key !== undefined && !PING_KEY_PATTERN.test(value ?? "")) {
+      throw new UserError({
+        code: "agent.ping_key",
+        message: `the secret ${check.key} (the ping key of check ${check.name}) is ${value === undefined ? "not set" : "not 16 to 200 letters, digits, - or _"}`,
+        hint: `slipway secrets generate ${check.key}, or leave key out and the host makes one`,
+      });
+    }
+    keys.set(check.name, value);
+  }
+  return keys;
+}
+
+/** The ping keys on the first host (0600): a secret's value, or one made there once. */
+async function putPingKeys(
+  transport: Transport,
+  site: string,
+  keys: ReadonlyMap<string, string | undefined>,
+): Promise<boolean> {
+  let changed = false;
+  for (const [check, value] of keys) {
+    const path = pingKeyPath(site, check);
+    if (value !== undefined) {
+      changed = (await put(transport, path, value)) || changed;
+    } else if ((await transport.run(["test", "-s", path], { check: false })).code !== 0) {
+      await transport.upload(path, generateSecret(32), { mode: 0o600 });
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 /** The bundle's files in bundle/, and no others (old chunks go); true when any changed. */

@@ -32,17 +32,49 @@ export function fragmentPath(site: string): string {
   return `${AGENT_DIR}/conf.d/${site}.json`;
 }
 
-/** This app's part of the agent's configuration. */
-export function planFragment(site: string, monitoring: Monitoring): AgentFragment {
-  const checks: CheckConfig[] = monitoring.checks.map((check) => {
+/** Where a heartbeat check's ping key lives on the host (0600), read by the agent at start. */
+export function pingKeyPath(site: string, check: string): string {
+  return `${AGENT_DIR}/heartbeats/${site}/${check}`;
+}
+
+/**
+ * A heartbeat's ping URLs: by the agent's name from the app's containers (its networks), and by
+ * its container's address on the proxy's network from the host itself (the API is published on
+ * no port of the host). Add /fail for a failed run.
+ */
+export function pingUrls(
+  key: string,
+  containerAddress: string | undefined,
+): { network: string; host: string | undefined } {
+  const path = `/ping/${key}`;
+  return {
+    network: `http://${AGENT_CONTAINER}:${AGENT_PORT}${path}`,
+    host: containerAddress ? `http://${containerAddress}:${AGENT_PORT}${path}` : undefined,
+  };
+}
+
+/**
+ * This app's part of the agent's configuration. Heartbeat checks go to the first host's agent
+ * only (`primary`): a cron job pings one agent, and the others would miss its pings.
+ */
+export function planFragment(
+  site: string,
+  monitoring: Monitoring,
+  options: { primary?: boolean } = {},
+): AgentFragment {
+  const primary = options.primary ?? true;
+  const kept = monitoring.checks.filter((check) => primary || check.heartbeat === undefined);
+  const checks: CheckConfig[] = kept.map((check) => {
+    // A heartbeat's grace already waited: a miss or a fail ping opens at once, a ping resolves.
+    const once = check.heartbeat !== undefined;
     const common = {
       name: check.name,
       ...(check.slo === undefined ? {} : { slo: check.slo }),
       interval_ms: check.interval,
       timeout_ms: check.timeout,
       alerting: {
-        open_after: check.open_after,
-        resolve_after: check.resolve_after,
+        open_after: check.open_after ?? (once ? 1 : 3),
+        resolve_after: check.resolve_after ?? (once ? 1 : 2),
         remind_ms: check.remind,
         flap_changes: 6,
         flap_window_ms: 1_800_000,
@@ -55,8 +87,20 @@ export function planFragment(site: string, monitoring: Monitoring): AgentFragmen
         kind: "http",
         url: check.url,
         status: [200, 399],
-        follow_redirects: 0,
+        follow_redirects: check.follow_redirects,
         ...(check.keyword === undefined ? {} : { keyword: check.keyword }),
+        ...(check.max_latency === undefined ? {} : { max_latency_ms: check.max_latency }),
+        ...(check.p95 === undefined ? {} : { p95_ms: check.p95 }),
+        p95_answers: check.p95_answers,
+      };
+    }
+    if (check.heartbeat !== undefined) {
+      return {
+        ...common,
+        kind: "heartbeat",
+        period_ms: check.heartbeat,
+        grace_ms: check.grace,
+        key_file: pingKeyPath(site, check.name),
       };
     }
     if (check.dns !== undefined) {

@@ -2,7 +2,8 @@
  * For teams who outgrow the agent's own alerting: a Prometheus scrape job for the agents and
  * alert rules that say what the agent says, from the metrics it exports. A check is down for
  * the same time the agent waits before opening an incident (open_after × interval); a check with
- * an slo gets the same two burn-rate pairs (budget.ts). `promtool check` accepts both. Pure.
+ * an slo gets the same two burn-rate pairs (budget.ts), one with a p95 limit its latency rule.
+ * `promtool check` accepts both. Pure.
  */
 import { stringify } from "yaml";
 import { type AgentFragment, BURN_WINDOWS } from "../agent/index.ts";
@@ -54,7 +55,20 @@ export function renderPrometheus(
       labels,
       annotations: { summary: `${name} is down` },
     };
-    if (check.slo === undefined) return [down];
+    // The agent takes the p95 of the last answers; Prometheus has the last answer's time at each
+    // scrape: over the same span, close to the same.
+    const slow =
+      check.kind === "http" && check.p95_ms !== undefined
+        ? [
+            {
+              alert: "SlipwayLatencyP95",
+              expr: `quantile_over_time(0.95, slipway_check_last_duration_seconds{${selector}}[${promDuration(check.p95_answers * check.interval_ms)}]) > ${check.p95_ms / 1000}`,
+              labels: { ...labels, severity: "warning" },
+              annotations: { summary: `${name} answers slower than ${check.p95_ms}ms (p95)` },
+            },
+          ]
+        : [];
+    if (check.slo === undefined) return [down, ...slow];
     const budget = 1 - check.slo / 100;
     const ratio = (windowMs: number) => {
       const w = promDuration(windowMs);
@@ -68,7 +82,7 @@ export function renderPrometheus(
         summary: `${name} burns its ${check.slo}% error budget ${window.rate}x too fast over ${promDuration(window.long)} and ${promDuration(window.short)}`,
       },
     }));
-    return [down, ...burns];
+    return [down, ...slow, ...burns];
   });
   return {
     config: stringify(config),

@@ -2,26 +2,32 @@
  * Error-budget burn through the agent process: with an hour of good history in its store, a
  * target that starts failing opens the check's incident after 3 failures, and the budget's alert
  * only once the 6 hours and the 30 minutes both burn 6 times the 99.9% budget (the 5th failure
- * against 720 good runs): a ticket, "<check> error budget", to the webhook.
+ * against 720 good runs): a ticket, "<check> error budget", to the webhook; once the hour and 5
+ * minutes burn 14.4x (the 11th failure), the same incident becomes critical, notified at once.
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Store } from "../../src/agent/index.ts";
 import { startAgentProcess } from "../support/agent-process.ts";
+import {
+  listen,
+  type NoticeReceiver,
+  type ReceivedNotice,
+  startNoticeReceiver,
+} from "../support/notice-receiver.ts";
 
 describe("error-budget burn alerts in the agent process", () => {
   let dir: string;
   let target: Server;
-  let receiver: Server;
+  let receiver: NoticeReceiver;
   let agent: ChildProcess;
   let output = () => "";
-  const notices: { check: string; message: string; severity: string; at: number }[] = [];
+  let notices: ReceivedNotice[] = [];
   const failures: number[] = [];
 
   before(async () => {
@@ -30,23 +36,9 @@ describe("error-budget burn alerts in the agent process", () => {
       failures.push(Date.now());
       res.writeHead(503).end();
     });
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => {
-        body += c;
-      });
-      req.on("end", () => {
-        const notice = JSON.parse(body) as { check: string; message: string; severity: string };
-        notices.push({ ...notice, at: Date.now() });
-        res.end();
-      });
-    });
-    const listen = (server: Server) =>
-      new Promise<number>((resolve) =>
-        server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
-      );
+    receiver = await startNoticeReceiver();
+    notices = receiver.notices;
     const targetPort = await listen(target);
-    const receiverPort = await listen(receiver);
 
     // The last hour: a good run every 5 seconds.
     const store = new Store(join(dir, "agent.db"));
@@ -71,7 +63,7 @@ describe("error-budget burn alerts in the agent process", () => {
             alerting: { open_after: 3, resolve_after: 2, remind_ms: 0 },
           },
         ],
-        notifiers: [{ name: "hook", kind: "webhook", url: `http://127.0.0.1:${receiverPort}/` }],
+        notifiers: [{ name: "hook", kind: "webhook", url: receiver.url }],
       },
     });
     agent = started.child;
@@ -105,6 +97,36 @@ describe("error-budget burn alerts in the agent process", () => {
     assert.match(
       budget.message,
       /^web error budget: burning the 99\.9% error budget \d+\.\dx over 6h \(and \d+\.\dx over 30m\)$/,
+    );
+  });
+
+  it("escalates the same incident to critical once the hour and 5 minutes burn 14.4x", async () => {
+    const deadline = Date.now() + 15_000;
+    const budget = () => notices.filter((n) => n.check === "web error budget");
+    while (!budget().some((n) => n.event === "escalate")) {
+      assert.ok(Date.now() < deadline, `no escalation; got ${JSON.stringify(notices)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const [opened, escalated] = budget();
+    assert.deepEqual(
+      [opened?.event, opened?.severity, escalated?.event, escalated?.severity],
+      ["open", "warning", "escalate", "critical"],
+    );
+    assert.equal(escalated?.incident?.id, opened?.incident?.id, "the same incident");
+    assert.match(
+      escalated?.message ?? "",
+      /^web error budget is now critical \(was warning\): burning the 99\.9% error budget \d+\.\dx over 1h \(and \d+\.\dx over 5m\)$/,
+    );
+    // 11 of 731 runs is 1.5%, 15x the budget over the hour; 10 would be 13.9x.
+    const failedBefore = failures.filter((t) => t <= (escalated?.at ?? 0)).length;
+    assert.ok(failedBefore >= 11, `escalated after ${failedBefore} failures`);
+    // The store holds one budget incident, critical now (a reader beside the running agent).
+    const store = new Store(join(dir, "agent.db"));
+    const incidents = store.incidents().filter((i) => i.check === "web error budget");
+    store.close();
+    assert.deepEqual(
+      incidents.map((i) => [i.id, i.severity, i.resolvedAt]),
+      [[opened?.incident?.id, "critical", null]],
     );
   });
 });

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SMTPServer } from "smtp-server";
-import { signature } from "../../src/agent/index.ts";
+import { type Incident, signature } from "../../src/agent/index.ts";
 import { startAgentProcess } from "../support/agent-process.ts";
 
 const TOKEN = "agent-token-0123456789";
@@ -259,6 +259,16 @@ describe("the agent process against a real target and a real webhook receiver", 
     assert.equal(events("open").length, 1, "no second incident after the restart");
     const checks = (await api("GET", "/api/checks")).json() as { name: string; mttr_ms: number }[];
     assert.ok((checks.find((c) => c.name === "web")?.mttr_ms ?? 0) > 0, "mean time to recovery");
+    // The same from the resolved incidents, per check and per service.
+    const resolved = ((await api("GET", "/api/incidents")).json() as Incident[]).filter(
+      (i) => i.resolvedAt !== null,
+    );
+    const took = resolved.map((i) => (i.resolvedAt ?? 0) - i.openedAt);
+    const mean = Math.round(took.reduce((a, b) => a + b, 0) / took.length);
+    assert.deepEqual((await api("GET", "/api/mttr")).json(), {
+      checks: [{ check: "web", service: "hello", incidents: resolved.length, mttr_ms: mean }],
+      services: [{ service: "hello", incidents: resolved.length, mttr_ms: mean }],
+    });
   });
 
   it("a silence keeps the incident record but sends nothing", async () => {

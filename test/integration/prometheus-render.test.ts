@@ -1,7 +1,7 @@
 /**
  * `slipway render prometheus` against the real promtool: the rendered prometheus.yml and alert
  * rules pass `promtool check config` and `promtool check rules`, and the rules' thresholds are
- * the agent's (a check down for open_after × interval, the burn rates of an slo).
+ * the agent's (a check down for open_after × interval, the burn rates of an slo, a p95 limit).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -33,7 +33,7 @@ describe("slipway render prometheus, checked by promtool", { skip }, () => {
         "  web: [127.0.0.1]",
         "monitoring:",
         "  checks:",
-        '    - { name: web, url: "http://slipway-proxy/up", interval: 30s, open_after: 3, slo: 99.9 }',
+        '    - { name: web, url: "http://slipway-proxy/up", interval: 30s, open_after: 3, slo: 99.9, p95: 500ms }',
         '    - { name: db, tcp: "hello-db:5432", interval: 1m, open_after: 2 }',
         "",
       ].join("\n"),
@@ -66,7 +66,7 @@ describe("slipway render prometheus, checked by promtool", { skip }, () => {
       },
     );
     assert.equal(rules.status, 0, `${rules.stdout}${rules.stderr}`);
-    assert.match(rules.stdout + rules.stderr, /SUCCESS: 8 rules found/);
+    assert.match(rules.stdout + rules.stderr, /SUCCESS: 9 rules found/);
     const checked = spawnSync(PROMTOOL, ["check", "config", join(out, "prometheus.yml")], {
       encoding: "utf8",
     });
@@ -94,6 +94,17 @@ describe("slipway render prometheus, checked by promtool", { skip }, () => {
         ['slipway_check_up{check="hello/host-disk"} == 0', "5m"],
         ['slipway_check_up{check="hello/host-load"} == 0', "5m"],
       ],
+    );
+    const slow = group?.rules.filter((r) => r.alert === "SlipwayLatencyP95") ?? [];
+    assert.deepEqual(
+      slow.map((r) => [r.expr, r.labels.severity]),
+      [
+        [
+          'quantile_over_time(0.95, slipway_check_last_duration_seconds{check="hello/web"}[10m]) > 0.5',
+          "warning",
+        ],
+      ],
+      "the p95 over the last 20 answers of 30 s",
     );
     const burns = group?.rules.filter((r) => r.alert === "SlipwayErrorBudgetBurn") ?? [];
     assert.deepEqual(

@@ -12,6 +12,7 @@ type Connections = import("../../transport/index.ts").Connections;
 
 type CheckRow = import("../../agent/index.ts").CheckView & { mttr_ms: number | null };
 type IncidentRow = import("../../agent/index.ts").Incident;
+type RecoveryReport = import("../../agent/index.ts").RecoveryReport;
 
 /** The app's name on the agent (its site, as deploys name it); its checks are "<site>/<check>". */
 async function site(loaded: Loaded): Promise<string> {
@@ -122,8 +123,16 @@ export async function status(context: CommandContext): Promise<number> {
       context.print("no checks: add them under monitoring.checks, then slipway agent install");
     } else {
       for (const r of rows) {
-        const last = r.lastAt === null ? "not run yet" : `${r.lastDetail} in ${r.lastMs}ms`;
-        const incident = r.incidentId === null ? "" : `, incident #${r.incidentId} open`;
+        const last =
+          r.lastAt === null
+            ? r.kind === "heartbeat"
+              ? "no ping yet"
+              : "not run yet"
+            : r.kind === "heartbeat"
+              ? `${r.lastDetail} at ${new Date(r.lastAt).toISOString()}`
+              : `${r.lastDetail} in ${r.lastMs}ms`;
+        const incident =
+          r.incidentId === null ? "" : `, incident #${r.incidentId} open (${r.severity})`;
         context.print(
           `${r.host} ${r.name}: ${r.status}${r.flapping ? " (flapping)" : ""}, ${last}${incident}`,
         );
@@ -165,6 +174,13 @@ export async function incidents(
       context.print(
         `${i.host} #${i.id} ${i.check} (${i.severity}): ${i.cause}, since ${since}, ${state}`,
       );
+    }
+    if (options.all === true) {
+      const { recoveryLine } = await import("../../monitor/index.ts");
+      for (const { host, value } of await ask(loaded, connections, "GET", "/api/mttr")) {
+        const line = recoveryLine(prefix, value as RecoveryReport);
+        if (line) context.print(`${host} ${line}`);
+      }
     }
     return ExitCode.ok;
   });
@@ -226,18 +242,115 @@ export async function silence(
     });
   }
   const minutes = Math.max(1, Math.round(ms / 60_000));
+  // A maintenance window: from a later time (RFC 3339, or HH:MM today here).
+  let startsAt: number | undefined;
+  if (typeof options.from === "string") {
+    const { windowStart } = await import("../../monitor/index.ts");
+    const start = windowStart(options.from, minutes * 60_000, new Date());
+    if ("problem" in start) {
+      throw new UserError({
+        code: "monitor.silence_from",
+        message: start.problem,
+        hint: start.hint,
+        exitCode: ExitCode.usage,
+      });
+    }
+    startsAt = start.at;
+  }
   return withConnections(context, async (loaded, connections) => {
     const [check] = args;
     // "<site>/" (a name ending in "/") covers every check of the app, its host checks too.
     const app = await site(loaded);
     const names = [check ? `${app}/${check}` : `${app}/`];
     const reason = typeof options.reason === "string" ? options.reason : "silenced from the CLI";
+    const from = startsAt === undefined ? {} : { starts_at: new Date(startsAt).toISOString() };
     for (const name of names) {
-      await ask(loaded, connections, "POST", "/api/silences", { check: name, minutes, reason });
+      await ask(loaded, connections, "POST", "/api/silences", {
+        check: name,
+        minutes,
+        reason,
+        ...from,
+      });
     }
+    const when = startsAt === undefined ? "" : ` from ${new Date(startsAt).toISOString()}`;
     context.print(
-      `${check ?? `every check of ${app}`}: no notifications for ${minutes} minutes (incidents are still recorded)`,
+      `${check ?? `every check of ${app}`}: no notifications${when} for ${minutes} minutes (incidents are still recorded)`,
     );
+    return ExitCode.ok;
+  });
+}
+
+/**
+ * `slipway monitor ping-url CHECK`: a heartbeat's URLs, key and all. The key is a secret, so it
+ * is printed only here, on request, straight to stdout (past the redactor, which would hide a
+ * key that is a secret), and never to the reporter's log.
+ */
+export async function pingUrl(
+  context: CommandContext,
+  _options: Record<string, unknown>,
+  args: string[],
+): Promise<number> {
+  const { appHosts, AGENT_CONTAINER, pingKeyPath, pingUrls } = await import(
+    "../../monitor/index.ts"
+  );
+  return withConnections(context, async (loaded, connections) => {
+    const name = args[0] ?? "";
+    const heartbeats = (loaded.config.monitoring?.checks ?? []).filter(
+      (c) => c.heartbeat !== undefined,
+    );
+    const check = heartbeats.find((c) => c.name === name);
+    if (!check) {
+      throw new UserError({
+        code: "monitor.not_heartbeat",
+        message: `${loaded.file} has no heartbeat check named ${JSON.stringify(name)}`,
+        hint:
+          heartbeats.length > 0
+            ? `its heartbeat checks: ${heartbeats.map((c) => c.name).join(", ")}`
+            : "add one under monitoring.checks: { name: backup, heartbeat: 1d }",
+        exitCode: ExitCode.usage,
+      });
+    }
+    const [host] = appHosts(loaded);
+    if (!host) throw new Error("the app has no hosts");
+    const transport = connections.get(host);
+    const { PROXY_NETWORK } = await import("../../proxy/index.ts");
+    let key = check.key === undefined ? undefined : loaded.secrets.values.get(check.key);
+    if (key === undefined) {
+      const read = await transport.run(["cat", "--", pingKeyPath(await site(loaded), name)], {
+        check: false,
+      });
+      if (read.code !== 0) {
+        throw new UserError({
+          code: "monitor.no_ping_key",
+          message: `${host}: the agent has no ping key for ${name} yet`,
+          hint: "slipway agent install makes it",
+        });
+      }
+      key = read.stdout.trim();
+    }
+    const inspect = await transport.run(
+      [
+        "docker",
+        "inspect",
+        "--format",
+        `{{with index .NetworkSettings.Networks ${JSON.stringify(PROXY_NETWORK)}}}{{.IPAddress}}{{end}}`,
+        AGENT_CONTAINER,
+      ],
+      { check: false },
+    );
+    const urls = pingUrls(key, inspect.code === 0 ? inspect.stdout.trim() : undefined);
+    if (context.flags.json) {
+      process.stdout.write(`${JSON.stringify({ agent: host, ...urls }, null, 2)}\n`);
+      return ExitCode.ok;
+    }
+    const lines = [
+      `${name} on the agent of ${host} (add /fail to report a failed run):`,
+      `  from the app's containers: ${urls.network}`,
+      urls.host === undefined
+        ? "  from the host: the agent is not running"
+        : `  from the host itself:     ${urls.host} (until the agent's container is made anew)`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
     return ExitCode.ok;
   });
 }

@@ -96,6 +96,75 @@ describe("alert rules", () => {
     assert.equal(state.incident?.id, 1);
   });
 
+  it("a graver failure escalates the open incident once, at once; it never goes back down", () => {
+    const warning = { ...policy, open_after: 1, resolve_after: 1, severity: "warning" as const };
+    let state = initialState();
+    const events: AlertEvent[] = [];
+    const feed = (ok: boolean, at: number, severity?: "critical" | "warning") => {
+      const out = observe(
+        state,
+        { ok, at, detail: `d${at}`, ...(severity ? { severity } : {}) },
+        warning,
+        { assignId: () => 7 },
+      );
+      state = out.state;
+      events.push(...out.events);
+    };
+    feed(false, 1_000);
+    assert.deepEqual(state.incident, {
+      id: 7,
+      openedAt: 1_000,
+      lastNotifiedAt: 1_000,
+      severity: "warning",
+    });
+    feed(false, 2_000, "critical");
+    feed(false, 3_000, "critical");
+    feed(false, 4_000, "warning");
+    assert.deepEqual(events.slice(1), [
+      {
+        kind: "escalate",
+        at: 2_000,
+        incidentId: 7,
+        openedAt: 1_000,
+        from: "warning",
+        to: "critical",
+        silenced: false,
+      },
+    ]);
+    assert.deepEqual(state.incident, {
+      id: 7,
+      openedAt: 1_000,
+      lastNotifiedAt: 2_000,
+      severity: "critical",
+    });
+    feed(true, 5_000);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ["open", "escalate", "resolve"],
+    );
+    // Opened critical from the start: nothing to escalate.
+    const direct = observe(
+      initialState(),
+      { ok: false, at: 1, detail: "x", severity: "critical" },
+      warning,
+      {
+        assignId: () => 1,
+      },
+    );
+    assert.equal(direct.state.incident?.severity, "critical");
+    // A state saved before severities (no severity): the policy's, so a critical failure escalates.
+    const old = observe(
+      { ...initialState(), status: "down", incident: { id: 3, openedAt: 0, lastNotifiedAt: 0 } },
+      { ok: false, at: 10, detail: "x", severity: "critical" },
+      warning,
+      { assignId: () => 4, silencedUntil: 100 },
+    );
+    assert.deepEqual(
+      old.events.map((e) => [e.kind, e.silenced]),
+      [["escalate", true]],
+    );
+  });
+
   it("a steady check's state stops changing (so it is not written again)", () => {
     const a = run("+++++").state;
     const b = run("++++++++++").state;

@@ -1,4 +1,4 @@
-/** The agent's store: silences of one check, of one app ("hello/"), of all; ending one. */
+/** The agent's store: silences of one check, of one app ("hello/"), of all, windows to come; ending one. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Store } from "../../../src/agent/index.ts";
@@ -14,10 +14,19 @@ describe("silences in the agent's store", () => {
     assert.equal(store.silencedUntil("notes/web", 2_000), 5_000);
     assert.equal(store.silencedUntil("notes/db", 2_000), undefined);
     assert.equal(store.silencedUntil("hello/web", 500), undefined, "before it starts");
+    const window = store.addSilence("later/web", 5_000, 6_000, "window");
+    assert.equal(store.silencedUntil("later/web", 4_999), undefined, "a window to come");
+    assert.equal(store.silencedUntil("later/web", 5_000), 6_000);
     assert.deepEqual(
-      store.activeSilences(2_000).map((s) => s.check),
-      ["hello/", "notes/web"],
+      store.activeSilences(2_000).map((s) => [s.check, s.startsAt, s.endsAt]),
+      [
+        ["hello/", 1_000, 9_000],
+        ["notes/web", 1_000, 5_000],
+        ["later/web", 5_000, 6_000],
+      ],
     );
+    assert.equal(store.endSilence(window, 2_000), true, "called off before it starts");
+    assert.equal(store.silencedUntil("later/web", 5_500), undefined);
     assert.equal(store.endSilence(app, 3_000), true);
     assert.equal(store.endSilence(app, 3_000), false, "already ended");
     assert.equal(store.silencedUntil("hello/web", 3_500), undefined);

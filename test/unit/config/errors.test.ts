@@ -482,8 +482,8 @@ monitoring:
     assert.deepEqual(
       issues.map((i) => `${i.line} ${i.path} ${i.message}`),
       [
-        "9 monitoring.checks[0].url a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name)",
-        "10 monitoring.checks[1].url a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name)",
+        "9 monitoring.checks[0].url a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name), heartbeat (a period)",
+        "10 monitoring.checks[1].url a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name), heartbeat (a period)",
         "11 monitoring.checks[2].name host-cpu is a name of the host checks (host-cpu, host-memory, host-disk, host-load)",
         "13 monitoring.checks[4].name two checks are named twice",
         "13 monitoring.checks[4].keyword keyword is for HTTP checks",

@@ -10,6 +10,7 @@ import {
   agentContainer,
   apiArgv,
   notifierSecretName,
+  pingUrls,
   planFragment,
 } from "../../../src/monitor/index.ts";
 import { issuesOf, load, MINIMAL } from "../config/helpers.ts";
@@ -73,6 +74,144 @@ monitoring:
         ["host-memory", 85, 10],
         ["host-disk", 80, 10],
         ["host-load", 2, 10],
+      ],
+    );
+  });
+
+  it("puts heartbeat checks on the first host only, opening on one miss, their key in a file", async () => {
+    const loaded = await load({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  host: false
+  checks:
+    - { name: backup, heartbeat: 1d, grace: 1h, key: BACKUP_PING }
+    - { name: queue, heartbeat: 5m, open_after: 2 }
+    - { name: web, url: "http://slipway-proxy/up" }
+`,
+      ".slipway/secrets": "BACKUP_PING=Zx8_k2-abcdefghijklmnop\n",
+    });
+    const monitoring = loaded.config.monitoring;
+    assert.ok(monitoring);
+    const fragment = planFragment("hello", monitoring);
+    assert.ok(fragmentSchema.safeParse(fragment).success, JSON.stringify(fragment));
+    assert.deepEqual(
+      fragment.checks.map((c) => [
+        c.name,
+        c.kind,
+        c.kind === "heartbeat" ? [c.period_ms, c.grace_ms, c.key_file] : [],
+        c.alerting.open_after,
+        c.alerting.resolve_after,
+      ]),
+      [
+        [
+          "backup",
+          "heartbeat",
+          [86_400_000, 3_600_000, "/var/lib/slipway/agent/heartbeats/hello/backup"],
+          1,
+          1,
+        ],
+        [
+          "queue",
+          "heartbeat",
+          [300_000, 300_000, "/var/lib/slipway/agent/heartbeats/hello/queue"],
+          2,
+          1,
+        ],
+        ["web", "http", [], 3, 2],
+      ],
+    );
+    assert.ok(!JSON.stringify(fragment).includes("Zx8_k2"), "a key in the fragment");
+    assert.equal(
+      loaded.secrets.values.get("BACKUP_PING"),
+      "Zx8_k2-abcdefghijklmnop",
+      "the ping key's secret is resolved for install",
+    );
+    assert.deepEqual(
+      planFragment("hello", monitoring, { primary: false }).checks.map((c) => c.name),
+      ["web"],
+    );
+    assert.deepEqual(pingUrls("Zx8_k2-abcdefghijklmnop", "10.89.0.7"), {
+      network: "http://slipway-agent:9465/ping/Zx8_k2-abcdefghijklmnop",
+      host: "http://10.89.0.7:9465/ping/Zx8_k2-abcdefghijklmnop",
+    });
+    assert.equal(pingUrls("k", undefined).host, undefined);
+  });
+
+  it("refuses a heartbeat with another kind, a key elsewhere, or a period past 10 days", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  checks:
+    - { name: both, heartbeat: 1h, url: "http://slipway-proxy/up" }
+    - { name: keyed, tcp: "hello-db:5432", key: SOME_KEY }
+    - { name: long, heartbeat: 11d, grace: 0s }
+`,
+      ".slipway/secrets": "SOME_KEY=abcdefghijklmnopqrst\n",
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.path}: ${i.message}`),
+      [
+        "monitoring.checks[0].url: a check needs exactly one of url (HTTP), tcp or tls (HOST:PORT), dns (a name), heartbeat (a period)",
+        "monitoring.checks[1].key: key is for heartbeat checks",
+        "monitoring.checks[2].heartbeat: heartbeat must be from 1s to 10d",
+      ],
+    );
+    const unset = await issuesOf({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  checks:
+    - { name: nightly, heartbeat: 1d, key: NIGHTLY_PING }
+`,
+    });
+    assert.deepEqual(
+      unset.map((i) => `${i.path}: ${i.message}`),
+      [
+        'monitoring.checks[0].key: secret "NIGHTLY_PING" is not set: looked in .slipway/secrets (no such file)',
+      ],
+    );
+  });
+
+  it("passes an HTTP check's latency limits and redirects on, and refuses them elsewhere", async () => {
+    const loaded = await load({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  host: false
+  checks:
+    - { name: web, url: "http://slipway-proxy/up", max_latency: 2s, p95: 500ms, p95_answers: 30, follow_redirects: 2 }
+    - { name: plain, url: "http://slipway-proxy/" }
+`,
+    });
+    const monitoring = loaded.config.monitoring;
+    assert.ok(monitoring);
+    const fragment = planFragment("hello", monitoring);
+    assert.ok(fragmentSchema.safeParse(fragment).success, JSON.stringify(fragment));
+    assert.deepEqual(
+      fragment.checks.map((c) =>
+        c.kind === "http"
+          ? [c.name, c.max_latency_ms, c.p95_ms, c.p95_answers, c.follow_redirects]
+          : [],
+      ),
+      [
+        ["web", 2_000, 500, 30, 2],
+        ["plain", undefined, undefined, 20, 0],
+      ],
+    );
+    const issues = await issuesOf({
+      "slipway.yml": `${MINIMAL.trimEnd()}
+monitoring:
+  checks:
+    - { name: db, tcp: "hello-db:5432", p95: 500ms, follow_redirects: 1 }
+    - { name: slow, url: "http://slipway-proxy/", max_latency: 10s }
+    - { name: few, url: "http://slipway-proxy/", p95_answers: 5 }
+`,
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.path}: ${i.message}`),
+      [
+        "monitoring.checks[0].p95: p95 is for HTTP checks",
+        "monitoring.checks[0].follow_redirects: follow_redirects is for HTTP checks",
+        "monitoring.checks[1].max_latency: max_latency must be shorter than timeout",
+        "monitoring.checks[2].p95_answers: p95_answers is for checks with p95",
       ],
     );
   });
