@@ -8,7 +8,9 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
 import { http } from "./builtins.ts";
+import type { AgentConfig } from "./config.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import { answerSettings } from "./settings-api.ts";
 import { renderStatusPage, type StatusModel, statusModel } from "./status-page.ts";
 import type { Store } from "./store.ts";
 
@@ -23,6 +25,8 @@ export interface ApiOptions {
   host: string;
   /** Serve /status without the token. */
   publicStatus: boolean;
+  /** The configuration from the files (the write API's overrides are in the store). */
+  config: AgentConfig;
 }
 
 export function createApi(options: ApiOptions): Server {
@@ -129,6 +133,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
       check: check ?? null,
       until: new Date(now + minutes * 60_000).toISOString(),
     });
+    return;
+  }
+  const settings = await answerSettings(req.method ?? "", url.pathname, () => readJson(req), o);
+  if (settings) {
+    json(res, settings.status, settings.value);
     return;
   }
   if (route === "POST /api/test-notify") {

@@ -2,7 +2,7 @@
  * Monitoring from the CLI: installs the agent (src/agent) on the app's hosts with this app's
  * checks and notifiers, and talks to its API over SSH.
  */
-export { callAgent, callAgentRaw } from "./api.ts";
+export { type ApiMethod, callAgent, callAgentRaw, planApiRequest } from "./api.ts";
 export { agentBundle, appHosts, installAgent } from "./install.ts";
 export {
   AGENT_CONTAINER,
