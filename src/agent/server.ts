@@ -1,6 +1,6 @@
 /**
  * The agent's HTTP API, on loopback or the private network only: /healthz for anyone; /status
- * (the status page) for anyone when it is public; /metrics, /api/* and a private /status need
+ * (the status page) and /api/status for anyone when it is public; /metrics, /api/* and a private /status need
  * `Authorization: Bearer <token>` (compared in constant time). Without a token configured,
  * everything else is refused: an agent is never open by mistake.
  */
@@ -47,6 +47,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
   }
   if (route === "GET /status" && o.publicStatus) {
     page(res, o);
+    return;
+  }
+  // The page's JSON is as public as the page (a status domain serves both).
+  if (route === "GET /api/status" && o.publicStatus) {
+    json(res, 200, model(o));
     return;
   }
   if (!authorized(req, o.token)) {

@@ -28,6 +28,7 @@ import {
   notifierSecretPath,
   planFragment,
 } from "./plan.ts";
+import { placeStatusSite, proxyRuns } from "./status-domain.ts";
 
 const SPEC_LABEL = "slipway.agent.spec";
 const READY_MS = 30_000;
@@ -71,6 +72,11 @@ export async function installAgent(
   const engine = await detectLocalEngine().catch(() => undefined);
   const registry = registryLogin(loaded);
   const results = [];
+  const proxied = new Set(
+    rolesInOrder(loaded.config)
+      .filter((role) => role.proxied)
+      .flatMap((role) => role.hosts),
+  );
   for (const host of appHosts(loaded)) {
     const transport = connections.get(host);
     const say = (m: string) => reporter.info(`${host} agent: ${m}`);
@@ -110,6 +116,7 @@ export async function installAgent(
     await connectNetwork(transport, privateNetwork(site));
     await waitReady(transport);
     say(outcome === "unchanged" ? "up to date, running" : `${outcome}, answering`);
+    if (proxied.has(host)) await statusSite(transport, site, monitoring.status_domain, say);
     results.push({ host, outcome });
   }
   return results;
@@ -166,6 +173,25 @@ async function connectNetwork(transport: Transport, network: string): Promise<vo
   );
   if (joined.stdout.includes(`"${network}"`)) return;
   await transport.run(["docker", "network", "connect", network, AGENT_CONTAINER]);
+}
+
+/** monitoring.status_domain in this host's proxy, when the proxy runs here. */
+async function statusSite(
+  transport: Transport,
+  site: string,
+  domain: string | undefined,
+  say: (m: string) => void,
+): Promise<void> {
+  if (!(await proxyRuns(transport))) {
+    if (domain !== undefined)
+      say(
+        `the proxy does not run here yet: ${domain} after the first deploy (then agent install again)`,
+      );
+    return;
+  }
+  const outcome = await placeStatusSite(transport, site, domain, {});
+  if (outcome !== "none" && outcome !== "unchanged")
+    say(`status page on ${domain ?? "its domain"}: ${outcome}`);
 }
 
 async function waitReady(transport: Transport): Promise<void> {

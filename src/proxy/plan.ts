@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { BugError } from "../errors/index.ts";
 import { ensure, run, type Step, upload } from "../plan/index.ts";
 import { type Argv, chain } from "../transport/index.ts";
-import { checkDir, checkImage } from "./checks.ts";
+import { checkDir, checkImage, checkName } from "./checks.ts";
 import {
   PROXY_CONTAINER,
   PROXY_DIR,
@@ -15,7 +15,14 @@ import {
   type ProxySite,
   type UpstreamTarget,
 } from "./model.ts";
-import { renderNginxConf, renderSite, renderUpstream, upstreamName } from "./render.ts";
+import {
+  renderNginxConf,
+  renderSite,
+  renderStatusSite,
+  renderUpstream,
+  type StatusSite,
+  upstreamName,
+} from "./render.ts";
 
 const FILE_MODE = 0o644;
 const SWITCH_TIMEOUT_MS = 60_000;
@@ -261,6 +268,39 @@ export function planProxySwitch(
         RELOAD_SCRIPT,
       ],
       { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS },
+    ),
+  ];
+}
+
+/** The status page's server block's file name (a dot: no site's name has one). */
+export function statusSiteName(site: string): string {
+  return `status.${checkName("site", site)}`;
+}
+
+/**
+ * Puts a status domain's server block in place as the upstream switch does: `nginx -t` first, the
+ * previous file back and exit 1 when it refuses, then the graceful reload.
+ */
+export function planStatusSite(
+  site: string,
+  status: StatusSite,
+  options: ProxyOptions = {},
+): Step[] {
+  const name = statusSiteName(site);
+  return [
+    run(
+      `status page on ${status.domain}`,
+      [
+        "sh",
+        "-c",
+        SWITCH_SCRIPT,
+        "sh",
+        `${hostDir(options)}/sites`,
+        name,
+        PROXY_CONTAINER,
+        RELOAD_SCRIPT,
+      ],
+      { stdin: renderStatusSite(status, options), timeoutMs: SWITCH_TIMEOUT_MS },
     ),
   ];
 }
