@@ -209,6 +209,10 @@ function buildProgram(): Command {
     .description("the agent's logs on each host")
     .addOption(new Option("--tail <n>", "the last n lines (default 100)"))
     .action(lazy(monitorCommands, "agentLogs"));
+  agent
+    .command("upgrade")
+    .description("this Slipway's agent on each host, its state kept; reports from → to")
+    .action(lazy(() => import("./commands/agent-api.ts"), "upgrade"));
   const monitor = program
     .command("monitor")
     .description(

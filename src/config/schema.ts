@@ -676,7 +676,9 @@ const monitoring = z
         ? `two checks are named ${check.name}`
         : value.host !== false && check.name.startsWith("host-")
           ? `${check.name} is a name of the host checks (host-cpu, host-memory, host-disk, host-load)`
-          : undefined;
+          : check.name.startsWith("peer-")
+            ? `${check.name}: peer-<host> names the checks agents make of the app's other hosts`
+            : undefined;
       seen.add(check.name);
       if (problem) {
         ctx.addIssue({

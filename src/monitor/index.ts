@@ -3,7 +3,7 @@
  * checks and notifiers, and talks to its API over SSH.
  */
 export { type ApiMethod, callAgent, callAgentRaw, planApiRequest } from "./api.ts";
-export { agentBundle, appHosts, installAgent } from "./install.ts";
+export { agentBundle, appHosts, installAgent, upgradeAgent } from "./install.ts";
 export {
   AGENT_CONTAINER,
   AGENT_DIR,
@@ -17,3 +17,4 @@ export {
 } from "./plan.ts";
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";
 export { withRolloutSilence } from "./silence.ts";
+export { agentVersion, type UpgradeOutcome } from "./upgrade.ts";

@@ -17,6 +17,7 @@ import { PROXY_NETWORK } from "../proxy/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import { generateSecret } from "../secrets/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
+import { peerAddress, planPeerChecks } from "./peers.ts";
 import {
   AGENT_CONTAINER,
   AGENT_DIR,
@@ -29,6 +30,12 @@ import {
   planFragment,
 } from "./plan.ts";
 import { placeStatusSite, proxyRuns } from "./status-domain.ts";
+import {
+  shippedAgentVersion,
+  type UpgradeOutcome,
+  upgradeAgents,
+  VERSION_PATH,
+} from "./upgrade.ts";
 
 const SPEC_LABEL = "slipway.agent.spec";
 const READY_MS = 30_000;
@@ -67,7 +74,15 @@ export async function installAgent(
     });
   }
   const site = siteName(loaded.config.service, loaded.environment);
-  const fragment = `${JSON.stringify(planFragment(site, monitoring), null, 2)}\n`;
+  const planned = planFragment(site, monitoring);
+  const hosts = appHosts(loaded);
+  // Several hosts: each agent checks the others (peers.ts).
+  const peers =
+    hosts.length < 2
+      ? []
+      : (await Promise.all(hosts.map((h) => peerAddress(connections.get(h))))).flatMap((p) =>
+          p ? [p] : [],
+        );
   const bundle = agentBundle();
   const engine = await detectLocalEngine().catch(() => undefined);
   const registry = registryLogin(loaded);
@@ -77,12 +92,15 @@ export async function installAgent(
       .filter((role) => role.proxied)
       .flatMap((role) => role.hosts),
   );
-  for (const host of appHosts(loaded)) {
+  for (const host of hosts) {
     const transport = connections.get(host);
+    const own = { ...planned, checks: [...planned.checks, ...planPeerChecks(host, peers)] };
+    const fragment = `${JSON.stringify(own, null, 2)}\n`;
     const say = (m: string) => reporter.info(`${host} agent: ${m}`);
     await placeImage(monitoring.image, transport, engine, reporter, registry);
     let changed = false;
     changed = (await putBundle(transport, bundle)) || changed;
+    await put(transport, VERSION_PATH, `${shippedAgentVersion(bundle)}\n`);
     changed = (await put(transport, fragmentPath(site), fragment)) || changed;
     for (const notifier of monitoring.notify) {
       const secret = notifierSecretName(notifier);
@@ -120,6 +138,24 @@ export async function installAgent(
     results.push({ host, outcome });
   }
   return results;
+}
+
+/**
+ * `slipway agent upgrade`: this Slipway's agent on each host of the app, its state and
+ * configuration kept (upgrade.ts); a host already running it is left alone.
+ */
+export function upgradeAgent(
+  loaded: LoadedConfig,
+  connections: Connections,
+  reporter: Reporter,
+): Promise<UpgradeOutcome[]> {
+  const bundle = agentBundle();
+  return upgradeAgents(appHosts(loaded), connections, reporter, bundle, async (transport) => {
+    await putBundle(transport, bundle);
+    await put(transport, VERSION_PATH, `${shippedAgentVersion(bundle)}\n`);
+    await transport.run(["docker", "restart", "--time", "10", AGENT_CONTAINER]);
+    await waitReady(transport);
+  });
 }
 
 /** The bundle's files in bundle/, and no others (old chunks go); true when any changed. */

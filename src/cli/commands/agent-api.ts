@@ -1,6 +1,7 @@
 /**
- * `slipway monitor api METHOD PATH [--data JSON|-] [--host HOST]`: one request to the agent's API
- * on each host of the app (or one), through SSH and `docker exec`, so the token stays on the host.
+ * `slipway monitor api METHOD PATH [--data JSON|-] [--host HOST]` and `slipway agent upgrade`: the
+ * agent's API on each host of the app (or one) through SSH and `docker exec`, the token kept on
+ * the host; and this Slipway's agent put on each host.
  */
 import { ExitCode } from "../../errors/index.ts";
 import { withConnections } from "../connections.ts";
@@ -54,4 +55,23 @@ function parsed(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** `slipway agent upgrade`: each host's agent from its version to this Slipway's. */
+export async function upgrade(context: CommandContext): Promise<number> {
+  const { upgradeAgent } = await import("../../monitor/index.ts");
+  return withConnections(context, async (loaded, connections) => {
+    const outcomes = await upgradeAgent(loaded, connections, context.reporter);
+    if (context.flags.json) context.print(JSON.stringify(outcomes, null, 2));
+    else {
+      for (const o of outcomes) {
+        context.print(
+          o.upgraded
+            ? `${o.host}: agent ${o.from} → ${o.to}`
+            : `${o.host}: agent ${o.to}, already current`,
+        );
+      }
+    }
+    return ExitCode.ok;
+  });
 }
