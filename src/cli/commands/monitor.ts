@@ -155,7 +155,7 @@ export async function status(context: CommandContext): Promise<number> {
         const last = r.lastAt === null ? "not run yet" : `${r.lastDetail} in ${r.lastMs}ms`;
         const incident = r.incidentId === null ? "" : `, incident #${r.incidentId} open`;
         context.print(
-          `${r.host} ${r.name}: ${r.status}${r.flapping ? " (flapping)" : ""}, ${last}${incident}`,
+          `${r.host} ${r.name}: ${r.status}${r.flapping ? " (flapping)" : ""}${r.paused ? " (paused)" : ""}, ${last}${incident}`,
         );
       }
     }
