@@ -253,23 +253,23 @@ export function planProxySwitch(
   options: ProxyOptions = {},
 ): Step[] {
   const name = upstreamName(site);
-  const content = renderUpstream(site, target);
   return [
-    run(
+    switchStep(
       `switch ${name} to ${target.container}:${target.port}`,
-      [
-        "sh",
-        "-c",
-        SWITCH_SCRIPT,
-        "sh",
-        `${hostDir(options)}/upstreams`,
-        name,
-        PROXY_CONTAINER,
-        RELOAD_SCRIPT,
-      ],
-      { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS },
+      `${hostDir(options)}/upstreams`,
+      name,
+      renderUpstream(site, target),
     ),
   ];
+}
+
+/** SWITCH_SCRIPT on `dir/name.conf` with `content`: nginx -t first, the old file back if refused. */
+function switchStep(description: string, dir: string, name: string, content: string): Step {
+  return run(
+    description,
+    ["sh", "-c", SWITCH_SCRIPT, "sh", dir, name, PROXY_CONTAINER, RELOAD_SCRIPT],
+    { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS },
+  );
 }
 
 /** The status page's server block's file name (a dot: no site's name has one). */
@@ -286,21 +286,12 @@ export function planStatusSite(
   status: StatusSite,
   options: ProxyOptions = {},
 ): Step[] {
-  const name = statusSiteName(site);
   return [
-    run(
+    switchStep(
       `status page on ${status.domain}`,
-      [
-        "sh",
-        "-c",
-        SWITCH_SCRIPT,
-        "sh",
-        `${hostDir(options)}/sites`,
-        name,
-        PROXY_CONTAINER,
-        RELOAD_SCRIPT,
-      ],
-      { stdin: renderStatusSite(status, options), timeoutMs: SWITCH_TIMEOUT_MS },
+      `${hostDir(options)}/sites`,
+      statusSiteName(site),
+      renderStatusSite(status, options),
     ),
   ];
 }

@@ -16,6 +16,7 @@ import {
   type VpsBox,
 } from "../rig/index.ts";
 import { type HelloProject, helloProject, type SlipwayRun } from "../support/hello-project.ts";
+import { sshAliases } from "../support/ssh-aliases.ts";
 
 describe("agents on two hosts watch each other", {
   skip: skipUnless(rigAvailable()) || skipUnless(imagesAvailable()),
@@ -23,7 +24,6 @@ describe("agents on two hosts watch each other", {
 }, () => {
   let boxes: Record<"box-a" | "box-b", VpsBox>;
   let hello: HelloProject;
-  const aliases = ["box-a", "box-b"] as const;
 
   const ok = async (args: string[]): Promise<SlipwayRun> => {
     const run = await hello.slipway(args);
@@ -34,18 +34,7 @@ describe("agents on two hosts watch each other", {
   before(async () => {
     const [a, b] = await Promise.all([startVpsBox(), startVpsBox()]);
     boxes = { "box-a": a, "box-b": b };
-    const sshConfig = aliases
-      .map((alias) =>
-        [
-          `Host ${alias}`,
-          "  HostName 127.0.0.1",
-          `  Port ${boxes[alias].port}`,
-          "  User root",
-          `  IdentityFile ${boxes[alias].clientKey}`,
-          "",
-        ].join("\n"),
-      )
-      .join("\n");
+    const sshConfig = sshAliases(boxes);
     hello = await helloProject(a, {
       sshConfig,
       servers: ["servers:", "  web: [box-a, box-b]"],
