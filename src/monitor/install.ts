@@ -31,9 +31,9 @@ import {
 } from "./plan.ts";
 import { placeStatusSite, proxyRuns } from "./status-domain.ts";
 import {
+  agentVersions,
   shippedAgentVersion,
   type UpgradeOutcome,
-  upgradeAgents,
   VERSION_PATH,
 } from "./upgrade.ts";
 
@@ -64,6 +64,8 @@ export async function installAgent(
   loaded: LoadedConfig,
   connections: Connections,
   reporter: Reporter,
+  /** Only these hosts (agent upgrade); the others are still peers. */
+  options: { only?: readonly string[] } = {},
 ): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged" }[]> {
   const monitoring = loaded.config.monitoring;
   if (!monitoring) {
@@ -93,6 +95,7 @@ export async function installAgent(
       .flatMap((role) => role.hosts),
   );
   for (const host of hosts) {
+    if (options.only && !options.only.includes(host)) continue;
     const transport = connections.get(host);
     const own = { ...planned, checks: [...planned.checks, ...planPeerChecks(host, peers)] };
     const fragment = `${JSON.stringify(own, null, 2)}\n`;
@@ -141,21 +144,19 @@ export async function installAgent(
 }
 
 /**
- * `slipway agent upgrade`: this Slipway's agent on each host of the app, its state and
- * configuration kept (upgrade.ts); a host already running it is left alone.
+ * `slipway agent upgrade`: this Slipway's agent on each host of the app whose agent runs another
+ * version, put there as install does (this app's slipway.yml; the state kept); a host already
+ * running it is left alone.
  */
-export function upgradeAgent(
+export async function upgradeAgent(
   loaded: LoadedConfig,
   connections: Connections,
   reporter: Reporter,
 ): Promise<UpgradeOutcome[]> {
-  const bundle = agentBundle();
-  return upgradeAgents(appHosts(loaded), connections, reporter, bundle, async (transport) => {
-    await putBundle(transport, bundle);
-    await put(transport, VERSION_PATH, `${shippedAgentVersion(bundle)}\n`);
-    await transport.run(["docker", "restart", "--time", "10", AGENT_CONTAINER]);
-    await waitReady(transport);
-  });
+  const outcomes = await agentVersions(appHosts(loaded), connections, agentBundle());
+  const outdated = outcomes.filter((o) => o.upgraded).map((o) => o.host);
+  if (outdated.length > 0) await installAgent(loaded, connections, reporter, { only: outdated });
+  return outcomes;
 }
 
 /** The bundle's files in bundle/, and no others (old chunks go); true when any changed. */

@@ -7,7 +7,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { UserError } from "../errors/index.ts";
-import type { Reporter } from "../output/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 import { AGENT_CONTAINER, AGENT_DIR } from "./plan.ts";
 
@@ -44,15 +43,13 @@ export interface UpgradeOutcome {
 }
 
 /**
- * Upgrades each host's agent; the work on one host (put the bundle, restart, wait until it
- * answers) is `replace`, given by the installer, which owns those steps.
+ * Each host's agent's version and this Slipway's; `upgraded` for those to be replaced (another
+ * version, or stopped). A host without the agent is an error: upgrade is not install.
  */
-export async function upgradeAgents(
+export async function agentVersions(
   hosts: readonly string[],
   connections: Connections,
-  reporter: Reporter,
   bundle: ReadonlyMap<string, string>,
-  replace: (transport: Transport) => Promise<void>,
 ): Promise<UpgradeOutcome[]> {
   const to = shippedAgentVersion(bundle);
   const outcomes = [];
@@ -70,13 +67,7 @@ export async function upgradeAgents(
       });
     }
     const from = await installedAgentVersion(transport);
-    if (from === to && state.stdout.trim() === "true") {
-      outcomes.push({ host, from, to, upgraded: false });
-      continue;
-    }
-    reporter.info(`${host} agent: ${from} → ${to}`);
-    await replace(transport);
-    outcomes.push({ host, from, to, upgraded: true });
+    outcomes.push({ host, from, to, upgraded: from !== to || state.stdout.trim() !== "true" });
   }
   return outcomes;
 }

@@ -66,9 +66,11 @@ export async function upgrade(context: CommandContext): Promise<number> {
     else {
       for (const o of outcomes) {
         context.print(
-          o.upgraded
-            ? `${o.host}: agent ${o.from} → ${o.to}`
-            : `${o.host}: agent ${o.to}, already current`,
+          !o.upgraded
+            ? `${o.host}: agent ${o.to}, already current`
+            : o.from === o.to
+              ? `${o.host}: agent ${o.to}, started again (it was stopped)`
+              : `${o.host}: agent ${o.from} → ${o.to}`,
         );
       }
     }
