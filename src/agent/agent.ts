@@ -37,12 +37,15 @@ export interface CheckView {
   lastMs: number | null;
   lastDetail: string | null;
   incidentId: number | null;
+  paused: boolean;
 }
 
 export class Agent {
   private readonly states = new Map<string, CheckState>();
   private readonly last = new Map<string, { at: number; ms: number; detail: string }>();
   private readonly running = new Set<string>();
+  /** The checks that run, by name; a timer of a check no longer here (replaced, removed) ends. */
+  private readonly active = new Map<string, CheckConfig>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sending = new Set<Promise<void>>();
   private stopped = false;
@@ -78,6 +81,7 @@ export class Agent {
       this.store.incidents({ openOnly: true, limit: 10_000 }).map((i) => [i.check, i]),
     );
     for (const check of this.config.checks) {
+      this.active.set(check.name, check);
       const names = [
         check.name,
         ...(check.slo === undefined ? [] : [`${check.name} error budget`]),
@@ -102,12 +106,7 @@ export class Agent {
         }
         this.states.set(name, state);
       }
-      if (check.kind === "heartbeat") {
-        this.watchHeartbeat(check, Date.now());
-        continue;
-      }
-      // A random first offset spreads a thousand checks over their interval instead of a burst.
-      this.after(Math.floor(this.random() * check.interval_ms), () => this.tick(check));
+      this.schedule(check);
     }
     this.metrics.openIncidents.set(open.size);
     this.every(FLUSH_MS, () => this.store.flush());
@@ -126,8 +125,41 @@ export class Agent {
     this.store.flush();
   }
 
+  /** Runs `check` from now on instead of the check of its name, or as a new one. */
+  setCheck(check: CheckConfig): void {
+    // A heartbeat's key file is read first: a bad one refuses the change before anything moves.
+    const others = [...this.active.values()].filter((c) => c.name !== check.name);
+    this.pingKeys = loadPingKeys([...others, check]);
+    if (!this.active.has(check.name)) this.states.set(check.name, initialState());
+    this.active.set(check.name, check);
+    this.schedule(check);
+  }
+
+  /** Stops running a check; its open incidents are resolved (no notice: nobody watches it now). */
+  removeCheck(name: string): void {
+    this.active.delete(name);
+    this.pingKeys = loadPingKeys([...this.active.values()]);
+    this.last.delete(name);
+    for (const state of [name, `${name} error budget`, `${name} latency`]) {
+      const incident = this.states.get(state)?.incident;
+      if (incident) this.store.resolveIncident(incident.id, Date.now());
+      this.states.delete(state);
+    }
+    this.metrics.openIncidents.set(this.store.incidents({ openOnly: true, limit: 10_000 }).length);
+  }
+
+  private schedule(check: CheckConfig): void {
+    if (check.paused) return;
+    if (check.kind === "heartbeat") {
+      this.watchHeartbeat(check, Date.now());
+      return;
+    }
+    // A random first offset spreads a thousand checks over their interval instead of a burst.
+    this.after(Math.floor(this.random() * check.interval_ms), () => this.tick(check));
+  }
+
   checks(): CheckView[] {
-    return this.config.checks.map((check) => {
+    return [...this.active.values()].map((check) => {
       const state = this.states.get(check.name) ?? initialState();
       const last = this.last.get(check.name);
       return {
@@ -140,6 +172,7 @@ export class Agent {
         lastMs: last?.ms ?? null,
         lastDetail: last?.detail ?? null,
         incidentId: state.incident?.id ?? null,
+        paused: check.paused ?? false,
       };
     });
   }
@@ -176,7 +209,7 @@ export class Agent {
   }
 
   private tick(check: CheckConfig): void {
-    if (this.stopped) return;
+    if (this.stopped || this.active.get(check.name) !== check) return;
     // Fixed rate: the next run is planned now, so a slow check does not drift the schedule.
     this.after(check.interval_ms, () => this.tick(check));
     if (this.running.has(check.name)) {
@@ -214,7 +247,8 @@ export class Agent {
     );
     let missedAt = recent[0] && isMiss(recent[0].detail) ? recent[0].at : undefined;
     const look = () => {
-      if (this.stopped) return;
+      // A check replaced or removed through the API stops its old watch.
+      if (this.stopped || this.active.get(check.name) !== check) return;
       const now = Date.now();
       const last = this.lastPing.get(check.name) ?? { at: startedAt, pinged: false };
       const due = Math.max(pingDeadline(check, last.at), (missedAt ?? 0) + check.interval_ms);

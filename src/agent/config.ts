@@ -37,6 +37,8 @@ const common = {
   interval_ms: z._default(ms, 60_000),
   timeout_ms: z._default(ms, 10_000),
   alerting: z.prefault(alerting, {}),
+  /** Not run while true (set through the API: PATCH /api/checks/NAME). */
+  paused: z.optional(z.boolean()),
 };
 
 const httpCheck = z.strictObject({

@@ -8,9 +8,16 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Agent } from "./agent.ts";
-import { type AgentConfig, mergeFragments, parseAgentConfig } from "./config.ts";
+import {
+  type AgentConfig,
+  type CheckConfig,
+  checkSchema,
+  mergeFragments,
+  parseAgentConfig,
+} from "./config.ts";
 import { AgentMetrics } from "./metrics.ts";
 import { createApi } from "./server.ts";
+import { effectiveChecks } from "./settings.ts";
 import { Store } from "./store.ts";
 
 function loadConfig(values: {
@@ -41,6 +48,20 @@ function loadConfig(values: {
   });
 }
 
+/** The API's checks kept in the store; one this agent no longer accepts is dropped, and said. */
+function validOverrides(store: Store): Map<string, CheckConfig> {
+  const valid = new Map<string, CheckConfig>();
+  for (const [name, check] of store.overrides()) {
+    const parsed = checkSchema.safeParse(check);
+    if (parsed.success) valid.set(name, parsed.data);
+    else {
+      store.deleteOverride(name);
+      process.stderr.write(`slipway-agent: dropped the API's check ${name}: no longer valid\n`);
+    }
+  }
+  return valid;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
@@ -63,7 +84,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   mkdirSync(values.state, { recursive: true, mode: 0o700 });
   const store = new Store(join(values.state, "agent.db"));
   const metrics = new AgentMetrics();
-  const agent = new Agent(config, store, metrics);
+  const overrides = validOverrides(store);
+  const agent = new Agent(
+    { ...config, checks: effectiveChecks(config.checks, overrides) },
+    store,
+    metrics,
+  );
   const token =
     config.token_file !== undefined
       ? readFileSync(config.token_file, "utf8").trim()
@@ -77,6 +103,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     token,
     host: config.host,
     publicStatus: config.public_status,
+    config,
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,6 +1,6 @@
 /**
  * The agent's HTTP API, on loopback or the private network only: /healthz for anyone; /status
- * (the status page) for anyone when it is public; /metrics, /api/* and a private /status need
+ * (the status page) and /api/status for anyone when it is public; /metrics, /api/* and a private /status need
  * `Authorization: Bearer <token>` (compared in constant time). Without a token configured,
  * everything else is refused: an agent is never open by mistake.
  */
@@ -8,9 +8,11 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Agent } from "./agent.ts";
 import { http } from "./builtins.ts";
+import type { AgentConfig } from "./config.ts";
 import { failDetail } from "./heartbeat.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { meanTimeToRecovery, type RecoveryReport } from "./mttr.ts";
+import { answerSettings } from "./settings-api.ts";
 import { renderStatusPage, type StatusModel, statusModel } from "./status-page.ts";
 import type { Store } from "./store.ts";
 
@@ -25,6 +27,8 @@ export interface ApiOptions {
   host: string;
   /** Serve /status without the token. */
   publicStatus: boolean;
+  /** The configuration from the files (the write API's overrides are in the store). */
+  config: AgentConfig;
 }
 
 export function createApi(options: ApiOptions): Server {
@@ -56,6 +60,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
   }
   if (route === "GET /status" && o.publicStatus) {
     page(res, o);
+    return;
+  }
+  // The page's JSON is as public as the page (a status domain serves both).
+  if (route === "GET /api/status" && o.publicStatus) {
+    json(res, 200, model(o));
     return;
   }
   if (!authorized(req, o.token)) {
@@ -154,6 +163,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
       from: new Date(startsAt).toISOString(),
       until: new Date(endsAt).toISOString(),
     });
+    return;
+  }
+  const settings = await answerSettings(req.method ?? "", url.pathname, () => readJson(req), o);
+  if (settings) {
+    json(res, settings.status, settings.value);
     return;
   }
   if (route === "POST /api/test-notify") {

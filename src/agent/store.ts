@@ -7,6 +7,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import type { CheckState } from "./alerts.ts";
+import type { CheckConfig } from "./config.ts";
 
 const HOUR_MS = 3_600_000;
 const SUMMARY_RETENTION_MS = 90 * 86_400_000;
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS incidents (id INTEGER PRIMARY KEY, check_name TEXT NO
 CREATE TABLE IF NOT EXISTS notifications (id INTEGER PRIMARY KEY, incident_id INTEGER, notifier TEXT NOT NULL, event TEXT NOT NULL, at INTEGER NOT NULL, attempts INTEGER NOT NULL, ok INTEGER NOT NULL, error TEXT);
 CREATE TABLE IF NOT EXISTS check_states (check_name TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS silences (id INTEGER PRIMARY KEY, check_name TEXT, starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS check_overrides (check_name TEXT PRIMARY KEY, config TEXT NOT NULL, at INTEGER NOT NULL);
 `;
 
 export class Store {
@@ -351,6 +353,28 @@ export class Store {
       endsAt: r.ends_at,
       reason: r.reason,
     }));
+  }
+
+  /** Checks set through the API (settings.ts), by name: each one's whole configuration. */
+  overrides(): Map<string, CheckConfig> {
+    const rows = this.db
+      .prepare("SELECT check_name, config FROM check_overrides ORDER BY at, check_name")
+      .all() as { check_name: string; config: string }[];
+    return new Map(rows.map((r) => [r.check_name, JSON.parse(r.config) as CheckConfig]));
+  }
+
+  saveOverride(check: CheckConfig, at: number): void {
+    this.db
+      .prepare(
+        "INSERT INTO check_overrides (check_name, config, at) VALUES (?, ?, ?) ON CONFLICT (check_name) DO UPDATE SET config = excluded.config",
+      )
+      .run(check.name, JSON.stringify(check), at);
+  }
+
+  /** False when the check had no override. */
+  deleteOverride(name: string): boolean {
+    const result = this.db.prepare("DELETE FROM check_overrides WHERE check_name = ?").run(name);
+    return Number(result.changes) === 1;
   }
 
   close(): void {

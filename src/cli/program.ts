@@ -209,6 +209,10 @@ function buildProgram(): Command {
     .description("the agent's logs on each host")
     .addOption(new Option("--tail <n>", "the last n lines (default 100)"))
     .action(lazy(monitorCommands, "agentLogs"));
+  agent
+    .command("upgrade")
+    .description("this Slipway's agent on each host, its state kept; reports from → to")
+    .action(lazy(() => import("./commands/agent-api.ts"), "upgrade"));
   const monitor = program
     .command("monitor")
     .description(
@@ -257,6 +261,15 @@ function buildProgram(): Command {
     .command("test-notify")
     .description("send a test notification through each notifier; exit 1 when one fails")
     .action(lazy(monitorCommands, "testNotify"));
+  const agentApi = () => import("./commands/agent-api.ts");
+  monitor
+    .command("api")
+    .description("one request to the agent's API on each host (the token stays there)")
+    .argument("<method>", "GET, POST, PUT, PATCH or DELETE")
+    .argument("<path>", "e.g. /api/settings or /api/checks/hello/web")
+    .addOption(new Option("--data <json>", "the request's JSON body (-: read it from stdin)"))
+    .addOption(new Option("--host <host>", "one host (default: every host of the app)"))
+    .action(lazy(agentApi, "api"));
 
   program
     .command("render")

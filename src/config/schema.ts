@@ -741,6 +741,12 @@ const monitoring = z
       .describe(
         "Serve the status page (/status on the agent, port 9465 on the private networks) without the token. The host's agent is shared by its apps: the last install sets it.",
       ),
+    status_domain: checkedString(domainProblem)
+      .meta({ title: "domain" })
+      .optional()
+      .describe(
+        "A domain for the status page through the Slipway proxy on the web role's hosts (agent install adds its server block): /status, /api/status, /healthz and /ping/... reach the agent, anything else is 404. Needs the token unless public_status.",
+      ),
     image: image
       .default("node:24-bookworm-slim")
       .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),
@@ -754,7 +760,9 @@ const monitoring = z
         ? `two checks are named ${check.name}`
         : value.host !== false && check.name.startsWith("host-")
           ? `${check.name} is a name of the host checks (host-cpu, host-memory, host-disk, host-load)`
-          : undefined;
+          : check.name.startsWith("peer-")
+            ? `${check.name}: peer-<host> names the checks agents make of the app's other hosts`
+            : undefined;
       seen.add(check.name);
       if (problem) {
         ctx.addIssue({

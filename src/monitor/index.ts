@@ -2,8 +2,8 @@
  * Monitoring from the CLI: installs the agent (src/agent) on the app's hosts with this app's
  * checks and notifiers, and talks to its API over SSH.
  */
-export { callAgent, callAgentRaw } from "./api.ts";
-export { agentBundle, appHosts, installAgent } from "./install.ts";
+export { type ApiMethod, callAgent, callAgentRaw, planApiRequest } from "./api.ts";
+export { agentBundle, appHosts, installAgent, upgradeAgent } from "./install.ts";
 export {
   AGENT_CONTAINER,
   AGENT_DIR,
@@ -20,4 +20,5 @@ export {
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";
 export { recoveryLine } from "./recovery.ts";
 export { withRolloutSilence } from "./silence.ts";
+export { agentVersion, type UpgradeOutcome } from "./upgrade.ts";
 export { LATEST_START_MS, type WindowStart, windowStart } from "./window.ts";

@@ -18,6 +18,7 @@ import { PROXY_NETWORK } from "../proxy/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import { generateSecret } from "../secrets/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
+import { peerAddress, planPeerChecks } from "./peers.ts";
 import {
   AGENT_CONTAINER,
   AGENT_DIR,
@@ -30,6 +31,13 @@ import {
   pingKeyPath,
   planFragment,
 } from "./plan.ts";
+import { placeStatusSite, proxyRuns } from "./status-domain.ts";
+import {
+  agentVersions,
+  shippedAgentVersion,
+  type UpgradeOutcome,
+  VERSION_PATH,
+} from "./upgrade.ts";
 
 const SPEC_LABEL = "slipway.agent.spec";
 const READY_MS = 30_000;
@@ -58,6 +66,8 @@ export async function installAgent(
   loaded: LoadedConfig,
   connections: Connections,
   reporter: Reporter,
+  /** Only these hosts (agent upgrade); the others are still peers. */
+  options: { only?: readonly string[] } = {},
 ): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged" }[]> {
   const monitoring = loaded.config.monitoring;
   if (!monitoring) {
@@ -68,22 +78,37 @@ export async function installAgent(
     });
   }
   const site = siteName(loaded.config.service, loaded.environment);
-  const fragments = [true, false].map(
-    (primary) => `${JSON.stringify(planFragment(site, monitoring, { primary }), null, 2)}\n`,
-  );
   const pingKeys = pingKeyValues(loaded);
+  const hosts = appHosts(loaded);
+  // Several hosts: each agent checks the others (peers.ts).
+  const peers =
+    hosts.length < 2
+      ? []
+      : (await Promise.all(hosts.map((h) => peerAddress(connections.get(h))))).flatMap((p) =>
+          p ? [p] : [],
+        );
   const bundle = agentBundle();
   const engine = await detectLocalEngine().catch(() => undefined);
   const registry = registryLogin(loaded);
   const results = [];
-  for (const [index, host] of appHosts(loaded).entries()) {
+  const proxied = new Set(
+    rolesInOrder(loaded.config)
+      .filter((role) => role.proxied)
+      .flatMap((role) => role.hosts),
+  );
+  for (const [index, host] of hosts.entries()) {
+    if (options.only && !options.only.includes(host)) continue;
     const transport = connections.get(host);
+    // The first host's fragment has the heartbeats (a job pings one agent).
+    const planned = planFragment(site, monitoring, { primary: index === 0 });
+    const own = { ...planned, checks: [...planned.checks, ...planPeerChecks(host, peers)] };
+    const fragment = `${JSON.stringify(own, null, 2)}\n`;
     const say = (m: string) => reporter.info(`${host} agent: ${m}`);
     await placeImage(monitoring.image, transport, engine, reporter, registry);
     let changed = false;
     changed = (await putBundle(transport, bundle)) || changed;
-    changed =
-      (await put(transport, fragmentPath(site), fragments[index === 0 ? 0 : 1] ?? "")) || changed;
+    await put(transport, VERSION_PATH, `${shippedAgentVersion(bundle)}\n`);
+    changed = (await put(transport, fragmentPath(site), fragment)) || changed;
     if (index === 0) changed = (await putPingKeys(transport, site, pingKeys)) || changed;
     for (const notifier of monitoring.notify) {
       const secret = notifierSecretName(notifier);
@@ -117,6 +142,7 @@ export async function installAgent(
     await connectNetwork(transport, privateNetwork(site));
     await waitReady(transport);
     say(outcome === "unchanged" ? "up to date, running" : `${outcome}, answering`);
+    if (proxied.has(host)) await statusSite(transport, site, monitoring.status_domain, say);
     results.push({ host, outcome });
   }
   return results;
@@ -160,6 +186,22 @@ async function putPingKeys(
     }
   }
   return changed;
+}
+
+/**
+ * `slipway agent upgrade`: this Slipway's agent on each host of the app whose agent runs another
+ * version, put there as install does (this app's slipway.yml; the state kept); a host already
+ * running it is left alone.
+ */
+export async function upgradeAgent(
+  loaded: LoadedConfig,
+  connections: Connections,
+  reporter: Reporter,
+): Promise<UpgradeOutcome[]> {
+  const outcomes = await agentVersions(appHosts(loaded), connections, agentBundle());
+  const outdated = outcomes.filter((o) => o.upgraded).map((o) => o.host);
+  if (outdated.length > 0) await installAgent(loaded, connections, reporter, { only: outdated });
+  return outcomes;
 }
 
 /** The bundle's files in bundle/, and no others (old chunks go); true when any changed. */
@@ -213,6 +255,25 @@ async function connectNetwork(transport: Transport, network: string): Promise<vo
   );
   if (joined.stdout.includes(`"${network}"`)) return;
   await transport.run(["docker", "network", "connect", network, AGENT_CONTAINER]);
+}
+
+/** monitoring.status_domain in this host's proxy, when the proxy runs here. */
+async function statusSite(
+  transport: Transport,
+  site: string,
+  domain: string | undefined,
+  say: (m: string) => void,
+): Promise<void> {
+  if (!(await proxyRuns(transport))) {
+    if (domain !== undefined)
+      say(
+        `the proxy does not run here yet: ${domain} after the first deploy (then agent install again)`,
+      );
+    return;
+  }
+  const outcome = await placeStatusSite(transport, site, domain, {});
+  if (outcome !== "none" && outcome !== "unchanged")
+    say(`status page on ${domain ?? "its domain"}: ${outcome}`);
 }
 
 async function waitReady(transport: Transport): Promise<void> {

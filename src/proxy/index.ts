@@ -17,7 +17,16 @@ export {
   planProxyFiles,
   planProxyReload,
   planProxySwitch,
+  planStatusSite,
   RELOAD_SCRIPT,
   SWITCH_SCRIPT,
+  statusSiteName,
 } from "./plan.ts";
-export { renderNginxConf, renderSite, renderUpstream, upstreamName } from "./render.ts";
+export {
+  renderNginxConf,
+  renderSite,
+  renderStatusSite,
+  renderUpstream,
+  type StatusSite,
+  upstreamName,
+} from "./render.ts";

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { BugError } from "../errors/index.ts";
 import { ensure, run, type Step, upload } from "../plan/index.ts";
 import { type Argv, chain } from "../transport/index.ts";
-import { checkDir, checkImage } from "./checks.ts";
+import { checkDir, checkImage, checkName } from "./checks.ts";
 import {
   PROXY_CONTAINER,
   PROXY_DIR,
@@ -15,7 +15,14 @@ import {
   type ProxySite,
   type UpstreamTarget,
 } from "./model.ts";
-import { renderNginxConf, renderSite, renderUpstream, upstreamName } from "./render.ts";
+import {
+  renderNginxConf,
+  renderSite,
+  renderStatusSite,
+  renderUpstream,
+  type StatusSite,
+  upstreamName,
+} from "./render.ts";
 
 const FILE_MODE = 0o644;
 const SWITCH_TIMEOUT_MS = 60_000;
@@ -246,21 +253,45 @@ export function planProxySwitch(
   options: ProxyOptions = {},
 ): Step[] {
   const name = upstreamName(site);
-  const content = renderUpstream(site, target);
   return [
-    run(
+    switchStep(
       `switch ${name} to ${target.container}:${target.port}`,
-      [
-        "sh",
-        "-c",
-        SWITCH_SCRIPT,
-        "sh",
-        `${hostDir(options)}/upstreams`,
-        name,
-        PROXY_CONTAINER,
-        RELOAD_SCRIPT,
-      ],
-      { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS },
+      `${hostDir(options)}/upstreams`,
+      name,
+      renderUpstream(site, target),
+    ),
+  ];
+}
+
+/** SWITCH_SCRIPT on `dir/name.conf` with `content`: nginx -t first, the old file back if refused. */
+function switchStep(description: string, dir: string, name: string, content: string): Step {
+  return run(
+    description,
+    ["sh", "-c", SWITCH_SCRIPT, "sh", dir, name, PROXY_CONTAINER, RELOAD_SCRIPT],
+    { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS },
+  );
+}
+
+/** The status page's server block's file name (a dot: no site's name has one). */
+export function statusSiteName(site: string): string {
+  return `status.${checkName("site", site)}`;
+}
+
+/**
+ * Puts a status domain's server block in place as the upstream switch does: `nginx -t` first, the
+ * previous file back and exit 1 when it refuses, then the graceful reload.
+ */
+export function planStatusSite(
+  site: string,
+  status: StatusSite,
+  options: ProxyOptions = {},
+): Step[] {
+  return [
+    switchStep(
+      `status page on ${status.domain}`,
+      `${hostDir(options)}/sites`,
+      statusSiteName(site),
+      renderStatusSite(status, options),
     ),
   ];
 }

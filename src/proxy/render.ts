@@ -273,3 +273,60 @@ export function renderUpstream(site: ProxySite, target: UpstreamTarget | undefin
     "",
   ].join("\n");
 }
+
+/** The agent's status page on a domain of its own (monitoring.status_domain). */
+export interface StatusSite {
+  domain: string;
+  /** The agent, by container name (or address) and port, as nginx reaches it. */
+  agent: { host: string; port: number };
+  /** The resolver of the agent's name; default Docker's embedded DNS. */
+  resolver?: string;
+}
+
+/**
+ * The server block of a status domain: only the status page, its JSON, /healthz and heartbeats
+ * (/ping/...) reach the agent; anything else is 404 here. The agent's name is resolved per
+ * request (a variable), so a proxy reload never fails because the agent is down.
+ */
+export function renderStatusSite(status: StatusSite, options: ProxyOptions = {}): string {
+  const domain = checkDomain(status.domain);
+  const host = status.agent.host;
+  const agentHost = /^[0-9.]+$/.test(host) ? checkIpv4("agent", host) : checkName("agent", host);
+  const agent = `http://${agentHost}:${checkPort("agent port", status.agent.port)}`;
+  const pass = (path: string, methods: string) => [
+    `    location ${path} {`,
+    `        limit_except ${methods} { deny all; }`,
+    `        proxy_pass ${"$slipway_agent"};`,
+    "    }",
+  ];
+  const lines = [
+    `# The status page on ${domain}: written by Slipway, do not edit.`,
+    "server {",
+    `    ${listenLine(options, false)}`,
+    `    server_name ${domain};`,
+    "",
+    `    resolver ${checkIpv4("resolver", status.resolver ?? "127.0.0.11")} valid=10s;`,
+    `    set $slipway_agent ${agent};`,
+    "    client_max_body_size 64k;",
+    ...SECURITY_HEADERS.map(({ header, value }) => `    add_header ${header} "${value}" always;`),
+    "    proxy_http_version 1.1;",
+    "    proxy_set_header Host $host;",
+    "    proxy_set_header X-Forwarded-For $remote_addr;",
+    "    proxy_connect_timeout 5s;",
+    "    proxy_read_timeout 30s;",
+    "",
+    "    location = / {",
+    "        return 302 /status;",
+    "    }",
+    ...pass("= /status", "GET"),
+    ...pass("= /api/status", "GET"),
+    ...pass("= /healthz", "GET"),
+    // Heartbeats: a job's ping, by GET or POST.
+    ...pass("/ping/", "GET POST"),
+    "    location / {",
+    "        return 404;",
+    "    }",
+    "}",
+  ];
+  return `${lines.join("\n")}\n`;
+}

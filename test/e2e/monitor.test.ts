@@ -3,11 +3,14 @@
  * it checks the app through the proxy, and when the app's web container hangs (paused) it opens
  * an incident and a webhook receiver on the box gets the signed alert; acknowledged from the CLI;
  * the agent restarted mid-incident resolves that same incident when the app comes back, and the
- * receiver gets the resolve notice. Its API is not published on the host.
+ * receiver gets the resolve notice. Its API is not published on the host. `monitor api` changes a
+ * check through SSH (the token never shows); the status domain serves the page through the proxy
+ * and nothing else; `agent upgrade` is a no-op when current and keeps the state when not.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
+import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { signature } from "../../src/agent/index.ts";
 import {
@@ -81,6 +84,24 @@ describe("the agent on a VPS box", {
     }
   }
 
+  /** A GET through the box's proxy (port 80) for a domain: its status and body. */
+  function viaProxy(domain: string, path: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { host: "127.0.0.1", port: box.ports[80], path, headers: { host: domain }, agent: false },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (d: string) => {
+            body += d;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
   async function webContainer(): Promise<string> {
     const names = await box.exec([
       "docker",
@@ -102,9 +123,10 @@ describe("the agent on a VPS box", {
       extraYaml: [
         "monitoring:",
         `  image: ${NODE_IMAGE}`,
-        // Read and shown, but limits a shared, busy test machine cannot reach: an incident of
-        // the host's would make monitor status exit 1 and take the incident ids this test expects.
+        // Limits a busy test machine never reaches: the incidents here are the app's.
         "  host: { interval: 2s, for: 10s, cpu: 100, load: 1000 }",
+        "  status_domain: status.test",
+        "  public_status: true",
         "  checks:",
         "    - name: web",
         "      url: http://slipway-proxy/up",
@@ -345,5 +367,87 @@ describe("the agent on a VPS box", {
     const status = (await hello.slipway(["monitor", "status"])).stdout;
     assert.match(status, /^127\.0\.0\.1 nightly: up, ping at \S+Z$/m);
     assert.ok(!status.includes(secret), "the key in monitor status");
+  });
+
+  it("monitor api reads the settings and changes a check through SSH; the token never shows", async () => {
+    const token = (await box.exec(["cat", "/var/lib/slipway/agent/token"])).trim();
+    const settings = await ok(["monitor", "api", "GET", "/api/settings"]);
+    assert.match(settings.stdout, /^127\.0\.0\.1: 200$/m);
+    const body = JSON.parse(settings.stdout.slice(settings.stdout.indexOf("\n"))) as {
+      checks: { name: string; source: string }[];
+      notifiers: Record<string, unknown>[];
+    };
+    assert.deepEqual(body.checks.find((c) => c.name === "hello/web")?.source, "file");
+    assert.deepEqual(body.notifiers, [
+      { name: "hello/hooks", kind: "webhook", url: "http://hooks:8080/", signed: true },
+    ]);
+    const patch = await ok([
+      "monitor",
+      "api",
+      "PATCH",
+      "/api/checks/hello/proxy-port",
+      "--data",
+      '{"interval_ms": 3000}',
+    ]);
+    assert.match(patch.stdout, /^127\.0\.0\.1: 200$/m);
+    assert.match(patch.stdout, /"interval_ms": 3000/);
+    const bad = await hello.slipway([
+      "monitor",
+      "api",
+      "PATCH",
+      "/api/checks/hello/proxy-port",
+      "--data",
+      '{"interval_ms": 0}',
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /^127\.0\.0\.1: 400$/m);
+    assert.match(bad.stdout, /interval_ms: must be at least 1/);
+    for (const run of [settings, patch, bad]) {
+      assert.ok(!(run.stdout + run.stderr).includes(token), "the token in the output");
+    }
+  });
+
+  it("the status domain serves the page, its JSON and /healthz through the proxy, nothing else", async () => {
+    const page = await viaProxy("status.test", "/status");
+    assert.equal(page.status, 200);
+    assert.match(page.body, /data-check="hello\/web"/);
+    const model = JSON.parse((await viaProxy("status.test", "/api/status")).body) as {
+      host: string;
+    };
+    assert.equal(model.host, "127.0.0.1");
+    assert.equal((await viaProxy("status.test", "/healthz")).body, "ok\n");
+    for (const path of ["/metrics", "/api/checks", "/api/settings"]) {
+      assert.equal((await viaProxy("status.test", path)).status, 404, path);
+    }
+  });
+
+  it("agent upgrade: a no-op when current; from an older agent, its state kept", async () => {
+    const current = await ok(["agent", "upgrade"]);
+    assert.match(
+      current.stdout,
+      /^127\.0\.0\.1: agent 0\.\d+\.\d+\+[0-9a-f]{12}, already current$/m,
+    );
+    const before = (await ok(["monitor", "incidents", "--all"])).stdout;
+    // An older agent: another version on record, other code in its bundle.
+    await box.exec([
+      "sh",
+      "-c",
+      "echo 0.0.1+000000000000 > /var/lib/slipway/agent/version && echo '// old' >> /var/lib/slipway/agent/bundle/agent.mjs",
+    ]);
+    const run = await ok(["agent", "upgrade"]);
+    assert.match(
+      run.stdout,
+      /^127\.0\.0\.1: agent 0\.0\.1\+000000000000 → 0\.\d+\.\d+\+[0-9a-f]{12}$/m,
+    );
+    assert.doesNotMatch(
+      await box.exec(["tail", "-c", "20", "/var/lib/slipway/agent/bundle/agent.mjs"]),
+      /old/,
+    );
+    const after = (await ok(["monitor", "incidents", "--all"])).stdout;
+    const ids = (text: string) => [...text.matchAll(/#(\d+) /g)].map((m) => m[1]);
+    assert.deepEqual(ids(after), ids(before), "the incidents are kept");
+    const settings = await ok(["monitor", "api", "GET", "/api/settings"]);
+    assert.match(settings.stdout, /"source": "override"/, "the API's override is kept");
+    assert.match((await ok(["agent", "upgrade"])).stdout, /already current/);
   });
 });

@@ -15,6 +15,7 @@ import {
 } from "../rig/index.ts";
 import { type HelloProject, helloProject, type SlipwayRun } from "../support/hello-project.ts";
 import { type LoadReport, startLoad } from "../support/load.ts";
+import { sshAliases } from "../support/ssh-aliases.ts";
 
 // Docker 20.10 (Debian's) has no --start-interval: a 1 s interval keeps the gate short. Failures
 // in the start period do not count, so a worker that takes a few seconds to be ready is not
@@ -65,18 +66,7 @@ describe("deploys across two hosts: rolling limit, worker health checks, stop at
       startVpsBox({ publish: [80] }),
     ]);
     boxes = { "box-a": a, "box-b": b };
-    const sshConfig = aliases
-      .map((alias) =>
-        [
-          `Host ${alias}`,
-          "  HostName 127.0.0.1",
-          `  Port ${boxes[alias].port}`,
-          "  User root",
-          `  IdentityFile ${boxes[alias].clientKey}`,
-          "",
-        ].join("\n"),
-      )
-      .join("\n");
+    const sshConfig = sshAliases(boxes);
     hello = await helloProject(a, {
       sshConfig,
       dockerfileExtra: HEALTHCHECK,

@@ -58,6 +58,36 @@ async function ask(
   return out;
 }
 
+/**
+ * The answers of the agents that answer; each host whose agent does not (host down, agent
+ * stopped, a refusal) is named on the output instead of failing the whole command.
+ */
+async function askLiving(
+  context: CommandContext,
+  loaded: Loaded,
+  connections: Connections,
+  path: string,
+): Promise<{ answers: { host: string; value: unknown }[]; silent: string[] }> {
+  const { appHosts, callAgent } = await import("../../monitor/index.ts");
+  const answers = [];
+  const silent = [];
+  for (const host of appHosts(loaded)) {
+    try {
+      const { status, value } = await callAgent(connections.get(host), "GET", path);
+      if (status >= 400) {
+        throw new Error(`it answered ${status}: ${(value as { error?: string }).error ?? ""}`);
+      }
+      answers.push({ host, value });
+    } catch (error) {
+      silent.push(host);
+      const text = `${host}: the agent does not answer: ${(error as Error).message}`;
+      if (context.flags.json) context.reporter.warn(text);
+      else context.print(text);
+    }
+  }
+  return { answers, silent };
+}
+
 /** This app's part of an agent's answer: its checks are named "<site>/<check>". */
 function own(prefix: string, name: string): string | undefined {
   return name.startsWith(prefix) ? name.slice(prefix.length) : undefined;
@@ -110,7 +140,7 @@ export async function agentLogs(
 export async function status(context: CommandContext): Promise<number> {
   return withConnections(context, async (loaded, connections) => {
     const prefix = `${await site(loaded)}/`;
-    const answers = await ask(loaded, connections, "GET", "/api/checks");
+    const { answers, silent } = await askLiving(context, loaded, connections, "/api/checks");
     const rows = answers.flatMap(({ host, value }) =>
       (value as CheckRow[]).flatMap((c) => {
         const name = own(prefix, c.name);
@@ -134,12 +164,15 @@ export async function status(context: CommandContext): Promise<number> {
         const incident =
           r.incidentId === null ? "" : `, incident #${r.incidentId} open (${r.severity})`;
         context.print(
-          `${r.host} ${r.name}: ${r.status}${r.flapping ? " (flapping)" : ""}, ${last}${incident}`,
+          `${r.host} ${r.name}: ${r.status}${r.flapping ? " (flapping)" : ""}${r.paused ? " (paused)" : ""}, ${last}${incident}`,
         );
       }
     }
-    // An incident, not one bad reading, is what "down" means to people (and to scripts).
-    return rows.some((r) => r.incidentId !== null) ? ExitCode.failure : ExitCode.ok;
+    // An incident, not one bad reading, is what "down" means to people (and to scripts); a host
+    // whose agent is silent may be down too.
+    return rows.some((r) => r.incidentId !== null) || silent.length > 0
+      ? ExitCode.failure
+      : ExitCode.ok;
   });
 }
 
@@ -150,16 +183,17 @@ export async function incidents(
   return withConnections(context, async (loaded, connections) => {
     const prefix = `${await site(loaded)}/`;
     const path = options.all === true ? "/api/incidents" : "/api/incidents?open=1";
-    const answers = await ask(loaded, connections, "GET", path);
+    const { answers, silent } = await askLiving(context, loaded, connections, path);
     const rows = answers.flatMap(({ host, value }) =>
       (value as IncidentRow[]).flatMap((i) => {
         const check = own(prefix, i.check);
         return check === undefined ? [] : [{ host, ...i, check }];
       }),
     );
+    const done = silent.length > 0 ? ExitCode.failure : ExitCode.ok;
     if (context.flags.json) {
       context.print(JSON.stringify(rows, null, 2));
-      return ExitCode.ok;
+      return done;
     }
     if (rows.length === 0)
       context.print(options.all === true ? "no incidents" : "no open incidents");
@@ -176,13 +210,14 @@ export async function incidents(
       );
     }
     if (options.all === true) {
-      const { recoveryLine } = await import("../../monitor/index.ts");
-      for (const { host, value } of await ask(loaded, connections, "GET", "/api/mttr")) {
-        const line = recoveryLine(prefix, value as RecoveryReport);
+      const { callAgent, recoveryLine } = await import("../../monitor/index.ts");
+      for (const { host } of answers) {
+        const { status, value } = await callAgent(connections.get(host), "GET", "/api/mttr");
+        const line = status < 400 ? recoveryLine(prefix, value as RecoveryReport) : undefined;
         if (line) context.print(`${host} ${line}`);
       }
     }
-    return ExitCode.ok;
+    return done;
   });
 }
 

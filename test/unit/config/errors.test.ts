@@ -466,7 +466,7 @@ backups:
 });
 
 describe("monitoring", () => {
-  it("names each wrong check at its line: no kind or two, a host check's name, a name twice", async () => {
+  it("names each wrong check at its line: no kind or two, a host or peer check's name, a name twice", async () => {
     const issues = await issuesOf({
       "slipway.yml": yaml`
 ${MINIMAL.trimEnd()}
@@ -477,6 +477,7 @@ monitoring:
     - { name: host-cpu, tcp: "x:1" }
     - { name: twice, tls: "example.com:443" }
     - { name: twice, tcp: "x:2", keyword: up }
+    - { name: peer-box-b, tcp: "x:3" }
 `,
     });
     assert.deepEqual(
@@ -487,6 +488,7 @@ monitoring:
         "11 monitoring.checks[2].name host-cpu is a name of the host checks (host-cpu, host-memory, host-disk, host-load)",
         "13 monitoring.checks[4].name two checks are named twice",
         "13 monitoring.checks[4].keyword keyword is for HTTP checks",
+        "14 monitoring.checks[5].name peer-box-b: peer-<host> names the checks agents make of the app's other hosts",
       ],
     );
   });
