@@ -16,9 +16,29 @@ export {
   sealArchive,
 } from "./archive.ts";
 export {
+  backupId,
+  type EngineKind,
+  MANIFEST_NAME,
+  type Manifest,
+  type ManifestPart,
+  parseManifest,
+  type VerifyFacts,
+} from "./manifest.ts";
+export {
   type BackupRecord,
   type KeepReason,
   planRetention,
   type RetentionPlan,
   type RetentionPolicy,
 } from "./retention.ts";
+export {
+  type DumpPart,
+  listBackups,
+  pruneBackups,
+  type RunBackupOptions,
+  readManifest,
+  runBackup,
+} from "./run.ts";
+export { directoryStore } from "./stores/directory.ts";
+export { parseS3Url, type S3StoreOptions, s3Store } from "./stores/s3.ts";
+export type { BackupStore, StoredObject, WriteReceipt } from "./stores/store.ts";
