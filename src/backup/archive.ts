@@ -167,6 +167,8 @@ export async function openArchive(
   const d = new Decrypter();
   if (options.opening.passphrase !== undefined) d.addPassphrase(options.opening.passphrase);
   else for (const identity of options.opening.identities) d.addIdentity(identity);
+  // Its errors reach the reader through the web stream; unheard here, they would crash the process.
+  archive.on("error", () => {});
   let decrypted: ReadableStream<Uint8Array>;
   try {
     decrypted = await d.decrypt(Readable.toWeb(archive) as ReadableStream<Uint8Array>);

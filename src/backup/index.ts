@@ -5,6 +5,13 @@
  */
 
 export {
+  type BackupAccessoryOptions,
+  backupAccessory,
+  type RestoreAccessoryOptions,
+  readFacts,
+  restoreAccessory,
+} from "./accessory.ts";
+export {
   type ArchiveStats,
   archiveSuffix,
   type Compression,
@@ -15,6 +22,21 @@ export {
   type SealOptions,
   sealArchive,
 } from "./archive.ts";
+export {
+  type DumpEngine,
+  type DumpStep,
+  type EngineTarget,
+  mysqlCountSql,
+  parseCounts,
+  parseRedisKeys,
+  planDump,
+  planRedisDump,
+  planRedisRestore,
+  planRestore,
+  planTableList,
+  planVersion,
+} from "./engines.ts";
+export { execStream, execText } from "./exec.ts";
 export {
   backupId,
   type EngineKind,

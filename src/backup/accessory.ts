@@ -1,0 +1,178 @@
+/**
+ * Backing up and restoring an accessory: the engine planners' argv run through the streaming
+ * exec, the dumps sealed into the store by runBackup, the restores fed from the store through
+ * the archive's opening. Runs where `docker` reaches the accessory's container (on its host).
+ */
+import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SlipwayError } from "../errors/index.ts";
+import { Meter, type Opening, openArchive, type SealOptions } from "./archive.ts";
+import {
+  type EngineTarget,
+  mysqlCountSql,
+  parseCounts,
+  parseRedisKeys,
+  parseVersion,
+  planDump,
+  planRedisDump,
+  planRedisRestore,
+  planRestore,
+  planTableList,
+  planVersion,
+} from "./engines.ts";
+import { execStream, execText } from "./exec.ts";
+import type { Manifest, VerifyFacts } from "./manifest.ts";
+import { type DumpPart, runBackup } from "./run.ts";
+import type { BackupStore } from "./stores/store.ts";
+
+/** Row counts per table, or the number of keys: what a restored copy must show. */
+export async function readFacts(t: EngineTarget): Promise<VerifyFacts> {
+  if (t.engine === "redis") return { keys: parseRedisKeys(await execText(planRedisDump(t).keys)) };
+  const list = planTableList(t);
+  const out = await execText(list.argv, { stdin: list.sql });
+  if (t.engine === "postgres") return { tables: parseCounts(out) };
+  const tables = out.split("\n").filter((l) => l.trim() !== "");
+  return {
+    tables: parseCounts(await execText(list.argv, { stdin: mysqlCountSql(t.database, tables) })),
+  };
+}
+
+/** BGSAVE, and wait until LASTSAVE moved past its value before (a new RDB is on disk). */
+async function redisSnapshot(t: EngineTarget, timeoutMs = 300_000): Promise<void> {
+  const plan = planRedisDump(t);
+  const before = Number((await execText(plan.lastsave)).trim());
+  // LASTSAVE counts seconds: a save in the same second as the last would not show as a move.
+  while (Math.floor(Date.now() / 1000) <= before) await sleep(200);
+  const reply = (await execText(plan.bgsave)).trim();
+  if (!/^Background saving started|already in progress|scheduled/i.test(reply))
+    throw new SlipwayError({
+      code: "backup.redis",
+      message: `BGSAVE in ${t.container} answered: ${reply}`,
+      hint: "check the accessory's logs (slipway accessory logs)",
+    });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await sleep(200);
+    if (Number((await execText(plan.lastsave)).trim()) > before) return;
+    const status = await execText(plan.status);
+    if (/^rdb_last_bgsave_status:err/m.test(status) && !/^rdb_bgsave_in_progress:1/m.test(status))
+      throw new SlipwayError({
+        code: "backup.redis",
+        message: `the BGSAVE in ${t.container} failed`,
+        hint: "Redis logs why (disk full, or fork refused: vm.overcommit_memory)",
+      });
+  }
+  throw new SlipwayError({
+    code: "backup.redis",
+    message: `the BGSAVE in ${t.container} did not finish within ${timeoutMs / 1000} s`,
+    hint: "a large dataset needs longer; check the accessory's logs",
+  });
+}
+
+export interface BackupAccessoryOptions {
+  target: EngineTarget;
+  store: BackupStore;
+  seal: SealOptions;
+  /** The accessory's name in slipway.yml: the store's folder for it. */
+  accessory: string;
+  sourceHost: string;
+  now?: () => Date;
+}
+
+/** Dumps an accessory into the store: the manifest says it is whole. */
+export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manifest> {
+  const t = o.target;
+  const engineVersion = parseVersion(t, await execText(planVersion(t)));
+  let parts: DumpPart[];
+  let facts: VerifyFacts;
+  if (t.engine === "redis") {
+    await redisSnapshot(t);
+    facts = await readFacts(t);
+    parts = [{ name: "redis", open: () => execStream(planRedisDump(t).copy).stdout }];
+  } else {
+    // Counted before the dump: on a database written to meanwhile, verification names the
+    // tables whose counts moved (a consistent count needs the dump's own snapshot).
+    facts = await readFacts(t);
+    parts = planDump(t).map((step) => ({
+      name: step.name,
+      open: () => execStream(step.argv).stdout,
+    }));
+  }
+  return runBackup({
+    store: o.store,
+    accessory: o.accessory,
+    engine: t.engine,
+    engineVersion,
+    sourceHost: o.sourceHost,
+    parts,
+    seal: o.seal,
+    facts: async () => facts,
+    ...(o.now ? { now: o.now } : {}),
+  });
+}
+
+/**
+ * Reads a part from the store and opens it, checking the archive's SHA-256 and the plain
+ * stream's against the manifest as the bytes pass: a corrupted archive fails the restore.
+ */
+async function openPart(
+  store: BackupStore,
+  m: Manifest,
+  name: string,
+  opening: Opening,
+): Promise<{ plain: Readable; checked: () => void }> {
+  const part = m.parts.find((p) => p.name === name);
+  if (!part) throw new Error(`backup ${m.id} has no part ${name}`);
+  const archiveMeter = new Meter();
+  const plainMeter = new Meter();
+  const raw = await store.read(part.key);
+  const archive = raw.pipe(archiveMeter);
+  raw.on("error", (err) => archiveMeter.destroy(err));
+  const opened = await openArchive(archive, { compression: m.compression, opening });
+  const plain = opened.pipe(plainMeter);
+  opened.on("error", (err) => plainMeter.destroy(err));
+  return {
+    plain,
+    checked: () => {
+      if (archiveMeter.sha256 !== part.archiveSha256 || plainMeter.sha256 !== part.plainSha256)
+        throw new SlipwayError({
+          code: "backup.corrupt",
+          message: `${store.location}/${part.key} does not match its manifest (SHA-256)`,
+          hint: "this backup is damaged: restore an older one (slipway backup list)",
+        });
+    },
+  };
+}
+
+export interface RestoreAccessoryOptions {
+  target: EngineTarget;
+  store: BackupStore;
+  manifest: Manifest;
+  opening: Opening;
+  /** Redis: the image the accessory runs (the restore writes its volume with it). */
+  image?: string;
+}
+
+/** Restores a backup into the target container (replacing its data). */
+export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void> {
+  const t = o.target;
+  if (t.engine === "redis") {
+    if (!o.image) throw new TypeError("a Redis restore needs the accessory's image");
+    const plan = planRedisRestore(t, o.image);
+    const { plain, checked } = await openPart(o.store, o.manifest, "redis", o.opening);
+    await execText(plan.stop);
+    const write = execStream(plan.write, { stdin: plain });
+    write.stdout.resume();
+    await write.done;
+    checked();
+    await execText(plan.start);
+    return;
+  }
+  for (const step of planRestore(t)) {
+    const { plain, checked } = await openPart(o.store, o.manifest, step.name, o.opening);
+    const run = execStream(step.argv, { stdin: plain });
+    run.stdout.resume(); // psql's notices: read so the program never blocks on them
+    await run.done;
+    checked();
+  }
+}
