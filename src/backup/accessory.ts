@@ -23,6 +23,7 @@ import {
 import { execStream, execText } from "./exec.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
 import { type DumpPart, runBackup } from "./run.ts";
+import { restoreSqlite, sqliteSnapshot } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
 
 /** Row counts per table, or the number of keys: what a restored copy must show. */
@@ -76,6 +77,8 @@ export interface BackupAccessoryOptions {
   /** The accessory's name in slipway.yml: the store's folder for it. */
   accessory: string;
   sourceHost: string;
+  /** The image the accessory runs, recorded for verification. */
+  image?: string;
   now?: () => Date;
 }
 
@@ -104,6 +107,8 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
     engine: t.engine,
     engineVersion,
     sourceHost: o.sourceHost,
+    ...(o.image === undefined ? {} : { image: o.image }),
+    ...(t.engine === "redis" ? {} : { login: { user: t.user, database: t.database } }),
     parts,
     seal: o.seal,
     facts: async () => facts,
@@ -115,7 +120,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
  * Reads a part from the store and opens it, checking the archive's SHA-256 and the plain
  * stream's against the manifest as the bytes pass: a corrupted archive fails the restore.
  */
-async function openPart(
+export async function openPart(
   store: BackupStore,
   m: Manifest,
   name: string,
@@ -175,4 +180,45 @@ export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void
     await run.done;
     checked();
   }
+}
+
+export interface BackupSqliteOptions {
+  /** The database file, as this process sees it. */
+  path: string;
+  store: BackupStore;
+  seal: SealOptions;
+  accessory: string;
+  sourceHost: string;
+  now?: () => Date;
+}
+
+/** Backs up a SQLite database from a VACUUM INTO snapshot (counted and checked on the snapshot). */
+export async function backupSqlite(o: BackupSqliteOptions): Promise<Manifest> {
+  const snap = await sqliteSnapshot(o.path);
+  try {
+    return await runBackup({
+      store: o.store,
+      accessory: o.accessory,
+      engine: "sqlite",
+      engineVersion: snap.version,
+      sourceHost: o.sourceHost,
+      parts: [{ name: "sqlite", open: snap.stream }],
+      seal: o.seal,
+      facts: async () => snap.facts,
+      ...(o.now ? { now: o.now } : {}),
+    });
+  } finally {
+    await snap.cleanup();
+  }
+}
+
+/** Restores a SQLite backup to `path` (the app that uses it must be stopped). */
+export async function restoreSqliteBackup(o: {
+  store: BackupStore;
+  manifest: Manifest;
+  opening: Opening;
+  path: string;
+}): Promise<void> {
+  const { plain, checked } = await openPart(o.store, o.manifest, "sqlite", o.opening);
+  await restoreSqlite(plain, o.path, checked);
 }

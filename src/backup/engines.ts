@@ -265,3 +265,25 @@ export function planRedisRestore(
     start: dockerStart(t.container),
   };
 }
+
+/**
+ * Exits 0 once the server takes connections from the network, not only the socket: the official
+ * images' first boot runs a socket-only server for the init scripts, then restarts.
+ */
+export function planReady(t: EngineTarget): Argv {
+  if (t.engine === "postgres")
+    return dockerExec(t.container, [
+      "pg_isready",
+      "--quiet",
+      "--host",
+      "127.0.0.1",
+      "--username",
+      t.user,
+    ]);
+  if (t.engine === "redis")
+    return dockerExec(t.container, ["sh", "-c", `${REDIS_AUTH} redis-cli ping | grep -qx PONG`]);
+  return dockerExec(
+    t.container,
+    mysqlShell(t, mysqlClient(t), "--protocol=TCP --host=127.0.0.1 -e 'SELECT 1'"),
+  );
+}

@@ -6,10 +6,13 @@
 
 export {
   type BackupAccessoryOptions,
+  type BackupSqliteOptions,
   backupAccessory,
+  backupSqlite,
   type RestoreAccessoryOptions,
   readFacts,
   restoreAccessory,
+  restoreSqliteBackup,
 } from "./accessory.ts";
 export {
   type ArchiveStats,
@@ -30,6 +33,7 @@ export {
   parseCounts,
   parseRedisKeys,
   planDump,
+  planReady,
   planRedisDump,
   planRedisRestore,
   planRestore,
@@ -61,6 +65,14 @@ export {
   readManifest,
   runBackup,
 } from "./run.ts";
+export { restoreSqlite, sqliteFacts, sqliteSnapshot } from "./sqlite.ts";
 export { directoryStore } from "./stores/directory.ts";
 export { parseS3Url, type S3StoreOptions, s3Store } from "./stores/s3.ts";
 export type { BackupStore, StoredObject, WriteReceipt } from "./stores/store.ts";
+export {
+  compareFacts,
+  type VerifyCheck,
+  type VerifyOptions,
+  type VerifyReport,
+  verifyBackup,
+} from "./verify.ts";

@@ -35,6 +35,10 @@ export const manifest = z.object({
   engine: z.enum(["postgres", "mysql", "mariadb", "redis", "sqlite"]),
   engineVersion: z.string(),
   sourceHost: z.string(),
+  /** The image the accessory ran: verification restores into a throwaway container of it. */
+  image: z.string().optional(),
+  /** The app's login and database the dump belongs to (no password): a restore's target. */
+  login: z.object({ user: z.string(), database: z.string() }).optional(),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   compression: z.enum(["zstd", "gzip"]),

@@ -39,6 +39,8 @@ export interface RunBackupOptions {
   engine: EngineKind;
   engineVersion: string;
   sourceHost: string;
+  image?: string;
+  login?: { user: string; database: string };
   parts: readonly DumpPart[];
   seal: SealOptions;
   /** What verification will compare a restored copy with; read after the dump. */
@@ -71,6 +73,8 @@ export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
       engine: o.engine,
       engineVersion: o.engineVersion,
       sourceHost: o.sourceHost,
+      ...(o.image === undefined ? {} : { image: o.image }),
+      ...(o.login === undefined ? {} : { login: o.login }),
       startedAt: started.toISOString(),
       finishedAt: now().toISOString(),
       compression: o.seal.compression,

@@ -18,13 +18,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { ENGINES } from "../../src/accessories/index.ts";
 import {
+  type BackupStore,
   backupAccessory,
   directoryStore,
   type EngineTarget,
+  type Manifest,
   type Opening,
   readFacts,
   restoreAccessory,
   type SealOptions,
+  verifyBackup,
 } from "../../src/backup/index.ts";
 import { MARIADB_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
 import { onProcessExit, rigAvailable, run, skipUnless } from "../rig/index.ts";
@@ -107,6 +110,21 @@ before(async () => {
   opening = { identities: [identity] };
 });
 
+/** Names of throwaway verification containers still there (none, once a verification ended). */
+const throwaways = async () =>
+  (await podman(["ps", "-a", "--filter", "label=slipway.verify", "--format", "{{.Names}}"])).trim();
+
+/** Verification restores into a throwaway container of the recorded image and finds it all. */
+async function verifies(store: BackupStore, m: Manifest): Promise<void> {
+  const report = await verifyBackup({ store, manifest: m, opening });
+  assert.equal(report.error, undefined);
+  assert.ok(report.checks.length > 0);
+  for (const c of report.checks)
+    assert.ok(c.ok, `${c.what}: ${c.expected} expected, ${c.actual} found`);
+  assert.equal(report.ok, true);
+  assert.equal(await throwaways(), "", "the throwaway container is removed");
+}
+
 /** Flips one byte in the middle of a stored file. */
 function corrupt(file: string): void {
   const b = readFileSync(file);
@@ -166,6 +184,7 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       seal,
       accessory: "db",
       sourceHost: "web-1",
+      image: POSTGRES_IMAGE,
     });
     assert.equal(m.engine, "postgres");
     assert.match(m.engineVersion, /^15\./);
@@ -189,13 +208,18 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       "t",
     );
     assert.deepEqual(await readFacts(target(fresh)), m.verify);
+    await verifies(store, m);
 
-    // A flipped byte in the stored dump: the restore fails, saying so.
+    // A flipped byte in the stored dump: the restore fails, and so does verification.
     corrupt(join(dir, "pg", m.parts[1]?.key ?? ""));
     await assert.rejects(
       restoreAccessory({ target: target(fresh), store, manifest: m, opening }),
       /invalid tag|does not match its manifest|pg_restore/,
     );
+    const damaged = await verifyBackup({ store, manifest: m, opening });
+    assert.equal(damaged.ok, false);
+    assert.match(damaged.error ?? "", /invalid tag|does not match its manifest|pg_restore/);
+    assert.equal(await throwaways(), "", "the throwaway container is removed after a failure too");
   });
 });
 
@@ -250,6 +274,7 @@ describe("MariaDB: mariadb-dump --single-transaction --routines --events", {
       seal,
       accessory: "db",
       sourceHost: "web-1",
+      image: MARIADB_IMAGE,
     });
     assert.match(m.engineVersion, /^10\.11\./);
     assert.deepEqual(m.verify.tables, { "appdb.empty_one": 0, "appdb.items": 5000 });
@@ -263,6 +288,7 @@ describe("MariaDB: mariadb-dump --single-transaction --routines --events", {
     assert.match(before, /^5000\t[0-9a-f]{32}\n42$/);
     assert.equal(await checksum(fresh), before);
     assert.deepEqual(await readFacts(target(fresh)), m.verify);
+    await verifies(store, m);
   });
 });
 
@@ -307,7 +333,10 @@ describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume"
       source,
       `SET greeting "hello there"\nHSET user:1 name Ada lang en\nRPUSH queue a b c\nSET big ${big}\n`,
     );
-    for (let i = 0; i < 50; i++) await cli(source, `SELECT 1\nSET k${i} v${i}\n`);
+    await cli(
+      source,
+      `SELECT 1\n${Array.from({ length: 50 }, (_, i) => `SET k${i} v${i}\n`).join("")}`,
+    );
     const store = directoryStore(join(dir, "redis"));
     const m = await backupAccessory({
       target: target(source),
@@ -315,6 +344,7 @@ describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume"
       seal,
       accessory: "cache",
       sourceHost: "web-1",
+      image: REDIS_IMAGE,
     });
     assert.equal(m.verify.keys, 54);
     assert.match(m.engineVersion, /^7\./);
@@ -334,5 +364,6 @@ describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume"
     assert.equal(await snapshot(fresh), before);
     assert.equal(await cli(fresh, "SELECT 1\nGET k49\n"), "OK\nv49");
     assert.deepEqual(await readFacts(target(fresh)), m.verify);
+    await verifies(store, m);
   });
 });

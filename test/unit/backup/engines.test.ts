@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  compareFacts,
   type EngineTarget,
   mysqlCountSql,
   parseCounts,
@@ -150,5 +151,22 @@ describe("engine planners", () => {
       parseRedisKeys("# Keyspace\r\ndb0:keys=4,expires=0,avg_ttl=0\r\ndb1:keys=50,expires=1\r\n"),
       54,
     );
+  });
+});
+
+describe("compareFacts", () => {
+  it("names each table whose rows differ, a missing or an extra table, keys and integrity", () => {
+    const checks = compareFacts(
+      { tables: { "public.a": 3, "public.b": 1 }, keys: 5, integrity: "ok" },
+      { tables: { "public.a": 3, "public.c": 0 }, keys: 4 },
+    );
+    assert.deepEqual(checks, [
+      { what: "rows in public.a", expected: "3", actual: "3", ok: true },
+      { what: "rows in public.b", expected: "1", actual: "missing", ok: false },
+      { what: "rows in public.c", expected: "missing", actual: "0", ok: false },
+      { what: "keys", expected: "5", actual: "4", ok: false },
+      { what: "integrity_check", expected: "ok", actual: "not ok", ok: false },
+    ]);
+    assert.deepEqual(compareFacts({}, { tables: { x: 1 } }), []);
   });
 });
