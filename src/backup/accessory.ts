@@ -3,7 +3,7 @@
  * exec, the dumps sealed into the store by runBackup, the restores fed from the store through
  * the archive's opening. Runs where `docker` reaches the accessory's container (on its host).
  */
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SlipwayError } from "../errors/index.ts";
 import { Meter, type Opening, openArchive, type SealOptions } from "./archive.ts";
@@ -17,8 +17,10 @@ import {
   planRedisDump,
   planRedisRestore,
   planRestore,
+  planSnapshotSession,
   planTableList,
   planVersion,
+  SNAPSHOT_COUNTS_END,
 } from "./engines.ts";
 import { execStream, execText } from "./exec.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
@@ -70,6 +72,50 @@ async function redisSnapshot(t: EngineTarget, timeoutMs = 300_000): Promise<void
   });
 }
 
+/**
+ * Opens Postgres' snapshot session: resolves with the exported snapshot and the counts taken in
+ * it, the transaction still open until `end`.
+ */
+async function snapshotSession(
+  t: EngineTarget,
+): Promise<{ snapshot: string; facts: VerifyFacts; end: () => Promise<void> }> {
+  const plan = planSnapshotSession(t);
+  const stdin = new PassThrough();
+  const session = execStream(plan.argv, { stdin });
+  const end = async () => {
+    stdin.end(plan.end);
+    session.stdout.resume();
+    await session.done;
+  };
+  stdin.write(plan.begin);
+  let text = "";
+  try {
+    // Not destroyed when the loop ends: the session's psql lives on until `end`.
+    for await (const chunk of session.stdout.iterator({ destroyOnReturn: false })) {
+      text += String(chunk);
+      if (text.includes(`\n${SNAPSHOT_COUNTS_END}\n`)) break;
+    }
+  } catch (err) {
+    stdin.end();
+    throw err;
+  }
+  const snapshot = /^snapshot\t(\S+)$/m.exec(text)?.[1];
+  if (snapshot === undefined) {
+    stdin.end();
+    await session.done.catch(() => {});
+    throw new SlipwayError({
+      code: "backup.postgres",
+      message: `no snapshot from ${t.container}: ${text.slice(0, 300)}`,
+      hint: "check the accessory's logs (slipway accessory logs)",
+    });
+  }
+  const counts = text
+    .slice(0, text.indexOf(SNAPSHOT_COUNTS_END))
+    .split("\n")
+    .filter((l) => !l.startsWith("snapshot\t"));
+  return { snapshot, facts: { tables: parseCounts(counts.join("\n")) }, end };
+}
+
 export interface BackupAccessoryOptions {
   target: EngineTarget;
   store: BackupStore;
@@ -88,34 +134,47 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
   const engineVersion = parseVersion(t, await execText(planVersion(t)));
   let parts: DumpPart[];
   let facts: VerifyFacts;
+  let endSession = async () => {};
   if (t.engine === "redis") {
     await redisSnapshot(t);
     facts = await readFacts(t);
     parts = [{ name: "redis", open: () => execStream(planRedisDump(t).copy).stdout }];
+  } else if (t.engine === "postgres") {
+    // Counted in the snapshot pg_dump then dumps: exact, even while the app writes.
+    const session = await snapshotSession(t);
+    facts = session.facts;
+    endSession = session.end;
+    parts = planDump(t, { snapshot: session.snapshot }).map((step) => ({
+      name: step.name,
+      open: () => execStream(step.argv).stdout,
+    }));
   } else {
-    // Counted before the dump: on a database written to meanwhile, verification names the
-    // tables whose counts moved (a consistent count needs the dump's own snapshot).
+    // Counted just before the dump, in a snapshot of its own (mysqldump cannot share one): on a
+    // database written to meanwhile, verification names the tables whose counts moved.
     facts = await readFacts(t);
     parts = planDump(t).map((step) => ({
       name: step.name,
       open: () => execStream(step.argv).stdout,
     }));
   }
-  return runBackup({
-    store: o.store,
-    accessory: o.accessory,
-    engine: t.engine,
-    engineVersion,
-    sourceHost: o.sourceHost,
-    ...(o.image === undefined ? {} : { image: o.image }),
-    ...(t.engine === "redis" ? {} : { login: { user: t.user, database: t.database } }),
-    parts,
-    seal: o.seal,
-    facts: async () => facts,
-    ...(o.now ? { now: o.now } : {}),
-  });
+  try {
+    return await runBackup({
+      store: o.store,
+      accessory: o.accessory,
+      engine: t.engine,
+      engineVersion,
+      sourceHost: o.sourceHost,
+      ...(o.image === undefined ? {} : { image: o.image }),
+      ...(t.engine === "redis" ? {} : { login: { user: t.user, database: t.database } }),
+      parts,
+      seal: o.seal,
+      facts: async () => facts,
+      ...(o.now ? { now: o.now } : {}),
+    });
+  } finally {
+    await endSession();
+  }
 }
-
 /**
  * Reads a part from the store and opens it, checking the archive's SHA-256 and the plain
  * stream's against the manifest as the bytes pass: a corrupted archive fails the restore.

@@ -67,7 +67,11 @@ export interface DumpStep {
  * MariaDB: one consistent InnoDB snapshot with routines, events and triggers. Redis is dumped
  * by {@link planRedisDump}'s steps, not here.
  */
-export function planDump(t: EngineTarget): DumpStep[] {
+export function planDump(
+  t: EngineTarget,
+  /** Postgres: a snapshot exported by {@link planSnapshotSession}'s transaction, to dump that. */
+  options: { snapshot?: string } = {},
+): DumpStep[] {
   if (t.engine === "postgres") {
     const login = ["--username", t.user];
     return [
@@ -83,6 +87,9 @@ export function planDump(t: EngineTarget): DumpStep[] {
           "--no-password",
           "--format=custom",
           "--compress=0",
+          ...(options.snapshot === undefined
+            ? []
+            : [`--snapshot=${checkSnapshot(options.snapshot)}`]),
           "--dbname",
           t.database,
         ]),
@@ -174,6 +181,52 @@ export function planTableList(t: EngineTarget): { argv: Argv; sql: string } {
   return {
     argv: dockerExec(t.container, mysqlShell(t, mysqlClient(t), "-N -B"), { interactive: true }),
     sql: `SELECT table_name FROM information_schema.tables WHERE table_schema = '${t.database.replaceAll("'", "''")}' AND table_type = 'BASE TABLE' ORDER BY 1;\n`,
+  };
+}
+
+/** A snapshot id as pg_export_snapshot() prints it ("00000003-0000001B-1"). */
+function checkSnapshot(id: string): string {
+  if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(id))
+    throw new TypeError(`bad snapshot id ${JSON.stringify(id)}`);
+  return id;
+}
+
+/** The line that ends the snapshot session's answer to {@link planSnapshotSession}'s SQL. */
+export const SNAPSHOT_COUNTS_END = "slipway-counts-end";
+
+/**
+ * Postgres: a read-only REPEATABLE READ transaction that exports its snapshot and counts every
+ * table's rows in it; held open (psql waits on stdin) while pg_dump --snapshot dumps the very
+ * same data, so the manifest's counts are exactly the dump's even while the app writes. Output:
+ * "snapshot<TAB>ID", then the counts, then SNAPSHOT_COUNTS_END; `end` commits.
+ */
+export function planSnapshotSession(t: EngineTarget): { argv: Argv; begin: string; end: string } {
+  const list = planTableList(t);
+  return {
+    argv: dockerExec(
+      t.container,
+      [
+        "psql",
+        "-XAtq",
+        "-F",
+        "\t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--username",
+        t.user,
+        "--dbname",
+        t.database,
+      ],
+      { interactive: true },
+    ),
+    begin: [
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
+      "SELECT 'snapshot', pg_export_snapshot();",
+      list.sql.trimEnd(),
+      `SELECT '${SNAPSHOT_COUNTS_END}';`,
+      "",
+    ].join("\n"),
+    end: "COMMIT;\n",
   };
 }
 

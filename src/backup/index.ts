@@ -37,6 +37,7 @@ export {
   planRedisDump,
   planRedisRestore,
   planRestore,
+  planSnapshotSession,
   planTableList,
   planVersion,
 } from "./engines.ts";

@@ -172,12 +172,22 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
         "CREATE SCHEMA other; CREATE TABLE other.numbers (n bigint); INSERT INTO other.numbers SELECT generate_series(1, 1234);",
         "CREATE FUNCTION double_it(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';",
         "CREATE ROLE reporting NOLOGIN; GRANT SELECT ON items TO reporting;",
+        "CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz DEFAULT clock_timestamp());",
       ].join("\n"),
     );
   });
 
   it("round-trips into a fresh container with the same checksum, roles and counts", async () => {
     const store = directoryStore(join(dir, "pg"));
+    // The app keeps writing while the backup runs: a row committed every 5 ms for 25 s.
+    const writer = psql(
+      source,
+      "DO $$ DECLARE stop timestamptz := clock_timestamp() + interval '25 seconds'; BEGIN WHILE clock_timestamp() < stop LOOP INSERT INTO events DEFAULT VALUES; COMMIT; PERFORM pg_sleep(0.005); END LOOP; END $$;",
+    );
+    await waitFor(
+      "the first writes",
+      async () => Number(await psql(source, "SELECT count(*) FROM events")) > 10,
+    );
     const m = await backupAccessory({
       target: target(source),
       store,
@@ -192,7 +202,14 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       m.parts.map((p) => p.name),
       ["globals", "database"],
     );
-    assert.deepEqual(m.verify.tables, { "other.numbers": 1234, "public.items": 5000 });
+    const { "public.events": events, ...rest } = m.verify.tables ?? {};
+    assert.deepEqual(rest, { "other.numbers": 1234, "public.items": 5000 });
+    await writer;
+    const written = Number(await psql(source, "SELECT count(*) FROM events"));
+    assert.ok(
+      events !== undefined && events > 10 && written > events,
+      `${events} events in the backup, ${written} written`,
+    );
     const before = await checksum(source);
 
     const fresh = await start("pg-dst", POSTGRES_IMAGE, {

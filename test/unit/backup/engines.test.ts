@@ -14,6 +14,7 @@ import {
   planRedisDump,
   planRedisRestore,
   planRestore,
+  planSnapshotSession,
 } from "../../../src/backup/index.ts";
 
 const pg: EngineTarget = {
@@ -151,6 +152,40 @@ describe("engine planners", () => {
       parseRedisKeys("# Keyspace\r\ndb0:keys=4,expires=0,avg_ttl=0\r\ndb1:keys=50,expires=1\r\n"),
       54,
     );
+  });
+});
+
+describe("Postgres snapshot session", () => {
+  it("exports a snapshot and counts in it; pg_dump dumps that snapshot", () => {
+    const session = planSnapshotSession(pg);
+    assert.deepEqual(session.argv, [
+      "docker",
+      "exec",
+      "--interactive",
+      "hello-db",
+      "psql",
+      "-XAtq",
+      "-F",
+      "\t",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "--username",
+      "hello",
+      "--dbname",
+      "hello",
+    ]);
+    assert.match(
+      session.begin,
+      /^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT 'snapshot', pg_export_snapshot\(\);\n/,
+    );
+    assert.match(session.begin, /SELECT 'slipway-counts-end';\n$/);
+    assert.equal(session.end, "COMMIT;\n");
+    assert.ok(
+      planDump(pg, { snapshot: "00000003-0000001B-1" })[1]?.argv.includes(
+        "--snapshot=00000003-0000001B-1",
+      ),
+    );
+    assert.throws(() => planDump(pg, { snapshot: "x; DROP" }), /bad snapshot id/);
   });
 });
 
