@@ -223,6 +223,13 @@ export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void
   if (t.engine === "redis") {
     if (!o.image) throw new TypeError("a Redis restore needs the accessory's image");
     const plan = planRedisRestore(t, o.image);
+    // With appendonly Redis loads its AOF at start and ignores the RDB: the restore would not show.
+    if (/^yes$/m.test(await execText(planRedisDump(t).appendonly)))
+      throw new SlipwayError({
+        code: "backup.redis",
+        message: `${t.container} runs with appendonly yes: a restored RDB would be ignored at start`,
+        hint: "restoring into an append-only Redis is not supported yet: turn appendonly off for the restore, then on again",
+      });
     const { plain, checked } = await openPart(o.store, o.manifest, "redis", o.opening);
     await execText(plan.stop);
     const write = execStream(plan.write, { stdin: plain });

@@ -261,6 +261,7 @@ export function planRedisDump(t: EngineTarget): {
   status: Argv;
   copy: Argv;
   keys: Argv;
+  appendonly: Argv;
 } {
   const cli = (cmd: string) =>
     dockerExec(t.container, ["sh", "-c", `${REDIS_AUTH} exec redis-cli ${cmd}`]);
@@ -275,6 +276,7 @@ export function planRedisDump(t: EngineTarget): {
       `${REDIS_AUTH}; export REDISCLI_AUTH; d="$(redis-cli --raw CONFIG GET dir | sed -n 2p)"; f="$(redis-cli --raw CONFIG GET dbfilename | sed -n 2p)"; exec cat "$d/$f"`,
     ]),
     keys: cli("INFO keyspace"),
+    appendonly: cli("--raw CONFIG GET appendonly"),
   };
 }
 

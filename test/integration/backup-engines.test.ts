@@ -322,10 +322,10 @@ describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume"
     database: "",
   });
   // As the accessories code runs Redis: the password read from the mounted secret file.
-  const startRedis = (role: string) =>
+  const startRedis = (role: string, settings: Record<string, string> = {}) =>
     start(role, REDIS_IMAGE, {
       args: ["-v", `${secretsDir}:/run/slipway-secrets:ro`],
-      cmd: [...(ENGINES.redis.command({}) ?? [])],
+      cmd: [...(ENGINES.redis.command(settings) ?? [])],
     });
   const cli = (name: string, input: string) =>
     exec(
@@ -382,5 +382,15 @@ describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume"
     assert.equal(await cli(fresh, "SELECT 1\nGET k49\n"), "OK\nv49");
     assert.deepEqual(await readFacts(target(fresh)), m.verify);
     await verifies(store, m);
+
+    // Into an append-only Redis the RDB would be ignored at start: refused before anything stops.
+    const aof = await startRedis("redis-aof", { appendonly: "yes" });
+    await waitFor("redis", ready(aof), 30_000);
+    await cli(aof, "SET mine kept\n");
+    await assert.rejects(
+      restoreAccessory({ target: target(aof), store, manifest: m, opening, image: REDIS_IMAGE }),
+      /runs with appendonly yes/,
+    );
+    assert.equal(await cli(aof, "GET mine\n"), "kept");
   });
 });
