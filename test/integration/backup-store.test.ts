@@ -3,12 +3,14 @@
  * process on loopback) with a prefix and multipart uploads. The manifest appears only once every
  * part is confirmed; a dump that dies and an S3 outage mid-upload (s3rver killed while parts are
  * in flight) fail clearly and leave no manifest and no object. s3rver does not implement
- * AbortMultipartUpload (it answers 405): the test checks that the abort request reached it.
+ * AbortMultipartUpload (it answers 405): the test checks that the abort request reached it. A
+ * proxy that flips one byte of a part on its way shows that the size-and-ETag check catches it.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -244,7 +246,7 @@ describe("S3 store (s3rver on loopback)", { timeout: 120_000 }, () => {
     assert.deepEqual(await s3.store("other").list(""), []);
   });
 
-  it("a dump that dies mid-upload: a clear error, the upload aborted, no manifest, no object", async () => {
+  it("a dump that dies mid-upload: a clear error, the abort sent, no manifest, no object", async () => {
     const store = s3.store("dying");
     s3.log = "";
     await assert.rejects(
@@ -300,5 +302,53 @@ describe("S3 store (s3rver on loopback)", { timeout: 120_000 }, () => {
     await s3.start();
     assert.deepEqual(await store.list(""), []);
     assert.deepEqual(await listBackups(store, "db"), []);
+  });
+
+  it("bytes altered on their way (a proxy flips one): the ETag check catches it, the object is removed", async () => {
+    // Between the client and s3rver: forwards every request, flipping one byte of part 2's body.
+    const proxy = createServer((req, res) => {
+      const flip = req.method === "PUT" && /partNumber=2&/.test(req.url ?? "");
+      let seen = 0;
+      const up = request(
+        {
+          host: "127.0.0.1",
+          port: s3.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.on("data", (chunk: Buffer) => {
+        const at = 1000 - seen;
+        if (flip && at >= 0 && at < chunk.length) chunk[at] = (chunk[at] ?? 0) ^ 0xff;
+        seen += chunk.length;
+        up.write(chunk);
+      });
+      req.on("end", () => up.end());
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const address = proxy.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      const store = s3Store({
+        bucket: "backups",
+        prefix: "altered",
+        endpoint: `http://127.0.0.1:${port}`,
+        forcePathStyle: true,
+        credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+        partSize: 5 * MiB,
+      });
+      await assert.rejects(
+        backupAt(store, "2026-03-07T03:00:00Z", { database: randomBytes(11 * MiB) }),
+        /database\.zst\.age: the store holds \d+ bytes with ETag [0-9a-f]+, but \d+ bytes were sent/,
+      );
+      assert.deepEqual(await store.list(""), [], "the damaged object is removed, no manifest");
+    } finally {
+      proxy.close();
+    }
   });
 });
