@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SlipwayError } from "../errors/index.ts";
 import { Meter, type Opening, openArchive, type SealOptions } from "./archive.ts";
 import {
+  type DumpStep,
   type EngineTarget,
   mysqlCountSql,
   parseCounts,
@@ -116,6 +117,12 @@ async function snapshotSession(
   return { snapshot, facts: { tables: parseCounts(counts.join("\n")) }, end };
 }
 
+/** A dump step as a part of the backup: its program's stdout, started when its turn comes. */
+const streamed = (step: DumpStep): DumpPart => ({
+  name: step.name,
+  open: () => execStream(step.argv).stdout,
+});
+
 export interface BackupAccessoryOptions {
   target: EngineTarget;
   store: BackupStore;
@@ -144,18 +151,12 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
     const session = await snapshotSession(t);
     facts = session.facts;
     endSession = session.end;
-    parts = planDump(t, { snapshot: session.snapshot }).map((step) => ({
-      name: step.name,
-      open: () => execStream(step.argv).stdout,
-    }));
+    parts = planDump(t, { snapshot: session.snapshot }).map(streamed);
   } else {
     // Counted just before the dump, in a snapshot of its own (mysqldump cannot share one): on a
     // database written to meanwhile, verification names the tables whose counts moved.
     facts = await readFacts(t);
-    parts = planDump(t).map((step) => ({
-      name: step.name,
-      open: () => execStream(step.argv).stdout,
-    }));
+    parts = planDump(t).map(streamed);
   }
   try {
     return await runBackup({

@@ -20,9 +20,9 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { after, describe, it } from "node:test";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { openArchive, sealArchive } from "../../src/backup/index.ts";
 import { run, skipUnless } from "../rig/index.ts";
+import { ageKeys } from "../support/age-keys.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "slipway-backup-archive-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,10 +46,10 @@ const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 async function keyPair(
   name: string,
 ): Promise<{ identity: string; recipient: string; file: string }> {
-  const identity = await generateX25519Identity();
+  const { identity, recipient } = await ageKeys();
   const file = join(dir, `${name}.key`);
   writeFileSync(file, `${identity}\n`, { mode: 0o600 });
-  return { identity, recipient: await identityToRecipient(identity), file };
+  return { identity, recipient, file };
 }
 
 async function sealToFile(data: Buffer, file: string, options: Parameters<typeof sealArchive>[1]) {

@@ -15,7 +15,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { ENGINES } from "../../src/accessories/index.ts";
 import {
   type BackupStore,
@@ -31,6 +30,7 @@ import {
 } from "../../src/backup/index.ts";
 import { MARIADB_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
 import { onProcessExit, rigAvailable, run, skipUnless } from "../rig/index.ts";
+import { ageKeys } from "../support/age-keys.ts";
 
 const ID = randomBytes(4).toString("hex");
 const containers = new Set<string>();
@@ -105,10 +105,12 @@ const exec = (name: string, argv: string[], input?: string) =>
 let seal: SealOptions;
 let opening: Opening;
 before(async () => {
-  const identity = await generateX25519Identity();
-  seal = { compression: "zstd", sealing: { recipients: [await identityToRecipient(identity)] } };
-  opening = { identities: [identity] };
+  ({ seal, opening } = await ageKeys("zstd"));
 });
+
+/** A backup as the agent will take it, from host web-1, the image recorded for verification. */
+const backupOf = (store: BackupStore, target: EngineTarget, image: string, accessory: string) =>
+  backupAccessory({ target, store, seal, accessory, sourceHost: "web-1", image });
 
 /** Names of throwaway verification containers still there (none, once a verification ended). */
 const throwaways = async () =>
@@ -188,14 +190,7 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       "the first writes",
       async () => Number(await psql(source, "SELECT count(*) FROM events")) > 10,
     );
-    const m = await backupAccessory({
-      target: target(source),
-      store,
-      seal,
-      accessory: "db",
-      sourceHost: "web-1",
-      image: POSTGRES_IMAGE,
-    });
+    const m = await backupOf(store, target(source), POSTGRES_IMAGE, "db");
     assert.equal(m.engine, "postgres");
     assert.match(m.engineVersion, /^15\./);
     assert.deepEqual(
@@ -285,14 +280,7 @@ describe("MariaDB: mariadb-dump --single-transaction --routines --events", {
 
   it("round-trips into a fresh container with the same checksum, routines and counts", async () => {
     const store = directoryStore(join(dir, "maria"));
-    const m = await backupAccessory({
-      target: target(source),
-      store,
-      seal,
-      accessory: "db",
-      sourceHost: "web-1",
-      image: MARIADB_IMAGE,
-    });
+    const m = await backupOf(store, target(source), MARIADB_IMAGE, "db");
     assert.match(m.engineVersion, /^10\.11\./);
     assert.deepEqual(m.verify.tables, { "appdb.empty_one": 0, "appdb.items": 5000 });
     const before = await checksum(source);
@@ -355,14 +343,7 @@ describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume"
       `SELECT 1\n${Array.from({ length: 50 }, (_, i) => `SET k${i} v${i}\n`).join("")}`,
     );
     const store = directoryStore(join(dir, "redis"));
-    const m = await backupAccessory({
-      target: target(source),
-      store,
-      seal,
-      accessory: "cache",
-      sourceHost: "web-1",
-      image: REDIS_IMAGE,
-    });
+    const m = await backupOf(store, target(source), REDIS_IMAGE, "cache");
     assert.equal(m.verify.keys, 54);
     assert.match(m.engineVersion, /^7\./);
     const before = await snapshot(source);

@@ -11,7 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import {
   backupSqlite,
   directoryStore,
@@ -20,6 +19,7 @@ import {
   type SealOptions,
   verifyBackup,
 } from "../../src/backup/index.ts";
+import { ageKeys } from "../support/age-keys.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "slipway-backup-sqlite-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,9 +27,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let seal: SealOptions;
 let opening: Opening;
 before(async () => {
-  const identity = await generateX25519Identity();
-  seal = { compression: "gzip", sealing: { recipients: [await identityToRecipient(identity)] } };
-  opening = { identities: [identity] };
+  ({ seal, opening } = await ageKeys("gzip"));
 });
 
 /** The content, not the file: rows of every table in a stable order. */

@@ -16,7 +16,6 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import {
   type BackupStore,
   directoryStore,
@@ -29,6 +28,7 @@ import {
   s3Store,
 } from "../../src/backup/index.ts";
 import { freePort, onProcessExit } from "../rig/index.ts";
+import { ageKeys } from "../support/age-keys.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "slipway-backup-store-"));
 const children = new Set<ChildProcess>();
@@ -113,8 +113,7 @@ async function readAll(stream: Readable): Promise<Buffer> {
 let identity = "";
 let seal: SealOptions;
 before(async () => {
-  identity = await generateX25519Identity();
-  seal = { compression: "zstd", sealing: { recipients: [await identityToRecipient(identity)] } };
+  ({ identity, seal } = await ageKeys());
 });
 
 /** A run at a given time, so that ids (and retention) are under the test's control. */
