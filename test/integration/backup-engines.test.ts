@@ -5,12 +5,21 @@
  * a fresh container's volume). Each backup goes through the archive and a directory store, is
  * restored into a new container of the same image, and the data's checksum must match. Passwords
  * reach containers as `-e NAME` from podman's environment and the clients through the
- * container's own environment or secret file, never argv. A flipped byte fails the restore.
+ * container's own environment or secret file: every process's argv on this machine is sampled
+ * during each backup and none holds the password. A flipped byte fails the restore.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -109,8 +118,39 @@ before(async () => {
 });
 
 /** A backup as the agent will take it, from host web-1, the image recorded for verification. */
-const backupOf = (store: BackupStore, target: EngineTarget, image: string, accessory: string) =>
-  backupAccessory({ target, store, seal, accessory, sourceHost: "web-1", image });
+async function backupOf(
+  store: BackupStore,
+  target: EngineTarget,
+  image: string,
+  accessory: string,
+  /** Must be on no process's argv on this machine while the backup runs; `tool` must be seen. */
+  watch: { secret: string; tool: string },
+): Promise<Manifest> {
+  const seen = new Set<string>();
+  // Rootful Podman: the containers' processes are this machine's, in its /proc.
+  const sample = setInterval(() => {
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        seen.add(readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }, 5);
+  try {
+    return await backupAccessory({ target, store, seal, accessory, sourceHost: "web-1", image });
+  } finally {
+    clearInterval(sample);
+    const all = [...seen];
+    assert.ok(
+      all.some((c) => c.includes(watch.tool)),
+      `the sampler saw ${watch.tool} run`,
+    );
+    const leaked = all.filter((c) => c.includes(watch.secret));
+    assert.deepEqual(leaked, [], "a password was on an argv");
+  }
+}
 
 /** Names of throwaway verification containers still there (none, once a verification ended). */
 const throwaways = async () =>
@@ -190,7 +230,10 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       "the first writes",
       async () => Number(await psql(source, "SELECT count(*) FROM events")) > 10,
     );
-    const m = await backupOf(store, target(source), POSTGRES_IMAGE, "db");
+    const m = await backupOf(store, target(source), POSTGRES_IMAGE, "db", {
+      secret: password,
+      tool: "pg_dump --username appuser",
+    });
     assert.equal(m.engine, "postgres");
     assert.match(m.engineVersion, /^15\./);
     assert.deepEqual(
@@ -280,7 +323,10 @@ describe("MariaDB: mariadb-dump --single-transaction --routines --events", {
 
   it("round-trips into a fresh container with the same checksum, routines and counts", async () => {
     const store = directoryStore(join(dir, "maria"));
-    const m = await backupOf(store, target(source), MARIADB_IMAGE, "db");
+    const m = await backupOf(store, target(source), MARIADB_IMAGE, "db", {
+      secret: secrets.MARIADB_ROOT_PASSWORD,
+      tool: "mariadb-dump --user=root",
+    });
     assert.match(m.engineVersion, /^10\.11\./);
     assert.deepEqual(m.verify.tables, { "appdb.empty_one": 0, "appdb.items": 5000 });
     const before = await checksum(source);
@@ -343,7 +389,10 @@ describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume"
       `SELECT 1\n${Array.from({ length: 50 }, (_, i) => `SET k${i} v${i}\n`).join("")}`,
     );
     const store = directoryStore(join(dir, "redis"));
-    const m = await backupOf(store, target(source), REDIS_IMAGE, "cache");
+    const m = await backupOf(store, target(source), REDIS_IMAGE, "cache", {
+      secret: password,
+      tool: "redis-cli BGSAVE",
+    });
     assert.equal(m.verify.keys, 54);
     assert.match(m.engineVersion, /^7\./);
     const before = await snapshot(source);
