@@ -3,7 +3,7 @@
  * exec, the dumps sealed into the store by runBackup, the restores fed from the store through
  * the archive's opening. Runs where `docker` reaches the accessory's container (on its host).
  */
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, pipeline, type Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SlipwayError } from "../errors/index.ts";
 import { Meter, type Opening, openArchive, type SealOptions } from "./archive.ts";
@@ -25,6 +25,7 @@ import {
 } from "./engines.ts";
 import { execStream, execText } from "./exec.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
+import { MysqlDumpCounter } from "./mysql-counts.ts";
 import { type DumpPart, runBackup } from "./run.ts";
 import { restoreSqlite, sqliteSnapshot } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
@@ -140,23 +141,28 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
   const t = o.target;
   const engineVersion = parseVersion(t, await execText(planVersion(t)));
   let parts: DumpPart[];
-  let facts: VerifyFacts;
+  /** Read once every part is in the store. */
+  let facts: () => Promise<VerifyFacts>;
   let endSession = async () => {};
   if (t.engine === "redis") {
     await redisSnapshot(t);
-    facts = await readFacts(t);
+    const keys = await readFacts(t);
+    facts = async () => keys;
     parts = [{ name: "redis", open: () => execStream(planRedisDump(t).copy).stdout }];
   } else if (t.engine === "postgres") {
     // Counted in the snapshot pg_dump then dumps: exact, even while the app writes.
     const session = await snapshotSession(t);
-    facts = session.facts;
+    facts = async () => session.facts;
     endSession = session.end;
     parts = planDump(t, { snapshot: session.snapshot }).map(streamed);
   } else {
-    // Counted just before the dump, in a snapshot of its own (mysqldump cannot share one): on a
-    // database written to meanwhile, verification names the tables whose counts moved.
-    facts = await readFacts(t);
-    parts = planDump(t).map(streamed);
+    // Counted in the dump itself as it streams: mysqldump's snapshot cannot be shared.
+    const counter = new MysqlDumpCounter();
+    facts = async () => ({ tables: counter.tables() });
+    parts = planDump(t).map((step) => ({
+      name: step.name,
+      open: () => pipeline(execStream(step.argv).stdout, counter, () => {}),
+    }));
   }
   try {
     return await runBackup({
@@ -169,13 +175,14 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
       ...(t.engine === "redis" ? {} : { login: { user: t.user, database: t.database } }),
       parts,
       seal: o.seal,
-      facts: async () => facts,
+      facts,
       ...(o.now ? { now: o.now } : {}),
     });
   } finally {
     await endSession();
   }
 }
+
 /**
  * Reads a part from the store and opens it, checking the archive's SHA-256 and the plain
  * stream's against the manifest as the bytes pass: a corrupted archive fails the restore.

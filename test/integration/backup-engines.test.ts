@@ -317,18 +317,36 @@ describe("MariaDB: mariadb-dump --single-transaction --routines --events", {
         "INSERT INTO items SELECT seq, CONCAT('item ', seq, ' \\'q\\' \\n'), UNHEX(MD5(seq)) FROM seq_1_to_5000;",
         "CREATE FUNCTION double_it(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;",
         "CREATE TABLE empty_one (x INT);",
+        "CREATE TABLE events (id BIGINT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB;",
       ].join("\n"),
     );
   });
 
   it("round-trips into a fresh container with the same checksum, routines and counts", async () => {
     const store = directoryStore(join(dir, "maria"));
+    // The app keeps writing while the backup runs: a row committed every few ms, one session.
+    const writer = exec(source, [
+      "sh",
+      "-c",
+      'for i in $(seq 1 3000); do echo "INSERT INTO events VALUES (NULL);"; sleep 0.005; done | MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot appdb',
+    ]);
+    await waitFor(
+      "the first writes",
+      async () => Number(await sql(source, "SELECT COUNT(*) FROM events")) > 10,
+    );
     const m = await backupOf(store, target(source), MARIADB_IMAGE, "db", {
       secret: secrets.MARIADB_ROOT_PASSWORD,
       tool: "mariadb-dump --user=root",
     });
     assert.match(m.engineVersion, /^10\.11\./);
-    assert.deepEqual(m.verify.tables, { "appdb.empty_one": 0, "appdb.items": 5000 });
+    const { "appdb.events": events, ...rest } = m.verify.tables ?? {};
+    assert.deepEqual(rest, { "appdb.empty_one": 0, "appdb.items": 5000 });
+    await writer;
+    const written = Number(await sql(source, "SELECT COUNT(*) FROM events"));
+    assert.ok(
+      events !== undefined && events > 10 && written > events,
+      `${events} events in the backup, ${written} written`,
+    );
     const before = await checksum(source);
     const fresh = await start("maria-dst", MARIADB_IMAGE, {
       env,
