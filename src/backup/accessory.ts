@@ -1,0 +1,298 @@
+/**
+ * Backing up and restoring an accessory: the engine planners' argv run through the streaming
+ * exec, the dumps sealed into the store by runBackup, the restores fed from the store through
+ * the archive's opening. Runs where `docker` reaches the accessory's container (on its host).
+ */
+import { PassThrough, pipeline, type Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SlipwayError } from "../errors/index.ts";
+import { Meter, type Opening, openArchive, type SealOptions } from "./archive.ts";
+import {
+  type DumpStep,
+  type EngineTarget,
+  mysqlCountSql,
+  parseCounts,
+  parseRedisKeys,
+  parseVersion,
+  planDump,
+  planRedisDump,
+  planRedisRestore,
+  planRestore,
+  planSnapshotSession,
+  planTableList,
+  planVersion,
+  SNAPSHOT_COUNTS_END,
+} from "./engines.ts";
+import { execStream, execText } from "./exec.ts";
+import type { Manifest, VerifyFacts } from "./manifest.ts";
+import { MysqlDumpCounter } from "./mysql-counts.ts";
+import { type DumpPart, runBackup } from "./run.ts";
+import { restoreSqlite, sqliteSnapshot } from "./sqlite.ts";
+import type { BackupStore } from "./stores/store.ts";
+
+/** Row counts per table, or the number of keys: what a restored copy must show. */
+export async function readFacts(t: EngineTarget): Promise<VerifyFacts> {
+  if (t.engine === "redis") return { keys: parseRedisKeys(await execText(planRedisDump(t).keys)) };
+  const list = planTableList(t);
+  const out = await execText(list.argv, { stdin: list.sql });
+  if (t.engine === "postgres") return { tables: parseCounts(out) };
+  const tables = out.split("\n").filter((l) => l.trim() !== "");
+  return {
+    tables: parseCounts(await execText(list.argv, { stdin: mysqlCountSql(t.database, tables) })),
+  };
+}
+
+/** BGSAVE, and wait until LASTSAVE moved past its value before (a new RDB is on disk). */
+async function redisSnapshot(t: EngineTarget, timeoutMs = 300_000): Promise<void> {
+  const plan = planRedisDump(t);
+  const before = Number((await execText(plan.lastsave)).trim());
+  // LASTSAVE counts seconds: a save in the same second as the last would not show as a move.
+  while (Math.floor(Date.now() / 1000) <= before) await sleep(200);
+  const reply = (await execText(plan.bgsave)).trim();
+  if (!/^Background saving started|already in progress|scheduled/i.test(reply))
+    throw new SlipwayError({
+      code: "backup.redis",
+      message: `BGSAVE in ${t.container} answered: ${reply}`,
+      hint: "check the accessory's logs (slipway accessory logs)",
+    });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await sleep(200);
+    if (Number((await execText(plan.lastsave)).trim()) > before) return;
+    const status = await execText(plan.status);
+    if (/^rdb_last_bgsave_status:err/m.test(status) && !/^rdb_bgsave_in_progress:1/m.test(status))
+      throw new SlipwayError({
+        code: "backup.redis",
+        message: `the BGSAVE in ${t.container} failed`,
+        hint: "Redis logs why (disk full, or fork refused: vm.overcommit_memory)",
+      });
+  }
+  throw new SlipwayError({
+    code: "backup.redis",
+    message: `the BGSAVE in ${t.container} did not finish within ${timeoutMs / 1000} s`,
+    hint: "a large dataset needs longer; check the accessory's logs",
+  });
+}
+
+/**
+ * Opens Postgres' snapshot session: resolves with the exported snapshot and the counts taken in
+ * it, the transaction still open until `end`.
+ */
+async function snapshotSession(
+  t: EngineTarget,
+): Promise<{ snapshot: string; facts: VerifyFacts; end: () => Promise<void> }> {
+  const plan = planSnapshotSession(t);
+  const stdin = new PassThrough();
+  const session = execStream(plan.argv, { stdin });
+  const end = async () => {
+    stdin.end(plan.end);
+    session.stdout.resume();
+    await session.done;
+  };
+  stdin.write(plan.begin);
+  let text = "";
+  try {
+    // Not destroyed when the loop ends: the session's psql lives on until `end`.
+    for await (const chunk of session.stdout.iterator({ destroyOnReturn: false })) {
+      text += String(chunk);
+      if (text.includes(`\n${SNAPSHOT_COUNTS_END}\n`)) break;
+    }
+  } catch (err) {
+    stdin.end();
+    throw err;
+  }
+  const snapshot = /^snapshot\t(\S+)$/m.exec(text)?.[1];
+  if (snapshot === undefined) {
+    stdin.end();
+    await session.done.catch(() => {});
+    throw new SlipwayError({
+      code: "backup.postgres",
+      message: `no snapshot from ${t.container}: ${text.slice(0, 300)}`,
+      hint: "check the accessory's logs (slipway accessory logs)",
+    });
+  }
+  const counts = text
+    .slice(0, text.indexOf(SNAPSHOT_COUNTS_END))
+    .split("\n")
+    .filter((l) => !l.startsWith("snapshot\t"));
+  return { snapshot, facts: { tables: parseCounts(counts.join("\n")) }, end };
+}
+
+/** A dump step as a part of the backup: its program's stdout, started when its turn comes. */
+const streamed = (step: DumpStep): DumpPart => ({
+  name: step.name,
+  open: () => execStream(step.argv).stdout,
+});
+
+export interface BackupAccessoryOptions {
+  target: EngineTarget;
+  store: BackupStore;
+  seal: SealOptions;
+  /** The accessory's name in slipway.yml: the store's folder for it. */
+  accessory: string;
+  sourceHost: string;
+  /** The image the accessory runs, recorded for verification. */
+  image?: string;
+  now?: () => Date;
+}
+
+/** Dumps an accessory into the store: the manifest says it is whole. */
+export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manifest> {
+  const t = o.target;
+  const engineVersion = parseVersion(t, await execText(planVersion(t)));
+  let parts: DumpPart[];
+  /** Read once every part is in the store. */
+  let facts: () => Promise<VerifyFacts>;
+  let endSession = async () => {};
+  if (t.engine === "redis") {
+    await redisSnapshot(t);
+    const keys = await readFacts(t);
+    facts = async () => keys;
+    parts = [{ name: "redis", open: () => execStream(planRedisDump(t).copy).stdout }];
+  } else if (t.engine === "postgres") {
+    // Counted in the snapshot pg_dump then dumps: exact, even while the app writes.
+    const session = await snapshotSession(t);
+    facts = async () => session.facts;
+    endSession = session.end;
+    parts = planDump(t, { snapshot: session.snapshot }).map(streamed);
+  } else {
+    // Counted in the dump itself as it streams: mysqldump's snapshot cannot be shared.
+    const counter = new MysqlDumpCounter();
+    facts = async () => ({ tables: counter.tables() });
+    parts = planDump(t).map((step) => ({
+      name: step.name,
+      open: () => pipeline(execStream(step.argv).stdout, counter, () => {}),
+    }));
+  }
+  try {
+    return await runBackup({
+      store: o.store,
+      accessory: o.accessory,
+      engine: t.engine,
+      engineVersion,
+      sourceHost: o.sourceHost,
+      ...(o.image === undefined ? {} : { image: o.image }),
+      ...(t.engine === "redis" ? {} : { login: { user: t.user, database: t.database } }),
+      parts,
+      seal: o.seal,
+      facts,
+      ...(o.now ? { now: o.now } : {}),
+    });
+  } finally {
+    await endSession();
+  }
+}
+
+/**
+ * Reads a part from the store and opens it, checking the archive's SHA-256 and the plain
+ * stream's against the manifest as the bytes pass: a corrupted archive fails the restore.
+ */
+export async function openPart(
+  store: BackupStore,
+  m: Manifest,
+  name: string,
+  opening: Opening,
+): Promise<{ plain: Readable; checked: () => void }> {
+  const part = m.parts.find((p) => p.name === name);
+  if (!part) throw new Error(`backup ${m.id} has no part ${name}`);
+  const archiveMeter = new Meter();
+  const plainMeter = new Meter();
+  const raw = await store.read(part.key);
+  const archive = raw.pipe(archiveMeter);
+  raw.on("error", (err) => archiveMeter.destroy(err));
+  const opened = await openArchive(archive, { compression: m.compression, opening });
+  const plain = opened.pipe(plainMeter);
+  opened.on("error", (err) => plainMeter.destroy(err));
+  return {
+    plain,
+    checked: () => {
+      if (archiveMeter.sha256 !== part.archiveSha256 || plainMeter.sha256 !== part.plainSha256)
+        throw new SlipwayError({
+          code: "backup.corrupt",
+          message: `${store.location}/${part.key} does not match its manifest (SHA-256)`,
+          hint: "this backup is damaged: restore an older one (slipway backup list)",
+        });
+    },
+  };
+}
+
+export interface RestoreAccessoryOptions {
+  target: EngineTarget;
+  store: BackupStore;
+  manifest: Manifest;
+  opening: Opening;
+  /** Redis: the image the accessory runs (the restore writes its volume with it). */
+  image?: string;
+}
+
+/** Restores a backup into the target container (replacing its data). */
+export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void> {
+  const t = o.target;
+  if (t.engine === "redis") {
+    if (!o.image) throw new TypeError("a Redis restore needs the accessory's image");
+    const plan = planRedisRestore(t, o.image);
+    // With appendonly Redis loads its AOF at start and ignores the RDB: the restore would not show.
+    if (/^yes$/m.test(await execText(planRedisDump(t).appendonly)))
+      throw new SlipwayError({
+        code: "backup.redis",
+        message: `${t.container} runs with appendonly yes: a restored RDB would be ignored at start`,
+        hint: "restoring into an append-only Redis is not supported yet: turn appendonly off for the restore, then on again",
+      });
+    const { plain, checked } = await openPart(o.store, o.manifest, "redis", o.opening);
+    await execText(plan.stop);
+    const write = execStream(plan.write, { stdin: plain });
+    write.stdout.resume();
+    await write.done;
+    checked();
+    await execText(plan.start);
+    return;
+  }
+  for (const step of planRestore(t)) {
+    const { plain, checked } = await openPart(o.store, o.manifest, step.name, o.opening);
+    const run = execStream(step.argv, { stdin: plain });
+    run.stdout.resume(); // psql's notices: read so the program never blocks on them
+    await run.done;
+    checked();
+  }
+}
+
+export interface BackupSqliteOptions {
+  /** The database file, as this process sees it. */
+  path: string;
+  store: BackupStore;
+  seal: SealOptions;
+  accessory: string;
+  sourceHost: string;
+  now?: () => Date;
+}
+
+/** Backs up a SQLite database from a VACUUM INTO snapshot (counted and checked on the snapshot). */
+export async function backupSqlite(o: BackupSqliteOptions): Promise<Manifest> {
+  const snap = await sqliteSnapshot(o.path);
+  try {
+    return await runBackup({
+      store: o.store,
+      accessory: o.accessory,
+      engine: "sqlite",
+      engineVersion: snap.version,
+      sourceHost: o.sourceHost,
+      parts: [{ name: "sqlite", open: snap.stream }],
+      seal: o.seal,
+      facts: async () => snap.facts,
+      ...(o.now ? { now: o.now } : {}),
+    });
+  } finally {
+    await snap.cleanup();
+  }
+}
+
+/** Restores a SQLite backup to `path` (the app that uses it must be stopped). */
+export async function restoreSqliteBackup(o: {
+  store: BackupStore;
+  manifest: Manifest;
+  opening: Opening;
+  path: string;
+}): Promise<void> {
+  const { plain, checked } = await openPart(o.store, o.manifest, "sqlite", o.opening);
+  await restoreSqlite(plain, o.path, checked);
+}

@@ -1,0 +1,344 @@
+/**
+ * How each engine is dumped and restored, as argv run on the accessory's host: `docker exec`
+ * into the accessory's container with the engine's own tools. Pure. Passwords are never in argv:
+ * Postgres' tools use the container's Unix socket (trusted locally by the official image),
+ * MySQL and MariaDB take MYSQL_PWD from the container's own environment, Redis REDISCLI_AUTH
+ * from the accessory's mounted secret file. SQL travels on stdin.
+ */
+import { checkImageRef, checkName, dockerExec, dockerStart, dockerStop } from "../engine/index.ts";
+import type { Argv } from "../transport/index.ts";
+
+export type DumpEngine = "postgres" | "mysql" | "mariadb" | "redis";
+
+/** The accessory to dump or restore into: its container, and the app's login and database. */
+export interface EngineTarget {
+  engine: DumpEngine;
+  container: string;
+  user: string;
+  database: string;
+}
+
+/** Where the accessories code mounts an engine's secret files (accessories' SECRETS_MOUNT). */
+const SECRETS_MOUNT = "/run/slipway-secrets";
+const REDIS_AUTH = `REDISCLI_AUTH="$(cat ${SECRETS_MOUNT}/password)"`;
+
+/** A mysql-family client in the container, logged in as root through MYSQL_PWD. */
+function mysqlShell(t: EngineTarget, program: string, args: string): string[] {
+  const prefix = t.engine === "mysql" ? "MYSQL" : "MARIADB";
+  return ["sh", "-c", `MYSQL_PWD="$${prefix}_ROOT_PASSWORD" exec ${program} --user=root ${args}`];
+}
+const mysqlClient = (t: EngineTarget) => (t.engine === "mysql" ? "mysql" : "mariadb");
+const mysqlDumper = (t: EngineTarget) => (t.engine === "mysql" ? "mysqldump" : "mariadb-dump");
+const quoteSh = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** Reads the server's version: argv whose stdout is one line. */
+export function planVersion(t: EngineTarget): Argv {
+  if (t.engine === "postgres")
+    return dockerExec(t.container, [
+      "psql",
+      "-XAt",
+      "--username",
+      t.user,
+      "--dbname",
+      t.database,
+      "-c",
+      "SHOW server_version",
+    ]);
+  if (t.engine === "redis")
+    return dockerExec(t.container, ["sh", "-c", `${REDIS_AUTH} exec redis-cli INFO server`]);
+  return dockerExec(t.container, mysqlShell(t, mysqlClient(t), "-N -B -e 'SELECT VERSION()'"));
+}
+
+/** The version out of what {@link planVersion}'s argv printed. */
+export function parseVersion(t: EngineTarget, stdout: string): string {
+  if (t.engine === "redis") return /^redis_version:(\S+)/m.exec(stdout)?.[1] ?? "unknown";
+  return stdout.trim().split(/\s+/)[0] ?? "unknown";
+}
+
+/** One stream of a dump: its name in the backup and the argv whose stdout it is. */
+export interface DumpStep {
+  name: string;
+  argv: Argv;
+}
+
+/**
+ * Dumps of a SQL engine. Postgres: the roles (pg_dumpall --globals-only, which a database dump
+ * lacks) and the database in pg_dump's custom format (compressed by us, so -Z0). MySQL and
+ * MariaDB: one consistent InnoDB snapshot with routines, events and triggers. Redis is dumped
+ * by {@link planRedisDump}'s steps, not here.
+ */
+export function planDump(
+  t: EngineTarget,
+  /** Postgres: a snapshot exported by {@link planSnapshotSession}'s transaction, to dump that. */
+  options: { snapshot?: string } = {},
+): DumpStep[] {
+  if (t.engine === "postgres") {
+    const login = ["--username", t.user];
+    return [
+      {
+        name: "globals",
+        argv: dockerExec(t.container, ["pg_dumpall", ...login, "--globals-only", "--no-password"]),
+      },
+      {
+        name: "database",
+        argv: dockerExec(t.container, [
+          "pg_dump",
+          ...login,
+          "--no-password",
+          "--format=custom",
+          "--compress=0",
+          ...(options.snapshot === undefined
+            ? []
+            : [`--snapshot=${checkSnapshot(options.snapshot)}`]),
+          "--dbname",
+          t.database,
+        ]),
+      },
+    ];
+  }
+  if (t.engine === "redis") throw new TypeError("redis is dumped through planRedisDump");
+  return [
+    {
+      name: "database",
+      argv: dockerExec(
+        t.container,
+        mysqlShell(
+          t,
+          mysqlDumper(t),
+          `--single-transaction --routines --events --triggers --hex-blob --databases ${quoteSh(t.database)}`,
+        ),
+      ),
+    },
+  ];
+}
+
+/** Restores of each part from stdin, in the order given (Postgres: globals first). */
+export function planRestore(t: EngineTarget): DumpStep[] {
+  if (t.engine === "postgres") {
+    return [
+      {
+        // Roles that exist already are errors psql reports and goes past.
+        name: "globals",
+        argv: dockerExec(
+          t.container,
+          ["psql", "-X", "-q", "--username", t.user, "--dbname", "postgres", "--no-password"],
+          { interactive: true },
+        ),
+      },
+      {
+        name: "database",
+        argv: dockerExec(
+          t.container,
+          [
+            "pg_restore",
+            "--username",
+            t.user,
+            "--no-password",
+            "--clean",
+            "--if-exists",
+            "--single-transaction",
+            "--exit-on-error",
+            "--dbname",
+            t.database,
+          ],
+          { interactive: true },
+        ),
+      },
+    ];
+  }
+  if (t.engine === "redis") throw new TypeError("redis is restored through planRedisRestore");
+  return [
+    {
+      name: "database",
+      argv: dockerExec(t.container, mysqlShell(t, mysqlClient(t), ""), { interactive: true }),
+    },
+  ];
+}
+
+/**
+ * Row counts per table, for verification: argv and its SQL (on stdin). Postgres counts every
+ * table in one query (query_to_xml runs a count per table); MySQL needs the table list first
+ * ({@link mysqlCountSql}). Output: lines "table<TAB>rows".
+ */
+export function planTableList(t: EngineTarget): { argv: Argv; sql: string } {
+  if (t.engine === "postgres") {
+    return {
+      argv: dockerExec(
+        t.container,
+        ["psql", "-XAt", "-F", "\t", "--username", t.user, "--dbname", t.database],
+        { interactive: true },
+      ),
+      sql: [
+        "SELECT table_schema || '.' || table_name,",
+        "  (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text",
+        "FROM information_schema.tables",
+        "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')",
+        "ORDER BY 1;",
+        "",
+      ].join("\n"),
+    };
+  }
+  return {
+    argv: dockerExec(t.container, mysqlShell(t, mysqlClient(t), "-N -B"), { interactive: true }),
+    sql: `SELECT table_name FROM information_schema.tables WHERE table_schema = '${t.database.replaceAll("'", "''")}' AND table_type = 'BASE TABLE' ORDER BY 1;\n`,
+  };
+}
+
+/** A snapshot id as pg_export_snapshot() prints it ("00000003-0000001B-1"). */
+function checkSnapshot(id: string): string {
+  if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(id))
+    throw new TypeError(`bad snapshot id ${JSON.stringify(id)}`);
+  return id;
+}
+
+/** The line that ends the snapshot session's answer to {@link planSnapshotSession}'s SQL. */
+export const SNAPSHOT_COUNTS_END = "slipway-counts-end";
+
+/**
+ * Postgres: a read-only REPEATABLE READ transaction that exports its snapshot and counts every
+ * table's rows in it; held open (psql waits on stdin) while pg_dump --snapshot dumps the very
+ * same data, so the manifest's counts are exactly the dump's even while the app writes. Output:
+ * "snapshot<TAB>ID", then the counts, then SNAPSHOT_COUNTS_END; `end` commits.
+ */
+export function planSnapshotSession(t: EngineTarget): { argv: Argv; begin: string; end: string } {
+  const list = planTableList(t);
+  return {
+    argv: dockerExec(
+      t.container,
+      [
+        "psql",
+        "-XAtq",
+        "-F",
+        "\t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--username",
+        t.user,
+        "--dbname",
+        t.database,
+      ],
+      { interactive: true },
+    ),
+    begin: [
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
+      "SELECT 'snapshot', pg_export_snapshot();",
+      list.sql.trimEnd(),
+      `SELECT '${SNAPSHOT_COUNTS_END}';`,
+      "",
+    ].join("\n"),
+    end: "COMMIT;\n",
+  };
+}
+
+/** MySQL: one query counting the rows of each table listed. */
+export function mysqlCountSql(database: string, tables: readonly string[]): string {
+  const id = (s: string) => `\`${s.replaceAll("`", "``")}\``;
+  const lit = (s: string) => `'${s.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+  if (tables.length === 0) return "SELECT 1 FROM DUAL WHERE FALSE;\n";
+  return `${tables
+    .map((t) => `SELECT ${lit(`${database}.${t}`)}, COUNT(*) FROM ${id(database)}.${id(t)}`)
+    .join("\nUNION ALL ")};\n`;
+}
+
+/** "name<TAB>count" lines to a record. */
+export function parseCounts(stdout: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of stdout.split("\n")) {
+    const [name, count] = line.split("\t");
+    if (name && count !== undefined && /^\d+$/.test(count.trim())) out[name] = Number(count);
+  }
+  return out;
+}
+
+/**
+ * Redis: BGSAVE, then wait until LASTSAVE moves past the time before it, then copy the RDB file
+ * out of the container. Run `lastsave` before `bgsave`; poll `lastsave` (and `status`, for a
+ * failed save) until the number grows; then `copy`'s stdout is the dump; `keys` counts keys.
+ */
+export function planRedisDump(t: EngineTarget): {
+  lastsave: Argv;
+  bgsave: Argv;
+  status: Argv;
+  copy: Argv;
+  keys: Argv;
+  appendonly: Argv;
+} {
+  const cli = (cmd: string) =>
+    dockerExec(t.container, ["sh", "-c", `${REDIS_AUTH} exec redis-cli ${cmd}`]);
+  return {
+    lastsave: cli("LASTSAVE"),
+    bgsave: cli("BGSAVE"),
+    status: cli("INFO persistence"),
+    // The file Redis itself says it writes, read inside the container.
+    copy: dockerExec(t.container, [
+      "sh",
+      "-c",
+      `${REDIS_AUTH}; export REDISCLI_AUTH; d="$(redis-cli --raw CONFIG GET dir | sed -n 2p)"; f="$(redis-cli --raw CONFIG GET dbfilename | sed -n 2p)"; exec cat "$d/$f"`,
+    ]),
+    keys: cli("INFO keyspace"),
+    appendonly: cli("--raw CONFIG GET appendonly"),
+  };
+}
+
+/** Keys over all databases from INFO keyspace. */
+export function parseRedisKeys(stdout: string): number {
+  let n = 0;
+  for (const m of stdout.matchAll(/^db\d+:keys=(\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
+/**
+ * Redis restore: Redis reads its RDB only at start, so the container is stopped, the file is
+ * written into its data volume by a one-off container of the same image (stdin → dump.rdb,
+ * renamed into place whole), and the container started again. An accessory with appendonly
+ * loads its AOF instead: the caller must turn that off for the restore (not done here).
+ */
+export function planRedisRestore(
+  t: EngineTarget,
+  image: string,
+  options: { dataPath?: string; stopTimeoutS?: number } = {},
+): { stop: Argv; write: Argv; start: Argv } {
+  const data = options.dataPath ?? "/data";
+  return {
+    stop: dockerStop(t.container, options.stopTimeoutS ?? 60),
+    // By hand: ContainerSpec has no --volumes-from, --user or --entrypoint.
+    write: [
+      "docker",
+      "run",
+      "--rm",
+      "--interactive",
+      "--volumes-from",
+      checkName("container name", t.container),
+      "--user",
+      "redis",
+      "--entrypoint",
+      "sh",
+      checkImageRef(image),
+      "-c",
+      `cat > ${data}/dump.rdb.restoring && mv ${data}/dump.rdb.restoring ${data}/dump.rdb`,
+    ],
+    start: dockerStart(t.container),
+  };
+}
+
+/**
+ * Exits 0 once the server takes connections from the network, not only the socket: the official
+ * images' first boot runs a socket-only server for the init scripts, then restarts.
+ */
+export function planReady(t: EngineTarget): Argv {
+  if (t.engine === "postgres")
+    return dockerExec(t.container, [
+      "pg_isready",
+      "--quiet",
+      "--host",
+      "127.0.0.1",
+      "--username",
+      t.user,
+    ]);
+  if (t.engine === "redis")
+    return dockerExec(t.container, ["sh", "-c", `${REDIS_AUTH} redis-cli ping | grep -qx PONG`]);
+  return dockerExec(
+    t.container,
+    mysqlShell(t, mysqlClient(t), "--protocol=TCP --host=127.0.0.1 -e 'SELECT 1'"),
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * A streaming exec for dumps and restores: a program's stdout as a stream that fails (with the
+ * tail of its stderr) when the program exits non-zero, so a dump that dies half-way can never
+ * pass for a whole one. Argv only, no shell; secrets reach programs through files or their
+ * container's environment, never argv.
+ */
+import { spawn } from "node:child_process";
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { SlipwayError } from "../errors/index.ts";
+import type { Argv } from "../transport/index.ts";
+
+export interface ExecStreamOptions {
+  /** Fed to the program's stdin, which is closed at its end. */
+  stdin?: Readable | string;
+}
+
+const STDERR_TAIL = 4000;
+
+/**
+ * Runs argv; `stdout` is the program's output, ending once the program exited 0, and failing
+ * otherwise. `done` settles the same way (for a program whose output nobody reads, a restore).
+ */
+export function execStream(
+  argv: Argv,
+  options: ExecStreamOptions = {},
+): { stdout: Readable; done: Promise<void> } {
+  const [program, ...args] = argv;
+  if (program === undefined) throw new TypeError("cannot run an empty command");
+  const child = spawn(program, args, {
+    stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+  });
+  const stdout = new PassThrough();
+  // Whoever reads stdout sees its error; a caller that awaits `done` alone must not crash on it.
+  stdout.on("error", () => {});
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr = (stderr + d).slice(-STDERR_TAIL);
+  });
+  child.stdout?.pipe(stdout, { end: false });
+  let feeding: Promise<void> = Promise.resolve();
+  if (options.stdin !== undefined && child.stdin) {
+    const input = options.stdin;
+    child.stdin.on("error", () => {}); // a program that exits early closes its stdin: its exit says why
+    feeding =
+      typeof input === "string"
+        ? new Promise((resolve) => child.stdin?.end(input, resolve))
+        : pipeline(input, child.stdin).catch((err: Error) => {
+            child.kill("SIGTERM");
+            throw err;
+          });
+  }
+  feeding.catch(() => {}); // settled below, once the program has exited
+  const done = new Promise<void>((resolve, reject) => {
+    child.on("error", (err) => reject(err));
+    child.on("close", (code, signal) => {
+      feeding.then(
+        () => {
+          if (code === 0) return resolve();
+          const status = signal ? `signal ${signal}` : `exit ${code}`;
+          reject(
+            new SlipwayError({
+              code: "backup.exec",
+              message: `${argv.slice(0, 6).join(" ")} failed (${status}): ${stderr.trim().split("\n").slice(-5).join("\n")}`,
+              hint: "the backup or restore stopped here; the output above is the program's own",
+            }),
+          );
+        },
+        (err: unknown) => reject(err),
+      );
+    });
+  });
+  done.then(
+    () => stdout.end(),
+    (err: Error) => stdout.destroy(err),
+  );
+  return { stdout, done };
+}
+
+/** Runs argv to its end and returns its stdout as text; fails like {@link execStream}. */
+export async function execText(argv: Argv, options: ExecStreamOptions = {}): Promise<string> {
+  const { stdout, done } = execStream(argv, options);
+  let out = "";
+  stdout.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+  });
+  await done;
+  return out;
+}

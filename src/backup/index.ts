@@ -1,0 +1,79 @@
+/**
+ * Backups that prove themselves: retention, a streamed archive (dump, compress, encrypt to
+ * public keys), stores (a directory, S3) with a manifest written only once the store holds every
+ * byte, engine dumps and restores, and verification by restoring.
+ */
+
+export {
+  type BackupAccessoryOptions,
+  type BackupSqliteOptions,
+  backupAccessory,
+  backupSqlite,
+  type RestoreAccessoryOptions,
+  readFacts,
+  restoreAccessory,
+  restoreSqliteBackup,
+} from "./accessory.ts";
+export {
+  type ArchiveStats,
+  archiveSuffix,
+  type Compression,
+  Meter,
+  type Opening,
+  openArchive,
+  type Sealing,
+  type SealOptions,
+  sealArchive,
+} from "./archive.ts";
+export {
+  type DumpEngine,
+  type DumpStep,
+  type EngineTarget,
+  mysqlCountSql,
+  parseCounts,
+  parseRedisKeys,
+  planDump,
+  planReady,
+  planRedisDump,
+  planRedisRestore,
+  planRestore,
+  planSnapshotSession,
+  planTableList,
+  planVersion,
+} from "./engines.ts";
+export { execStream, execText } from "./exec.ts";
+export {
+  backupId,
+  type EngineKind,
+  MANIFEST_NAME,
+  type Manifest,
+  type ManifestPart,
+  parseManifest,
+  type VerifyFacts,
+} from "./manifest.ts";
+export {
+  type BackupRecord,
+  type KeepReason,
+  planRetention,
+  type RetentionPlan,
+  type RetentionPolicy,
+} from "./retention.ts";
+export {
+  type DumpPart,
+  listBackups,
+  pruneBackups,
+  type RunBackupOptions,
+  readManifest,
+  runBackup,
+} from "./run.ts";
+export { restoreSqlite, sqliteFacts, sqliteSnapshot } from "./sqlite.ts";
+export { directoryStore } from "./stores/directory.ts";
+export { parseS3Url, type S3StoreOptions, s3Store } from "./stores/s3.ts";
+export type { BackupStore, StoredObject, WriteReceipt } from "./stores/store.ts";
+export {
+  compareFacts,
+  type VerifyCheck,
+  type VerifyOptions,
+  type VerifyReport,
+  verifyBackup,
+} from "./verify.ts";

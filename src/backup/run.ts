@@ -1,0 +1,139 @@
+/**
+ * One backup run: each part of the dump is streamed through the archive pipeline into the store,
+ * and the manifest is written only after the store confirmed every part. A failure anywhere
+ * removes the parts already written (best effort) and writes no manifest, so nothing claims a
+ * backup that is not whole. Retention and listing read the same layout:
+ * ACCESSORY/ID/PART.zst.age and ACCESSORY/ID/manifest.json.
+ */
+import { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
+import { archiveSuffix, type SealOptions, sealArchive } from "./archive.ts";
+import {
+  backupId,
+  backupTime,
+  type EngineKind,
+  MANIFEST_NAME,
+  type Manifest,
+  type ManifestPart,
+  parseManifest,
+  type VerifyFacts,
+} from "./manifest.ts";
+import {
+  type BackupRecord,
+  planRetention,
+  type RetentionPlan,
+  type RetentionPolicy,
+} from "./retention.ts";
+import type { BackupStore } from "./stores/store.ts";
+
+/** One stream of a dump: Postgres has "globals" and "database", the others one part. */
+export interface DumpPart {
+  name: string;
+  /** Started when its turn comes, so parts do not run at once. */
+  open(): Readable;
+}
+
+export interface RunBackupOptions {
+  store: BackupStore;
+  accessory: string;
+  engine: EngineKind;
+  engineVersion: string;
+  sourceHost: string;
+  image?: string;
+  login?: { user: string; database: string };
+  parts: readonly DumpPart[];
+  seal: SealOptions;
+  /** What verification will compare a restored copy with; read after the dump. */
+  facts?: () => Promise<VerifyFacts>;
+  now?: () => Date;
+}
+
+export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
+  const now = o.now ?? (() => new Date());
+  const started = now();
+  const id = backupId(started);
+  const written: string[] = [];
+  try {
+    const parts: ManifestPart[] = [];
+    for (const p of o.parts) {
+      const key = `${o.accessory}/${id}/${p.name}${archiveSuffix(o.seal.compression)}`;
+      const { archive, stats } = sealArchive(p.open(), o.seal);
+      written.push(key);
+      const receipt = await o.store.write(key, archive);
+      const s = await stats;
+      if (receipt.bytes !== s.archiveBytes || receipt.sha256 !== s.archiveSha256)
+        throw new Error(`${key}: the store received other bytes than the archive made`);
+      parts.push({ name: p.name, key, ...s });
+    }
+    const verify = o.facts ? await o.facts() : {};
+    const m: Manifest = {
+      format: 1,
+      id,
+      accessory: o.accessory,
+      engine: o.engine,
+      engineVersion: o.engineVersion,
+      sourceHost: o.sourceHost,
+      ...(o.image === undefined ? {} : { image: o.image }),
+      ...(o.login === undefined ? {} : { login: o.login }),
+      startedAt: started.toISOString(),
+      finishedAt: now().toISOString(),
+      compression: o.seal.compression,
+      ...(o.seal.sealing.passphrase !== undefined
+        ? { passphrase: true }
+        : { recipients: [...o.seal.sealing.recipients] }),
+      parts,
+      verify,
+    };
+    await o.store.write(
+      `${o.accessory}/${id}/${MANIFEST_NAME}`,
+      Readable.from([Buffer.from(`${JSON.stringify(m, null, 2)}\n`)]),
+    );
+    return m;
+  } catch (err) {
+    await o.store.remove(written).catch(() => {});
+    throw err;
+  }
+}
+
+/** The backups of an accessory in a store, newest first: ok when its manifest is there. */
+export async function listBackups(store: BackupStore, accessory: string): Promise<BackupRecord[]> {
+  const byId = new Map<string, BackupRecord>();
+  for (const o of await store.list(`${accessory}/`)) {
+    const [, id, name] = o.key.split("/");
+    const at = id === undefined ? undefined : backupTime(id);
+    if (id === undefined || at === undefined) continue;
+    const record = byId.get(id) ?? { id, at, ok: false };
+    if (name === MANIFEST_NAME) record.ok = true;
+    byId.set(id, record);
+  }
+  return [...byId.values()].sort((a, b) => b.at.getTime() - a.at.getTime());
+}
+
+export async function readManifest(
+  store: BackupStore,
+  accessory: string,
+  id: string,
+): Promise<Manifest> {
+  const key = `${accessory}/${id}/${MANIFEST_NAME}`;
+  return parseManifest(await text(await store.read(key)), `${store.location}/${key}`);
+}
+
+/**
+ * Applies retention to an accessory's backups: call it after a successful run only (the planner
+ * also removes nothing when the newest backup is not whole). Returns what it did.
+ */
+export async function pruneBackups(
+  store: BackupStore,
+  accessory: string,
+  policy: RetentionPolicy,
+): Promise<RetentionPlan> {
+  const plan = planRetention(await listBackups(store, accessory), policy);
+  const gone = new Set(plan.remove.map((r) => r.id));
+  const keys = (await store.list(`${accessory}/`))
+    .map((o) => o.key)
+    .filter((k) => gone.has(k.split("/")[1] ?? ""));
+  // Manifests first: a backup interrupted mid-removal then reads as incomplete, never as whole.
+  keys.sort((a, b) => Number(b.endsWith(MANIFEST_NAME)) - Number(a.endsWith(MANIFEST_NAME)));
+  await store.remove(keys);
+  return plan;
+}

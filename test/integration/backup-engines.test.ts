@@ -1,0 +1,444 @@
+/**
+ * Dumps and restores for real, against the rig's accessory images run through Podman (the
+ * planners' `docker` argv go to Podman's Docker API): Postgres (globals and a custom-format
+ * dump), MariaDB (mariadb-dump --single-transaction) and Redis (BGSAVE, RDB copied, written into
+ * a fresh container's volume). Each backup goes through the archive and a directory store, is
+ * restored into a new container of the same image, and the data's checksum must match. Passwords
+ * reach containers as `-e NAME` from podman's environment and the clients through the
+ * container's own environment or secret file: every process's argv on this machine is sampled
+ * during each backup and none holds the password. A flipped byte fails the restore.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ENGINES } from "../../src/accessories/index.ts";
+import {
+  type BackupStore,
+  backupAccessory,
+  directoryStore,
+  type EngineTarget,
+  type Manifest,
+  type Opening,
+  readFacts,
+  restoreAccessory,
+  type SealOptions,
+  verifyBackup,
+} from "../../src/backup/index.ts";
+import { MARIADB_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
+import { onProcessExit, rigAvailable, run, skipUnless } from "../rig/index.ts";
+import { ageKeys } from "../support/age-keys.ts";
+
+const ID = randomBytes(4).toString("hex");
+const containers = new Set<string>();
+const dir = mkdtempSync(join(tmpdir(), "slipway-backup-engines-"));
+chmodSync(dir, 0o755);
+function cleanup(): void {
+  if (containers.size > 0)
+    spawnSync("podman", ["rm", "-f", "-t", "0", ...containers], {
+      stdio: "ignore",
+      timeout: 120_000,
+    });
+  containers.clear();
+  rmSync(dir, { recursive: true, force: true });
+}
+const unregister = onProcessExit(cleanup);
+after(() => {
+  cleanup();
+  unregister();
+});
+// The planners speak `docker`; here Podman answers through its Docker API.
+process.env.DOCKER_HOST ??= "unix:///run/podman/podman.sock";
+
+async function podman(
+  args: string[],
+  env?: Record<string, string>,
+  input?: string,
+): Promise<string> {
+  const r = await run("podman", args, {
+    timeoutMs: 120_000,
+    ...(env ? { env } : {}),
+    ...(input === undefined ? {} : { input }),
+  });
+  if (r.code !== 0) throw new Error(`podman ${args.slice(0, 4).join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function start(
+  role: string,
+  image: string,
+  opts: {
+    env?: Record<string, string>;
+    secrets?: Record<string, string>;
+    args?: string[];
+    cmd?: string[];
+  } = {},
+): Promise<string> {
+  const name = `slipway-test-bk-${ID}-${role}`;
+  containers.add(name);
+  const args = ["run", "-d", "--name", name, ...(opts.args ?? [])];
+  for (const [k, v] of Object.entries(opts.env ?? {})) args.push("-e", `${k}=${v}`);
+  for (const k of Object.keys(opts.secrets ?? {})) args.push("-e", k);
+  await podman([...args, image, ...(opts.cmd ?? [])], opts.secrets);
+  return name;
+}
+
+async function waitFor(
+  what: string,
+  ready: () => Promise<boolean>,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await ready().catch(() => false)) return;
+    await sleep(500);
+  }
+  throw new Error(`no ${what} within ${timeoutMs / 1000}s`);
+}
+
+const exec = (name: string, argv: string[], input?: string) =>
+  podman(["exec", ...(input === undefined ? [] : ["-i"]), name, ...argv], undefined, input);
+
+let seal: SealOptions;
+let opening: Opening;
+before(async () => {
+  ({ seal, opening } = await ageKeys("zstd"));
+});
+
+/** A backup as the agent will take it, from host web-1, the image recorded for verification. */
+async function backupOf(
+  store: BackupStore,
+  target: EngineTarget,
+  image: string,
+  accessory: string,
+  /** Must be on no process's argv on this machine while the backup runs; `tool` must be seen. */
+  watch: { secret: string; tool: string },
+): Promise<Manifest> {
+  const seen = new Set<string>();
+  // Rootful Podman: the containers' processes are this machine's, in its /proc.
+  const sample = setInterval(() => {
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        seen.add(readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }, 5);
+  try {
+    return await backupAccessory({ target, store, seal, accessory, sourceHost: "web-1", image });
+  } finally {
+    clearInterval(sample);
+    const all = [...seen];
+    assert.ok(
+      all.some((c) => c.includes(watch.tool)),
+      `the sampler saw ${watch.tool} run`,
+    );
+    const leaked = all.filter((c) => c.includes(watch.secret));
+    assert.deepEqual(leaked, [], "a password was on an argv");
+  }
+}
+
+/** Names of throwaway verification containers still there (none, once a verification ended). */
+const throwaways = async () =>
+  (await podman(["ps", "-a", "--filter", "label=slipway.verify", "--format", "{{.Names}}"])).trim();
+
+/** Verification restores into a throwaway container of the recorded image and finds it all. */
+async function verifies(store: BackupStore, m: Manifest): Promise<void> {
+  const report = await verifyBackup({ store, manifest: m, opening });
+  assert.equal(report.error, undefined);
+  assert.ok(report.checks.length > 0);
+  for (const c of report.checks)
+    assert.ok(c.ok, `${c.what}: ${c.expected} expected, ${c.actual} found`);
+  assert.equal(report.ok, true);
+  assert.equal(await throwaways(), "", "the throwaway container is removed");
+}
+
+/** Flips one byte in the middle of a stored file. */
+function corrupt(file: string): void {
+  const b = readFileSync(file);
+  const i = Math.floor(b.length / 2);
+  b[i] = (b[i] ?? 0) ^ 0xff;
+  writeFileSync(file, b);
+}
+
+describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_restore", {
+  skip: skipUnless(rigAvailable(POSTGRES_IMAGE)),
+  timeout: 300_000,
+}, () => {
+  const password = `pg ${randomBytes(8).toString("hex")}`;
+  const env = { POSTGRES_USER: "appuser", POSTGRES_DB: "appdb" };
+  const target = (container: string): EngineTarget => ({
+    engine: "postgres",
+    container,
+    user: "appuser",
+    database: "appdb",
+  });
+  const psql = (name: string, sql: string) =>
+    exec(name, ["psql", "-XAt", "-U", "appuser", "-d", "appdb", "-v", "ON_ERROR_STOP=1"], sql).then(
+      (s) => s.trim(),
+    );
+  const checksum = (name: string) =>
+    psql(
+      name,
+      "SELECT count(*) || ' ' || md5(string_agg(t::text, ',' ORDER BY id)) FROM items t; SELECT md5(string_agg(n::text, ',' ORDER BY n)) FROM other.numbers n; SELECT double_it(21);",
+    );
+  const ready = (name: string) => async () =>
+    (await run("podman", ["exec", name, "pg_isready", "-q", "-h", "127.0.0.1"])).code === 0;
+
+  let source = "";
+  before(async () => {
+    source = await start("pg-src", POSTGRES_IMAGE, {
+      env,
+      secrets: { POSTGRES_PASSWORD: password },
+    });
+    await waitFor("postgres", ready(source));
+    await psql(
+      source,
+      [
+        "CREATE TABLE items (id int PRIMARY KEY, name text, data bytea, at timestamptz);",
+        "INSERT INTO items SELECT i, 'item ' || i || E' \\'quoted\\' \\n', decode(md5(i::text), 'hex'), '2026-01-01'::timestamptz + i * interval '1 minute' FROM generate_series(1, 5000) i;",
+        "CREATE SCHEMA other; CREATE TABLE other.numbers (n bigint); INSERT INTO other.numbers SELECT generate_series(1, 1234);",
+        "CREATE FUNCTION double_it(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';",
+        "CREATE ROLE reporting NOLOGIN; GRANT SELECT ON items TO reporting;",
+        "CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz DEFAULT clock_timestamp());",
+      ].join("\n"),
+    );
+  });
+
+  it("round-trips into a fresh container with the same checksum, roles and counts", async () => {
+    const store = directoryStore(join(dir, "pg"));
+    // The app keeps writing while the backup runs: a row committed every 5 ms for 25 s.
+    const writer = psql(
+      source,
+      "DO $$ DECLARE stop timestamptz := clock_timestamp() + interval '25 seconds'; BEGIN WHILE clock_timestamp() < stop LOOP INSERT INTO events DEFAULT VALUES; COMMIT; PERFORM pg_sleep(0.005); END LOOP; END $$;",
+    );
+    await waitFor(
+      "the first writes",
+      async () => Number(await psql(source, "SELECT count(*) FROM events")) > 10,
+    );
+    const m = await backupOf(store, target(source), POSTGRES_IMAGE, "db", {
+      secret: password,
+      tool: "pg_dump --username appuser",
+    });
+    assert.equal(m.engine, "postgres");
+    assert.match(m.engineVersion, /^15\./);
+    assert.deepEqual(
+      m.parts.map((p) => p.name),
+      ["globals", "database"],
+    );
+    const { "public.events": events, ...rest } = m.verify.tables ?? {};
+    assert.deepEqual(rest, { "other.numbers": 1234, "public.items": 5000 });
+    await writer;
+    const written = Number(await psql(source, "SELECT count(*) FROM events"));
+    assert.ok(
+      events !== undefined && events > 10 && written > events,
+      `${events} events in the backup, ${written} written`,
+    );
+    const before = await checksum(source);
+
+    const fresh = await start("pg-dst", POSTGRES_IMAGE, {
+      env,
+      secrets: { POSTGRES_PASSWORD: "another" },
+    });
+    await waitFor("postgres", ready(fresh));
+    await restoreAccessory({ target: target(fresh), store, manifest: m, opening });
+    assert.equal(await checksum(fresh), before);
+    assert.match(before, /^5000 [0-9a-f]{32}\n[0-9a-f]{32}\n42$/);
+    assert.equal(
+      await psql(fresh, "SELECT has_table_privilege('reporting', 'items', 'SELECT')"),
+      "t",
+    );
+    assert.deepEqual(await readFacts(target(fresh)), m.verify);
+    await verifies(store, m);
+
+    // A flipped byte in the stored dump: the restore fails, and so does verification.
+    corrupt(join(dir, "pg", m.parts[1]?.key ?? ""));
+    await assert.rejects(
+      restoreAccessory({ target: target(fresh), store, manifest: m, opening }),
+      /invalid tag|does not match its manifest|pg_restore/,
+    );
+    const damaged = await verifyBackup({ store, manifest: m, opening });
+    assert.equal(damaged.ok, false);
+    assert.match(damaged.error ?? "", /invalid tag|does not match its manifest|pg_restore/);
+    assert.equal(await throwaways(), "", "the throwaway container is removed after a failure too");
+  });
+});
+
+describe("MariaDB: mariadb-dump --single-transaction --routines --events", {
+  skip: skipUnless(rigAvailable(MARIADB_IMAGE)),
+  timeout: 300_000,
+}, () => {
+  const secrets = {
+    MARIADB_ROOT_PASSWORD: `root '${randomBytes(6).toString("hex")}"`,
+    MARIADB_PASSWORD: "app pw",
+  };
+  const env = { MARIADB_DATABASE: "appdb", MARIADB_USER: "appuser" };
+  const target = (container: string): EngineTarget => ({
+    engine: "mariadb",
+    container,
+    user: "appuser",
+    database: "appdb",
+  });
+  const sql = (name: string, q: string) =>
+    exec(
+      name,
+      ["sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot -N -B appdb'],
+      q,
+    ).then((s) => s.trim());
+  const checksum = (name: string) =>
+    sql(
+      name,
+      "SET SESSION group_concat_max_len = 100000000; SELECT COUNT(*), MD5(GROUP_CONCAT(id, ':', name, ':', HEX(data) ORDER BY id)) FROM items; SELECT double_it(21);",
+    );
+  const ready = (name: string) => async () => (await sql(name, "SELECT 1")) === "1";
+
+  let source = "";
+  before(async () => {
+    source = await start("maria-src", MARIADB_IMAGE, { env, secrets });
+    await waitFor("mariadb", ready(source));
+    await sql(
+      source,
+      [
+        "CREATE TABLE items (id INT PRIMARY KEY, name TEXT, data BLOB) ENGINE=InnoDB;",
+        "INSERT INTO items SELECT seq, CONCAT('item ', seq, ' \\'q\\' \\n'), UNHEX(MD5(seq)) FROM seq_1_to_5000;",
+        "CREATE FUNCTION double_it(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;",
+        "CREATE TABLE empty_one (x INT);",
+        "CREATE TABLE events (id BIGINT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB;",
+      ].join("\n"),
+    );
+  });
+
+  it("round-trips into a fresh container with the same checksum, routines and counts", async () => {
+    const store = directoryStore(join(dir, "maria"));
+    // The app keeps writing while the backup runs: a row committed every few ms, one session.
+    const writer = exec(source, [
+      "sh",
+      "-c",
+      'for i in $(seq 1 3000); do echo "INSERT INTO events VALUES (NULL);"; sleep 0.005; done | MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot appdb',
+    ]);
+    await waitFor(
+      "the first writes",
+      async () => Number(await sql(source, "SELECT COUNT(*) FROM events")) > 10,
+    );
+    const m = await backupOf(store, target(source), MARIADB_IMAGE, "db", {
+      secret: secrets.MARIADB_ROOT_PASSWORD,
+      tool: "mariadb-dump --user=root",
+    });
+    assert.match(m.engineVersion, /^10\.11\./);
+    const { "appdb.events": events, ...rest } = m.verify.tables ?? {};
+    assert.deepEqual(rest, { "appdb.empty_one": 0, "appdb.items": 5000 });
+    await writer;
+    const written = Number(await sql(source, "SELECT COUNT(*) FROM events"));
+    assert.ok(
+      events !== undefined && events > 10 && written > events,
+      `${events} events in the backup, ${written} written`,
+    );
+    const before = await checksum(source);
+    const fresh = await start("maria-dst", MARIADB_IMAGE, {
+      env,
+      secrets: { ...secrets, MARIADB_ROOT_PASSWORD: "other root" },
+    });
+    await waitFor("mariadb", ready(fresh));
+    await restoreAccessory({ target: target(fresh), store, manifest: m, opening });
+    assert.match(before, /^5000\t[0-9a-f]{32}\n42$/);
+    assert.equal(await checksum(fresh), before);
+    assert.deepEqual(await readFacts(target(fresh)), m.verify);
+    await verifies(store, m);
+  });
+});
+
+describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume", {
+  skip: skipUnless(rigAvailable(REDIS_IMAGE)),
+  timeout: 300_000,
+}, () => {
+  const password = `redis-${randomBytes(8).toString("hex")}`;
+  const secretsDir = join(dir, "redis-secrets");
+  const target = (container: string): EngineTarget => ({
+    engine: "redis",
+    container,
+    user: "",
+    database: "",
+  });
+  // As the accessories code runs Redis: the password read from the mounted secret file.
+  const startRedis = (role: string, settings: Record<string, string> = {}) =>
+    start(role, REDIS_IMAGE, {
+      args: ["-v", `${secretsDir}:/run/slipway-secrets:ro`],
+      cmd: [...(ENGINES.redis.command(settings) ?? [])],
+    });
+  const cli = (name: string, input: string) =>
+    exec(
+      name,
+      ["sh", "-c", 'REDISCLI_AUTH="$(cat /run/slipway-secrets/password)" exec redis-cli'],
+      input,
+    ).then((s) => s.trim());
+  const ready = (name: string) => async () => (await cli(name, "PING\n")) === "PONG";
+  const snapshot = (name: string) =>
+    cli(name, "DBSIZE\nGET greeting\nHGETALL user:1\nLRANGE queue 0 -1\nGET big\n");
+
+  before(() => {
+    mkdirSync(secretsDir, { mode: 0o755 });
+    writeFileSync(join(secretsDir, "password"), password, { mode: 0o644 });
+  });
+
+  it("round-trips into a fresh container with the same keys and values", async () => {
+    const source = await startRedis("redis-src");
+    await waitFor("redis", ready(source), 30_000);
+    const big = randomBytes(200_000).toString("hex");
+    await cli(
+      source,
+      `SET greeting "hello there"\nHSET user:1 name Ada lang en\nRPUSH queue a b c\nSET big ${big}\n`,
+    );
+    await cli(
+      source,
+      `SELECT 1\n${Array.from({ length: 50 }, (_, i) => `SET k${i} v${i}\n`).join("")}`,
+    );
+    const store = directoryStore(join(dir, "redis"));
+    const m = await backupOf(store, target(source), REDIS_IMAGE, "cache", {
+      secret: password,
+      tool: "redis-cli BGSAVE",
+    });
+    assert.equal(m.verify.keys, 54);
+    assert.match(m.engineVersion, /^7\./);
+    const before = await snapshot(source);
+
+    const fresh = await startRedis("redis-dst");
+    await waitFor("redis", ready(fresh), 30_000);
+    assert.equal(await cli(fresh, "DBSIZE\n"), "0");
+    await restoreAccessory({
+      target: target(fresh),
+      store,
+      manifest: m,
+      opening,
+      image: REDIS_IMAGE,
+    });
+    await waitFor("redis after restore", ready(fresh), 30_000);
+    assert.equal(await snapshot(fresh), before);
+    assert.equal(await cli(fresh, "SELECT 1\nGET k49\n"), "OK\nv49");
+    assert.deepEqual(await readFacts(target(fresh)), m.verify);
+    await verifies(store, m);
+
+    // Into an append-only Redis the RDB would be ignored at start: refused before anything stops.
+    const aof = await startRedis("redis-aof", { appendonly: "yes" });
+    await waitFor("redis", ready(aof), 30_000);
+    await cli(aof, "SET mine kept\n");
+    await assert.rejects(
+      restoreAccessory({ target: target(aof), store, manifest: m, opening, image: REDIS_IMAGE }),
+      /runs with appendonly yes/,
+    );
+    assert.equal(await cli(aof, "GET mine\n"), "kept");
+  });
+});

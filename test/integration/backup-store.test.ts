@@ -1,0 +1,353 @@
+/**
+ * Backup runs into real stores: a directory, and s3rver (an S3-compatible server, in its own
+ * process on loopback) with a prefix and multipart uploads. The manifest appears only once every
+ * part is confirmed; a dump that dies and an S3 outage mid-upload (s3rver killed while parts are
+ * in flight) fail clearly and leave no manifest and no object. s3rver does not implement
+ * AbortMultipartUpload (it answers 405): the test checks that the abort request reached it. A
+ * proxy that flips one byte of a part on its way shows that the size-and-ETag check catches it.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type BackupStore,
+  directoryStore,
+  listBackups,
+  openArchive,
+  pruneBackups,
+  readManifest,
+  runBackup,
+  type SealOptions,
+  s3Store,
+} from "../../src/backup/index.ts";
+import { freePort, onProcessExit } from "../rig/index.ts";
+import { ageKeys } from "../support/age-keys.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "slipway-backup-store-"));
+const children = new Set<ChildProcess>();
+const unregister = onProcessExit(() => {
+  for (const c of children) c.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+after(() => {
+  for (const c of children) c.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+  unregister();
+});
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const MiB = 1024 * 1024;
+
+/** s3rver in a child process, so that it can be killed like a real outage; its log is kept. */
+class S3rver {
+  log = "";
+  private child: ChildProcess | undefined;
+  readonly port: number;
+  readonly data: string;
+  constructor(port: number, data: string) {
+    this.port = port;
+    this.data = data;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(
+      process.execPath,
+      [
+        "node_modules/s3rver/bin/s3rver.js",
+        ...["-d", this.data, "-a", "127.0.0.1", "-p", String(this.port)],
+        ...["--configure-bucket", "backups"],
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.add(child);
+    this.child = child;
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      this.log += d;
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      this.log += d;
+    });
+    const deadline = Date.now() + 20_000;
+    while (!this.log.includes("S3rver listening")) {
+      if (Date.now() > deadline) throw new Error(`s3rver did not start:\n${this.log}`);
+      await sleep(50);
+    }
+  }
+
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (!c) return;
+    const gone = new Promise((r) => c.once("exit", r));
+    c.kill("SIGKILL");
+    await gone;
+    children.delete(c);
+    this.child = undefined;
+  }
+
+  store(prefix = "site/prod"): BackupStore {
+    return s3Store({
+      bucket: "backups",
+      prefix,
+      endpoint: `http://127.0.0.1:${this.port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+      partSize: 5 * MiB,
+      maxAttempts: 2,
+    });
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+let identity = "";
+let seal: SealOptions;
+before(async () => {
+  ({ identity, seal } = await ageKeys());
+});
+
+/** A run at a given time, so that ids (and retention) are under the test's control. */
+function backupAt(
+  store: BackupStore,
+  at: string,
+  parts: Record<string, Buffer | (() => Readable)>,
+) {
+  return runBackup({
+    store,
+    accessory: "db",
+    engine: "postgres",
+    engineVersion: "15.8",
+    sourceHost: "web-1",
+    parts: Object.entries(parts).map(([name, data]) => ({
+      name,
+      open: () => (typeof data === "function" ? data() : Readable.from([data])),
+    })),
+    seal,
+    facts: async () => ({ tables: { "public.t": 3 } }),
+    now: () => new Date(at),
+  });
+}
+
+/** What every store must do, the same way. */
+async function roundTrip(store: BackupStore): Promise<void> {
+  const globals = Buffer.from("CREATE ROLE app;\n");
+  const database = randomBytes(7 * MiB); // two parts on S3
+  const m = await backupAt(store, "2026-03-01T03:00:00Z", { globals, database });
+  assert.equal(m.id, "20260301T030000Z");
+  assert.deepEqual(
+    m.parts.map((p) => [p.name, p.key, p.plainBytes, p.plainSha256]),
+    [
+      ["globals", "db/20260301T030000Z/globals.zst.age", globals.length, sha256(globals)],
+      ["database", "db/20260301T030000Z/database.zst.age", database.length, sha256(database)],
+    ],
+  );
+  assert.deepEqual(await readManifest(store, "db", m.id), m);
+  assert.deepEqual(m.verify, { tables: { "public.t": 3 } });
+  assert.equal(m.sourceHost, "web-1");
+  const part = m.parts[1];
+  assert.ok(part);
+  const stored = await readAll(await store.read(part.key));
+  assert.equal(stored.length, part.archiveBytes);
+  assert.equal(sha256(stored), part.archiveSha256);
+  const plain = await openArchive(Readable.from([stored]), {
+    compression: "zstd",
+    opening: { identities: [identity] },
+  });
+  assert.equal(sha256(await readAll(plain)), sha256(database));
+
+  await backupAt(store, "2026-03-02T03:00:00Z", { globals, database: Buffer.from("small") });
+  await backupAt(store, "2026-03-03T03:00:00Z", { globals, database: Buffer.from("small") });
+  assert.deepEqual(
+    (await listBackups(store, "db")).map((r) => [r.id, r.ok]),
+    [
+      ["20260303T030000Z", true],
+      ["20260302T030000Z", true],
+      ["20260301T030000Z", true],
+    ],
+  );
+  const plan = await pruneBackups(store, "db", { keepLast: 2 });
+  assert.deepEqual(
+    plan.remove.map((r) => r.id),
+    ["20260301T030000Z"],
+  );
+  assert.deepEqual((await store.list("db/")).map((o) => o.key).sort(), [
+    "db/20260302T030000Z/database.zst.age",
+    "db/20260302T030000Z/globals.zst.age",
+    "db/20260302T030000Z/manifest.json",
+    "db/20260303T030000Z/database.zst.age",
+    "db/20260303T030000Z/globals.zst.age",
+    "db/20260303T030000Z/manifest.json",
+  ]);
+}
+
+/** A dump that writes some data, then fails as a dying pg_dump does. */
+function dyingDump(bytes: number): () => Readable {
+  return () =>
+    Readable.from(
+      (async function* () {
+        for (let sent = 0; sent < bytes; sent += MiB) {
+          yield randomBytes(MiB);
+          await sleep(10);
+        }
+        throw new Error("pg_dump: error: connection to server lost");
+      })(),
+    );
+}
+
+describe("directory store", () => {
+  it("runs, lists, reads and prunes backups; files are 0600", async () => {
+    const root = join(dir, "dir-store");
+    await roundTrip(directoryStore(root));
+    const file = join(root, "db/20260303T030000Z/manifest.json");
+    assert.equal(JSON.parse(readFileSync(file, "utf8")).engine, "postgres");
+    const { statSync } = await import("node:fs");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  it("a dump that fails leaves no manifest and no part, not even a .partial", async () => {
+    const root = join(dir, "dir-fail");
+    const store = directoryStore(root);
+    await assert.rejects(
+      backupAt(store, "2026-03-04T03:00:00Z", {
+        globals: Buffer.from("x"),
+        database: dyingDump(3 * MiB),
+      }),
+      /connection to server lost/,
+    );
+    assert.deepEqual(await store.list(""), []);
+    assert.ok(!existsSync(join(root, "db/20260304T030000Z/manifest.json")));
+  });
+});
+
+describe("S3 store (s3rver on loopback)", { timeout: 120_000 }, () => {
+  let s3: S3rver;
+  before(async () => {
+    s3 = new S3rver(await freePort(), join(dir, "s3rver"));
+    await s3.start();
+  });
+  after(() => s3.kill());
+
+  it("runs, lists, reads and prunes backups under a prefix, multipart for big parts", async () => {
+    await roundTrip(s3.store());
+    // Two parts of 5 MiB and the rest: a multipart upload, not one PUT.
+    assert.match(s3.log, /Stored part 2 of [0-9a-f]+ in bucket "backups"/);
+    // Under the prefix, and nowhere else.
+    assert.deepEqual(await s3.store("other").list(""), []);
+  });
+
+  it("a dump that dies mid-upload: a clear error, the abort sent, no manifest, no object", async () => {
+    const store = s3.store("dying");
+    s3.log = "";
+    await assert.rejects(
+      backupAt(store, "2026-03-05T03:00:00Z", { database: dyingDump(12 * MiB) }),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /s3:\/\/backups\/dying\/db\/20260305T030000Z\/database\.zst\.age: upload failed/,
+        );
+        assert.match(err.message, /connection to server lost/);
+        return true;
+      },
+    );
+    assert.match(s3.log, /Stored part 1 of/, "parts had been uploaded before the dump died");
+    assert.match(s3.log, /x-id=AbortMultipartUpload/, "the abort was sent");
+    assert.deepEqual(await store.list(""), []);
+    assert.deepEqual(await listBackups(store, "db"), []);
+  });
+
+  it("an outage mid-upload (s3rver killed): a clear error, nothing that claims success", async () => {
+    const store = s3.store("outage");
+    s3.log = "";
+    // A dump that is still running when the store goes away.
+    const slow = () =>
+      Readable.from(
+        (async function* () {
+          for (let i = 0; i < 40; i++) {
+            yield randomBytes(MiB);
+            await sleep(50);
+          }
+        })(),
+      );
+    const running = backupAt(store, "2026-03-06T03:00:00Z", { database: slow });
+    const failed = running.then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    const deadline = Date.now() + 30_000;
+    while (!/Stored part 1 of/.test(s3.log)) {
+      assert.ok(Date.now() < deadline, `no part arrived:\n${s3.log}`);
+      await sleep(20);
+    }
+    await s3.kill();
+    const err = await failed;
+    assert.ok(err, "the backup must fail");
+    assert.match(
+      err.message,
+      /outage\/db\/20260306T030000Z\/database\.zst\.age: upload failed: .*ECONNREFUSED/,
+    );
+    assert.match(err.message, /could not be aborted either/);
+    assert.ok(err instanceof Error && "hint" in err && /lifecycle rule/.test(String(err.hint)));
+    // The store is back: nothing was completed and no manifest was written.
+    await s3.start();
+    assert.deepEqual(await store.list(""), []);
+    assert.deepEqual(await listBackups(store, "db"), []);
+  });
+
+  it("bytes altered on their way (a proxy flips one): the ETag check catches it, the object is removed", async () => {
+    // Between the client and s3rver: forwards every request, flipping one byte of part 2's body.
+    const proxy = createServer((req, res) => {
+      const flip = req.method === "PUT" && /partNumber=2&/.test(req.url ?? "");
+      let seen = 0;
+      const up = request(
+        {
+          host: "127.0.0.1",
+          port: s3.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.on("data", (chunk: Buffer) => {
+        const at = 1000 - seen;
+        if (flip && at >= 0 && at < chunk.length) chunk[at] = (chunk[at] ?? 0) ^ 0xff;
+        seen += chunk.length;
+        up.write(chunk);
+      });
+      req.on("end", () => up.end());
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const address = proxy.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      const store = s3Store({
+        bucket: "backups",
+        prefix: "altered",
+        endpoint: `http://127.0.0.1:${port}`,
+        forcePathStyle: true,
+        credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+        partSize: 5 * MiB,
+      });
+      await assert.rejects(
+        backupAt(store, "2026-03-07T03:00:00Z", { database: randomBytes(11 * MiB) }),
+        /database\.zst\.age: the store holds \d+ bytes with ETag [0-9a-f]+, but \d+ bytes were sent/,
+      );
+      assert.deepEqual(await store.list(""), [], "the damaged object is removed, no manifest");
+    } finally {
+      proxy.close();
+    }
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * The engine planners' exact argv: no password in any of them (the host's `ps` sees all), SQL on
+ * stdin, and the tools and flags that make a consistent, complete dump.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  compareFacts,
+  type EngineTarget,
+  mysqlCountSql,
+  parseCounts,
+  parseRedisKeys,
+  planDump,
+  planRedisDump,
+  planRedisRestore,
+  planRestore,
+  planSnapshotSession,
+} from "../../../src/backup/index.ts";
+
+const pg: EngineTarget = {
+  engine: "postgres",
+  container: "hello-db",
+  user: "hello",
+  database: "hello",
+};
+const maria: EngineTarget = {
+  engine: "mariadb",
+  container: "hello-db",
+  user: "hello",
+  database: "it's",
+};
+const redis: EngineTarget = { engine: "redis", container: "hello-cache", user: "", database: "" };
+
+describe("engine planners", () => {
+  it("Postgres: globals, then the database in custom format, over the container's socket", () => {
+    assert.deepEqual(planDump(pg), [
+      {
+        name: "globals",
+        argv: [
+          "docker",
+          "exec",
+          "hello-db",
+          "pg_dumpall",
+          "--username",
+          "hello",
+          "--globals-only",
+          "--no-password",
+        ],
+      },
+      {
+        name: "database",
+        argv: [
+          "docker",
+          "exec",
+          "hello-db",
+          "pg_dump",
+          "--username",
+          "hello",
+          "--no-password",
+          "--format=custom",
+          "--compress=0",
+          "--dbname",
+          "hello",
+        ],
+      },
+    ]);
+    assert.deepEqual(planRestore(pg).at(1)?.argv, [
+      "docker",
+      "exec",
+      "--interactive",
+      "hello-db",
+      "pg_restore",
+      "--username",
+      "hello",
+      "--no-password",
+      "--clean",
+      "--if-exists",
+      "--single-transaction",
+      "--exit-on-error",
+      "--dbname",
+      "hello",
+    ]);
+  });
+
+  it("MariaDB: one consistent snapshot with routines and events; the password from the container's env", () => {
+    assert.deepEqual(planDump(maria), [
+      {
+        name: "database",
+        argv: [
+          "docker",
+          "exec",
+          "hello-db",
+          "sh",
+          "-c",
+          `MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb-dump --user=root --single-transaction --routines --events --triggers --hex-blob --databases 'it'\\''s'`,
+        ],
+      },
+    ]);
+    const mysql = planDump({ ...maria, engine: "mysql", database: "app" })[0]?.argv.at(-1);
+    assert.equal(
+      mysql,
+      `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysqldump --user=root --single-transaction --routines --events --triggers --hex-blob --databases 'app'`,
+    );
+    assert.deepEqual(planRestore(maria)[0]?.argv.slice(0, 4), [
+      "docker",
+      "exec",
+      "--interactive",
+      "hello-db",
+    ]);
+  });
+
+  it("Redis: BGSAVE and LASTSAVE with REDISCLI_AUTH from the secret file; restore through the volume", () => {
+    const d = planRedisDump(redis);
+    assert.deepEqual(d.bgsave, [
+      "docker",
+      "exec",
+      "hello-cache",
+      "sh",
+      "-c",
+      'REDISCLI_AUTH="$(cat /run/slipway-secrets/password)" exec redis-cli BGSAVE',
+    ]);
+    const r = planRedisRestore(redis, "redis:7");
+    assert.deepEqual(r.stop, ["docker", "stop", "-t", "60", "hello-cache"]);
+    assert.deepEqual(r.write, [
+      "docker",
+      "run",
+      "--rm",
+      "--interactive",
+      "--volumes-from",
+      "hello-cache",
+      "--user",
+      "redis",
+      "--entrypoint",
+      "sh",
+      "redis:7",
+      "-c",
+      "cat > /data/dump.rdb.restoring && mv /data/dump.rdb.restoring /data/dump.rdb",
+    ]);
+    assert.deepEqual(r.start, ["docker", "start", "hello-cache"]);
+  });
+
+  it("counts rows with quoted names, and parses counts and keys", () => {
+    assert.equal(
+      mysqlCountSql("app", ["a`b", "o'k"]),
+      "SELECT 'app.a`b', COUNT(*) FROM `app`.`a``b`\nUNION ALL SELECT 'app.o''k', COUNT(*) FROM `app`.`o'k`;\n",
+    );
+    assert.deepEqual(parseCounts("public.t\t3\nother.x\t0\n\nbad line\n"), {
+      "public.t": 3,
+      "other.x": 0,
+    });
+    assert.equal(
+      parseRedisKeys("# Keyspace\r\ndb0:keys=4,expires=0,avg_ttl=0\r\ndb1:keys=50,expires=1\r\n"),
+      54,
+    );
+  });
+});
+
+describe("Postgres snapshot session", () => {
+  it("exports a snapshot and counts in it; pg_dump dumps that snapshot", () => {
+    const session = planSnapshotSession(pg);
+    assert.deepEqual(session.argv, [
+      "docker",
+      "exec",
+      "--interactive",
+      "hello-db",
+      "psql",
+      "-XAtq",
+      "-F",
+      "\t",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "--username",
+      "hello",
+      "--dbname",
+      "hello",
+    ]);
+    assert.match(
+      session.begin,
+      /^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT 'snapshot', pg_export_snapshot\(\);\n/,
+    );
+    assert.match(session.begin, /SELECT 'slipway-counts-end';\n$/);
+    assert.equal(session.end, "COMMIT;\n");
+    assert.ok(
+      planDump(pg, { snapshot: "00000003-0000001B-1" })[1]?.argv.includes(
+        "--snapshot=00000003-0000001B-1",
+      ),
+    );
+    assert.throws(() => planDump(pg, { snapshot: "x; DROP" }), /bad snapshot id/);
+  });
+});
+
+describe("compareFacts", () => {
+  it("names each table whose rows differ, a missing or an extra table, keys and integrity", () => {
+    const checks = compareFacts(
+      { tables: { "public.a": 3, "public.b": 1 }, keys: 5, integrity: "ok" },
+      { tables: { "public.a": 3, "public.c": 0 }, keys: 4 },
+    );
+    assert.deepEqual(checks, [
+      { what: "rows in public.a", expected: "3", actual: "3", ok: true },
+      { what: "rows in public.b", expected: "1", actual: "missing", ok: false },
+      { what: "rows in public.c", expected: "missing", actual: "0", ok: false },
+      { what: "keys", expected: "5", actual: "4", ok: false },
+      { what: "integrity_check", expected: "ok", actual: "not ok", ok: false },
+    ]);
+    assert.deepEqual(compareFacts({}, { tables: { x: 1 } }), []);
+  });
+});
