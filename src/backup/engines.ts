@@ -6,7 +6,7 @@
  * from the accessory's mounted secret file. SQL travels on stdin.
  */
 import { checkImageRef, checkName, dockerExec, dockerStart, dockerStop } from "../engine/index.ts";
-import type { Argv } from "../transport/index.ts";
+import { type Argv, quoteWord } from "../transport/index.ts";
 
 export type DumpEngine = "postgres" | "mysql" | "mariadb" | "redis";
 
@@ -29,7 +29,6 @@ function mysqlShell(t: EngineTarget, program: string, args: string): string[] {
 }
 const mysqlClient = (t: EngineTarget) => (t.engine === "mysql" ? "mysql" : "mariadb");
 const mysqlDumper = (t: EngineTarget) => (t.engine === "mysql" ? "mysqldump" : "mariadb-dump");
-const quoteSh = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** Reads the server's version: argv whose stdout is one line. */
 export function planVersion(t: EngineTarget): Argv {
@@ -105,7 +104,7 @@ export function planDump(
         mysqlShell(
           t,
           mysqlDumper(t),
-          `--single-transaction --routines --events --triggers --hex-blob --databases ${quoteSh(t.database)}`,
+          `--single-transaction --routines --events --triggers --hex-blob --databases ${quoteWord(t.database)}`,
         ),
       ),
     },

@@ -99,7 +99,7 @@ describe("engine planners", () => {
     const mysql = planDump({ ...maria, engine: "mysql", database: "app" })[0]?.argv.at(-1);
     assert.equal(
       mysql,
-      `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysqldump --user=root --single-transaction --routines --events --triggers --hex-blob --databases 'app'`,
+      `MYSQL_PWD="$MYSQL_ROOT_PASSWORD" exec mysqldump --user=root --single-transaction --routines --events --triggers --hex-blob --databases app`,
     );
     assert.deepEqual(planRestore(maria)[0]?.argv.slice(0, 4), [
       "docker",
