@@ -32,6 +32,9 @@ const TIMEOUT_GRACE_MS = 8_000;
 
 // How much of a failing command's stderr an error message carries.
 const STDERR_TAIL_LINES = 20;
+// Without capture (a followed log, a console) stderr is streamed to its callback and only this
+// much of its end is kept, for the error message: memory stays flat however long it runs.
+const STDERR_KEPT_BYTES = 16 * 1024;
 
 // Written once, with values passed as positional parameters ($1..$3): the script text never
 // contains a value, so a path or owner cannot be interpreted by the shell.
@@ -99,8 +102,8 @@ export abstract class BaseTransport implements Transport {
     this.events.onCommand?.(this.host, renderCommand(wrapped));
 
     const stdoutChunks: Buffer[] = [];
-    const stderrChunks: Buffer[] = [];
     const capture = options.capture ?? true;
+    const stderrKept = new ByteTail(capture ? undefined : STDERR_KEPT_BYTES);
     const controller = new AbortController();
     let timedOut = false;
     // The host's own `timeout` kills the command; this local timer is the backstop for a host
@@ -123,7 +126,7 @@ export abstract class BaseTransport implements Transport {
           options.onStdout?.(chunk);
         },
         onStderr: (chunk) => {
-          stderrChunks.push(chunk);
+          stderrKept.push(chunk);
           options.onStderr?.(chunk);
         },
         signal: controller.signal,
@@ -132,7 +135,7 @@ export abstract class BaseTransport implements Transport {
       if (timer) clearTimeout(timer);
     }
 
-    const stderr = Buffer.concat(stderrChunks).toString("utf8");
+    const stderr = stderrKept.text();
     const rendered = renderCommand(command);
     if (timedOut || (options.timeoutMs !== undefined && TIMEOUT_EXIT_CODES.has(result.code))) {
       throw new ExternalError({
@@ -164,6 +167,44 @@ export abstract class BaseTransport implements Transport {
     if (!this.sudo) return command;
     if (isArgv(command)) return ["sudo", "-n", "--", ...command];
     return ["sudo", "-n", "--", "sh", "-c", renderCommand(command)];
+  }
+}
+
+/** The output pushed so far, or only its last `limit` bytes (whole lines) when given. */
+class ByteTail {
+  readonly #limit: number | undefined;
+  #chunks: Buffer[] = [];
+  #bytes = 0;
+  #cut = false;
+
+  constructor(limit: number | undefined) {
+    this.#limit = limit;
+  }
+
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    // Trimmed once it holds twice the limit, so each byte is copied a bounded number of times.
+    if (this.#limit !== undefined && this.#bytes > 2 * this.#limit) {
+      const kept = Buffer.concat(this.#chunks).subarray(-this.#limit);
+      this.#chunks = [kept];
+      this.#bytes = kept.length;
+      this.#cut = true;
+    }
+  }
+
+  text(): string {
+    let all = Buffer.concat(this.#chunks);
+    if (this.#limit !== undefined && all.length > this.#limit) {
+      all = all.subarray(-this.#limit);
+      this.#cut = true;
+    }
+    // A cut starts mid-line (maybe mid-character): the kept text begins at the next line.
+    if (this.#cut) {
+      const newline = all.indexOf(0x0a);
+      all = newline === -1 ? Buffer.alloc(0) : all.subarray(newline + 1);
+    }
+    return all.toString("utf8");
   }
 }
 

@@ -50,6 +50,28 @@ describe("local transport", () => {
     assert.equal(result.code, 1);
   });
 
+  it("without capture keeps only stderr's last lines, while every line reaches its callback", async () => {
+    // 200,000 lines, about 2.3 MB of stderr: a long `logs -f` in a few seconds.
+    const script =
+      'i=0; while [ $i -lt 200000 ]; do echo "line $i" >&2; i=$((i+1)); done; echo "the end" >&2; exit 3';
+    let streamed = 0;
+    const result = await local.run(["sh", "-c", script], {
+      check: false,
+      capture: false,
+      onStderr: (c) => {
+        streamed += c.length;
+      },
+    });
+    assert.equal(result.code, 3);
+    assert.ok(streamed > 2_000_000, `streamed ${streamed} bytes`);
+    assert.ok(result.stderr.length <= 16 * 1024, `kept ${result.stderr.length} bytes`);
+    assert.ok(result.stderr.endsWith("line 199999\nthe end\n"), result.stderr.slice(-40));
+    assert.match(result.stderr, /^line \d+\n/, "it begins at a whole line");
+    // With capture (the default) stderr is whole.
+    const whole = await local.run(["sh", "-c", "echo a >&2; echo b >&2"]);
+    assert.equal(whole.stderr, "a\nb\n");
+  });
+
   it("reports a missing program as exit 127", async () => {
     const result = await local.run(["slipway-no-such-program"], { check: false });
     assert.equal(result.code, 127);
