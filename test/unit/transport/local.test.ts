@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HOSTILE_VALUES } from "../../../src/doctor/hostile-values.ts";
 import { ExternalError } from "../../../src/errors/index.ts";
-import { LocalTransport, pipe } from "../../../src/transport/index.ts";
+import { LocalTransport, pipe, runLocal } from "../../../src/transport/index.ts";
 
 describe("local transport", () => {
   const local = new LocalTransport();
@@ -102,5 +102,25 @@ describe("local transport", () => {
     const t = new LocalTransport({ events: { onCommand: (_h, c) => seen.push(c) } });
     await t.run(["echo", "a b"]);
     assert.deepEqual(seen, ["echo 'a b'"]);
+  });
+
+  it("runLocal: as this user, in a folder, with an env; 127 when missing, 124 at its timeout", async () => {
+    const here = await runLocal(["sh", "-c", 'pwd; echo "$X"; echo e >&2'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, X: "x y" },
+    });
+    assert.deepEqual(
+      { ...here, stdout: here.stdout.toString("utf8") },
+      { code: 0, stdout: `${dir}\nx y\n`, stderr: "e\n" },
+    );
+    const missing = await runLocal(["slipway-no-such-program"]);
+    assert.deepEqual(missing, {
+      code: 127,
+      stdout: Buffer.alloc(0),
+      stderr: "slipway-no-such-program: command not found\n",
+    });
+    const started = Date.now();
+    assert.equal((await runLocal(["sleep", "10"], { timeoutMs: 200 })).code, 124);
+    assert.ok(Date.now() - started < 5000);
   });
 });
