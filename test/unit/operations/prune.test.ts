@@ -64,6 +64,7 @@ function facts(overrides: Partial<PruneFacts> = {}): PruneFacts {
     image: "hello:v5",
     presentImages: images,
     dangling: [],
+    otherSites: [],
     ...overrides,
   };
 }
@@ -83,6 +84,30 @@ describe("prune planning", () => {
     ]);
     // v4 has no record: its image is found through its env file.
     assert.deepEqual(plan.images.sort(), ["hello:v2", "hello:v3", "hello:v4"]);
+  });
+
+  it("leaves the images another environment on the host runs or keeps (same image names)", () => {
+    // Staging runs v2 and keeps v3 (both env files there); its v4 was pruned (no env file).
+    const staging = {
+      site: "hello-staging",
+      records: [record("v2", "web"), record("v3", "web"), record("v4", "web")].map((r) =>
+        r.version === "v3" ? { ...r, image: "localhost/hello:v3" } : r,
+      ),
+      envFiles: ["web-v2.env", "web-v3.env"],
+    };
+    const plan = planPrune(facts({ otherSites: [staging] }));
+    // Production alone would remove v2, v3 and v4 (see above); staging still needs v2 and v3.
+    assert.deepEqual(plan.images, ["hello:v4"]);
+    // Its env files are its own: only production's are pruned.
+    assert.ok(plan.envFiles.every((f) => f.startsWith("/var/lib/slipway/hello/env/")));
+    const last = pruneSteps(plan).at(-1);
+    assert.deepEqual(last?.kind === "run" ? last.command : last, [
+      "docker",
+      "image",
+      "rm",
+      "--",
+      "hello:v4",
+    ]);
   });
 
   it("never removes the current version, even one no record calls healthy", () => {
