@@ -104,17 +104,11 @@ export abstract class BaseTransport implements Transport {
     const stdoutChunks: Buffer[] = [];
     const capture = options.capture ?? true;
     const stderrKept = new ByteTail(capture ? undefined : STDERR_KEPT_BYTES);
-    const controller = new AbortController();
-    let timedOut = false;
     // The host's own `timeout` kills the command; this local timer is the backstop for a host
     // that stops answering altogether.
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-          }, options.timeoutMs + TIMEOUT_GRACE_MS);
+    const deadline = abortAfter(
+      options.timeoutMs === undefined ? undefined : options.timeoutMs + TIMEOUT_GRACE_MS,
+    );
 
     let result: SpawnResult;
     try {
@@ -129,15 +123,18 @@ export abstract class BaseTransport implements Transport {
           stderrKept.push(chunk);
           options.onStderr?.(chunk);
         },
-        signal: controller.signal,
+        signal: deadline.signal,
       });
     } finally {
-      if (timer) clearTimeout(timer);
+      deadline.clear();
     }
 
     const stderr = stderrKept.text();
     const rendered = renderCommand(command);
-    if (timedOut || (options.timeoutMs !== undefined && TIMEOUT_EXIT_CODES.has(result.code))) {
+    if (
+      deadline.fired() ||
+      (options.timeoutMs !== undefined && TIMEOUT_EXIT_CODES.has(result.code))
+    ) {
       throw new ExternalError({
         code: "command.timeout",
         message: `Command timed out on ${this.host} after ${formatMs(options.timeoutMs ?? 0)}: ${rendered}`,
@@ -168,6 +165,24 @@ export abstract class BaseTransport implements Transport {
     if (isArgv(command)) return ["sudo", "-n", "--", ...command];
     return ["sudo", "-n", "--", "sh", "-c", renderCommand(command)];
   }
+}
+
+/** A signal that aborts after `ms` (never when undefined); `fired` says whether it did. */
+export function abortAfter(ms: number | undefined): {
+  signal: AbortSignal;
+  fired: () => boolean;
+  clear: () => void;
+} {
+  const controller = new AbortController();
+  let fired = false;
+  const timer =
+    ms === undefined
+      ? undefined
+      : setTimeout(() => {
+          fired = true;
+          controller.abort();
+        }, ms);
+  return { signal: controller.signal, fired: () => fired, clear: () => clearTimeout(timer) };
 }
 
 /** The output pushed so far, or only its last `limit` bytes (whole lines) when given. */

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
-import { BaseTransport, type SpawnIo, type SpawnResult } from "./base.ts";
+import { abortAfter, BaseTransport, type SpawnIo, type SpawnResult } from "./base.ts";
 import { type Argv, type Command, isArgv, renderCommand } from "./command.ts";
 import type { TransportEvents } from "./types.ts";
 
@@ -106,29 +106,21 @@ export interface LocalRunOptions {
 export async function runLocal(argv: Argv, options: LocalRunOptions = {}): Promise<LocalResult> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer =
-    options.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-        }, options.timeoutMs);
+  const deadline = abortAfter(options.timeoutMs);
   try {
     const { code } = await spawnLocal(argv, {
       cwd: options.cwd,
       env: options.env,
-      signal: controller.signal,
+      signal: deadline.signal,
       onStdout: (chunk) => out.push(chunk),
       onStderr: (chunk) => err.push(chunk),
     });
     return {
-      code: timedOut ? 124 : (code ?? 128),
+      code: deadline.fired() ? 124 : (code ?? 128),
       stdout: Buffer.concat(out),
       stderr: Buffer.concat(err).toString("utf8"),
     };
   } finally {
-    if (timer) clearTimeout(timer);
+    deadline.clear();
   }
 }
