@@ -6,8 +6,7 @@
 import { isAbsolute } from "node:path";
 import { checkImageRef, checkName } from "../engine/index.ts";
 import { BugError, UserError } from "../errors/index.ts";
-import type { Argv } from "../transport/index.ts";
-import { type LocalResult, runLocal } from "./local-process.ts";
+import { type Argv, type LocalResult, runLocal } from "../transport/index.ts";
 
 /** The engine that builds and saves images on this machine. */
 export type LocalEngine = "docker" | "podman";

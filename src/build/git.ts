@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { lstat, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ExternalError, UserError } from "../errors/index.ts";
-import { type LocalResult, runLocal } from "./local-process.ts";
+import { type LocalResult, runLocal } from "../transport/index.ts";
 
 const SHA_LENGTH = 12;
 const DIRTY_DIGEST_LENGTH = 6;

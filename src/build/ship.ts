@@ -17,9 +17,14 @@ import {
   parseLoadOutput,
 } from "../engine/index.ts";
 import { ExternalError } from "../errors/index.ts";
-import { type Argv, type RunResult, renderCommand, type Transport } from "../transport/index.ts";
+import {
+  type Argv,
+  type RunResult,
+  renderCommand,
+  runLocal,
+  type Transport,
+} from "../transport/index.ts";
 import { type LocalEngine, localImageInspectArgv, saveArgv } from "./engine.ts";
-import { runLocal } from "./local-process.ts";
 
 /** Progress of a ship, for people: what is happening, bytes sent so far, time taken. */
 export type ShipProgress =

@@ -21,7 +21,7 @@ import {
   shipImage,
 } from "../build/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
-import { dockerImageId, dockerRun } from "../engine/index.ts";
+import { dockerRun } from "../engine/index.ts";
 import { ExitCode, UserError } from "../errors/index.ts";
 import { type HookFacts, runHook } from "../hooks/index.ts";
 import { currentHolder } from "../lock/index.ts";
@@ -53,9 +53,11 @@ import {
   rollout,
 } from "./deploy.ts";
 import { overrideEnv } from "./env-file.ts";
+import { ensureKeptImage } from "./kept-image.ts";
 import { containerName, imageRef, releaseLabels, roleVolumes, siteName } from "./names.ts";
 
 export { primaryHost, type RolloutSummary, rolesInOrder, rollingLimit } from "./deploy.ts";
+export { ensureKeptImage, type KeptImageSource, keptImageSource } from "./kept-image.ts";
 export {
   containerName,
   imageRef,
@@ -208,7 +210,7 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
       hint: "See `slipway releases` for what was deployed.",
     });
   }
-  const image = imageRef(config, version);
+  const engine = lazyEngine();
   const started = performance.now();
   const envs = keptEnvs(loaded, connections, version);
   // Rolling back to before an accessory existed: one never booted gives no URL.
@@ -228,7 +230,10 @@ export async function rollback(options: RollbackOptions): Promise<RolloutSummary
     reporter,
     ...(options.signal ? { signal: options.signal } : {}),
     prepareHost: async (host) => {
-      await Promise.all([requireKeptImage(connections.get(host), image, version), envs.read(host)]);
+      await Promise.all([
+        keptImage(loaded, connections.get(host), version, reporter, engine),
+        envs.read(host),
+      ]);
     },
   });
   const facts = afterRollout(hookFacts(loaded, "rollback", version), summary, started);
@@ -278,7 +283,7 @@ export async function restart(options: RestartOptions): Promise<RolloutSummary> 
       hint: "Deploy it first: slipway deploy",
     });
   }
-  const image = imageRef(config, version);
+  const engine = lazyEngine();
   // Read once, after beforeSwitch (a rotation changes them there).
   let values: Promise<Map<string, string>> | undefined;
   const overrides = () => {
@@ -313,7 +318,7 @@ export async function restart(options: RestartOptions): Promise<RolloutSummary> 
     reporter,
     roles: roles.map((r) => r.name),
     ...(options.signal ? { signal: options.signal } : {}),
-    prepareHost: (host) => requireKeptImage(connections.get(host), image, version),
+    prepareHost: (host) => keptImage(loaded, connections.get(host), version, reporter, engine),
   });
 }
 
@@ -362,20 +367,27 @@ async function keptEnv(
   return kept.stdout;
 }
 
-/** Throws when the host no longer has the image of a kept release. */
-async function requireKeptImage(
+/** The kept image on a host (pulled or shipped when it lost it), said when it had to move. */
+async function keptImage(
+  loaded: LoadedConfig,
   transport: ReturnType<Connections["get"]>,
-  image: string,
   version: string,
+  reporter: Reporter,
+  engine: () => Promise<LocalEngine | undefined>,
 ): Promise<void> {
-  const present = await transport.run(dockerImageId(image), { check: false });
-  if (present.code !== 0) {
-    throw new UserError({
-      code: "rollback.no_image",
-      message: `${transport.host} no longer has the image ${image}.`,
-      hint: `Deploy it again instead: slipway deploy --version ${version}`,
-    });
-  }
+  const image = imageRef(loaded.config, version);
+  const registry = registryLogin(loaded);
+  const outcome = await ensureKeptImage({ transport, image, version, registry, engine });
+  if (outcome !== "present") reporter.info(`${transport.host}: image ${image} ${outcome}`);
+}
+
+/** This machine's engine, detected once and only when asked; undefined when there is none. */
+function lazyEngine(): () => Promise<LocalEngine | undefined> {
+  let engine: Promise<LocalEngine | undefined> | undefined;
+  return () => {
+    engine ??= detectLocalEngine().catch(() => undefined);
+    return engine;
+  };
 }
 
 /** What hooks are told before anything ran. */

@@ -32,6 +32,9 @@ const TIMEOUT_GRACE_MS = 8_000;
 
 // How much of a failing command's stderr an error message carries.
 const STDERR_TAIL_LINES = 20;
+// Without capture (a followed log, a console) stderr is streamed to its callback and only this
+// much of its end is kept, for the error message: memory stays flat however long it runs.
+const STDERR_KEPT_BYTES = 16 * 1024;
 
 // Written once, with values passed as positional parameters ($1..$3): the script text never
 // contains a value, so a path or owner cannot be interpreted by the shell.
@@ -99,19 +102,13 @@ export abstract class BaseTransport implements Transport {
     this.events.onCommand?.(this.host, renderCommand(wrapped));
 
     const stdoutChunks: Buffer[] = [];
-    const stderrChunks: Buffer[] = [];
     const capture = options.capture ?? true;
-    const controller = new AbortController();
-    let timedOut = false;
+    const stderrKept = new ByteTail(capture ? undefined : STDERR_KEPT_BYTES);
     // The host's own `timeout` kills the command; this local timer is the backstop for a host
     // that stops answering altogether.
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-          }, options.timeoutMs + TIMEOUT_GRACE_MS);
+    const deadline = abortAfter(
+      options.timeoutMs === undefined ? undefined : options.timeoutMs + TIMEOUT_GRACE_MS,
+    );
 
     let result: SpawnResult;
     try {
@@ -123,18 +120,21 @@ export abstract class BaseTransport implements Transport {
           options.onStdout?.(chunk);
         },
         onStderr: (chunk) => {
-          stderrChunks.push(chunk);
+          stderrKept.push(chunk);
           options.onStderr?.(chunk);
         },
-        signal: controller.signal,
+        signal: deadline.signal,
       });
     } finally {
-      if (timer) clearTimeout(timer);
+      deadline.clear();
     }
 
-    const stderr = Buffer.concat(stderrChunks).toString("utf8");
+    const stderr = stderrKept.text();
     const rendered = renderCommand(command);
-    if (timedOut || (options.timeoutMs !== undefined && TIMEOUT_EXIT_CODES.has(result.code))) {
+    if (
+      deadline.fired() ||
+      (options.timeoutMs !== undefined && TIMEOUT_EXIT_CODES.has(result.code))
+    ) {
       throw new ExternalError({
         code: "command.timeout",
         message: `Command timed out on ${this.host} after ${formatMs(options.timeoutMs ?? 0)}: ${rendered}`,
@@ -164,6 +164,62 @@ export abstract class BaseTransport implements Transport {
     if (!this.sudo) return command;
     if (isArgv(command)) return ["sudo", "-n", "--", ...command];
     return ["sudo", "-n", "--", "sh", "-c", renderCommand(command)];
+  }
+}
+
+/** A signal that aborts after `ms` (never when undefined); `fired` says whether it did. */
+export function abortAfter(ms: number | undefined): {
+  signal: AbortSignal;
+  fired: () => boolean;
+  clear: () => void;
+} {
+  const controller = new AbortController();
+  let fired = false;
+  const timer =
+    ms === undefined
+      ? undefined
+      : setTimeout(() => {
+          fired = true;
+          controller.abort();
+        }, ms);
+  return { signal: controller.signal, fired: () => fired, clear: () => clearTimeout(timer) };
+}
+
+/** The output pushed so far, or only its last `limit` bytes (whole lines) when given. */
+class ByteTail {
+  readonly #limit: number | undefined;
+  #chunks: Buffer[] = [];
+  #bytes = 0;
+  #cut = false;
+
+  constructor(limit: number | undefined) {
+    this.#limit = limit;
+  }
+
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    // Trimmed once it holds twice the limit, so each byte is copied a bounded number of times.
+    if (this.#limit !== undefined && this.#bytes > 2 * this.#limit) {
+      const kept = Buffer.concat(this.#chunks).subarray(-this.#limit);
+      this.#chunks = [kept];
+      this.#bytes = kept.length;
+      this.#cut = true;
+    }
+  }
+
+  text(): string {
+    let all = Buffer.concat(this.#chunks);
+    if (this.#limit !== undefined && all.length > this.#limit) {
+      all = all.subarray(-this.#limit);
+      this.#cut = true;
+    }
+    // A cut starts mid-line (maybe mid-character): the kept text begins at the next line.
+    if (this.#cut) {
+      const newline = all.indexOf(0x0a);
+      all = newline === -1 ? Buffer.alloc(0) : all.subarray(newline + 1);
+    }
+    return all.toString("utf8");
   }
 }
 

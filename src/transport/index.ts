@@ -17,7 +17,7 @@ export {
   knownHostsToken,
   parseKnownHosts,
 } from "./known-hosts.ts";
-export { LocalTransport } from "./local.ts";
+export { type LocalResult, type LocalRunOptions, LocalTransport, runLocal } from "./local.ts";
 export { type HostOutcome, onHosts, type ParallelOptions } from "./parallel.ts";
 export { type SshConnectionInfo, type SshEvents, type SshOptions, SshTransport } from "./ssh.ts";
 export { resolveSshTarget, type SshTarget } from "./ssh-target.ts";

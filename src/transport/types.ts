@@ -12,7 +12,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Throw an ExternalError when the exit code is not 0 (default true). */
   check?: boolean;
-  /** Keep standard output in memory for the result (default true). */
+  /**
+   * Keep standard output in memory for the result (default true). When false, the result's
+   * stderr is only its last 16 KiB (whole lines): what streams for as long as it runs (a
+   * followed log) reaches its callbacks without growing in memory.
+   */
   capture?: boolean;
   /**
    * Run on a terminal, for interactive programs (a database console): over SSH a pseudo-terminal

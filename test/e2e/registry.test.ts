@@ -1,8 +1,9 @@
 /**
  * `registry:` end to end: a fresh VPS box, bootstrapped by Slipway, gets the hello app through a
  * real registry (TLS, htpasswd) instead of over SSH: this machine pushes, the box pulls. The
- * password never shows in the output or in a process list, no login stays on the box, and a
- * second deploy of the same version pulls nothing.
+ * password never shows in the output or in a process list, no login stays on the box, a
+ * second deploy of the same version pulls nothing, and a rollback to a version whose image the
+ * box lost pulls it again.
  */
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
@@ -97,7 +98,7 @@ describe("slipway deploy through a registry, end to end", {
   after(async () => {
     await box?.stop();
     await registry?.stop();
-    if (image) await run("podman", ["image", "rm", image]);
+    if (image) await run("podman", ["image", "rm", image, image.replace(/:v1$/, ":v2")]);
     if (hello) await rm(hello.dir, { recursive: true, force: true });
   });
 
@@ -150,5 +151,22 @@ describe("slipway deploy through a registry, end to end", {
     assert.equal(await boxManifestRequests(), before);
     const response = await fetch(url, { headers: { connection: "close" } });
     assert.equal(((await response.json()) as { version: string }).version, "v1");
+  });
+
+  it("rolls back to v1 after the box lost its image, pulling it from the registry", async () => {
+    const deployed = await slipway(["deploy", "--version", "v2"]);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    // As after a prune or on a new host: v1's image is gone (its stopped container only
+    // keeps the layers, without the name).
+    await box.exec(["docker", "image", "rm", "--force", image]);
+    const before = await boxManifestRequests();
+    const result = await slipway(["rollback", "v1"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout + result.stderr, new RegExp(`image ${image} pulled`));
+    assert.ok((await boxManifestRequests()) > before, "the box pulled v1 from the registry");
+    const response = await fetch(url, { headers: { connection: "close" } });
+    assert.equal(((await response.json()) as { version: string }).version, "v1");
+    const left = await box.exec(["find", "/var/lib/slipway", "-name", "docker-config.*"]);
+    assert.equal(left.trim(), "");
   });
 });

@@ -1,10 +1,11 @@
 /** Reads the facts pruning is planned from on one host, and applies a plan there. */
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { dockerListContainers, parseContainerList } from "../../engine/index.ts";
 import { applySteps } from "../../plan/index.ts";
-import { envFilePath, readReleases } from "../../releases/index.ts";
+import { appDir, envFilePath, readReleases } from "../../releases/index.ts";
 import type { Transport } from "../../transport/index.ts";
 import {
+  type OtherSite,
   type PruneFacts,
   type PrunePlan,
   parseImageIds,
@@ -29,7 +30,7 @@ export interface PruneScope {
 export async function readPruneFacts(transport: Transport, scope: PruneScope): Promise<PruneFacts> {
   const envDir = dirname(envFilePath(scope.site, "role", "version"));
   // Independent reads: one round trip's wait instead of four.
-  const [records, list, files, images, dangling] = await Promise.all([
+  const [records, list, files, images, dangling, otherSites] = await Promise.all([
     readReleases(transport, scope.site),
     transport.run(dockerListContainers(scope.containerLabels, { all: true })),
     transport.run(["ls", "-1", "--", envDir], { check: false }),
@@ -45,6 +46,7 @@ export async function readPruneFacts(transport: Transport, scope: PruneScope): P
           "dangling=true",
         ])
       : undefined,
+    readOtherSites(transport, scope.site),
   ]);
   const containers = parseContainerList(list.stdout);
   return {
@@ -58,7 +60,42 @@ export async function readPruneFacts(transport: Transport, scope: PruneScope): P
     image: scope.image,
     presentImages: parseImageRefs(images.stdout),
     dangling: dangling ? [...new Set(parseImageIds(dangling.stdout))] : [],
+    otherSites,
   };
+}
+
+/** The other sites' release logs and env file names: every env file on the host in one read. */
+async function readOtherSites(transport: Transport, site: string): Promise<OtherSite[]> {
+  // /var/lib/slipway/<site>/env/<role>-<version>.env
+  const root = dirname(appDir(site));
+  const found = await transport.run(
+    [
+      "find",
+      root,
+      "-mindepth",
+      "3",
+      "-maxdepth",
+      "3",
+      "-type",
+      "f",
+      "-path",
+      `${root}/*/env/*.env`,
+    ],
+    { check: false },
+  );
+  const bySite = new Map<string, string[]>();
+  for (const path of found.stdout.split("\n").filter(Boolean)) {
+    const other = basename(dirname(dirname(path)));
+    if (other === site) continue;
+    bySite.set(other, [...(bySite.get(other) ?? []), basename(path)]);
+  }
+  return Promise.all(
+    [...bySite].map(async ([other, envFiles]) => ({
+      site: other,
+      records: await readReleases(transport, other),
+      envFiles,
+    })),
+  );
 }
 
 /** Carries the plan out on the host. */

@@ -5,6 +5,7 @@
 export { applyPrune, type PruneScope, readPruneFacts } from "./host.ts";
 export {
   isEmptyPrune,
+  type OtherSite,
   type PruneFacts,
   type PrunePlan,
   parseEnvFileName,

@@ -1,7 +1,9 @@
 /**
  * What pruning removes on one host, decided from facts read there: stopped containers, and the
  * env files and images of releases beyond `releases.keep`. The current version and the kept ones
- * are never touched, whatever the facts say. Pure: the same facts give the same plan and steps.
+ * are never touched, whatever the facts say, nor an image another site on the host (another
+ * environment of the app shares its image names) keeps for its current or a kept release.
+ * Pure: the same facts give the same plan and steps.
  */
 import type { ContainerSummary } from "../../engine/index.ts";
 import { checkImageRef, checkName } from "../../engine/index.ts";
@@ -27,6 +29,16 @@ export interface PruneFacts {
   presentImages: readonly string[];
   /** IDs of dangling images on the host; empty when they are not pruned. */
   dangling: readonly string[];
+  /** The other sites on the host (staging beside production): their release logs and env files. */
+  otherSites: readonly OtherSite[];
+}
+
+/** Another site's state on the same host, read to leave its images alone. */
+export interface OtherSite {
+  site: string;
+  records: readonly ReleaseRecord[];
+  /** File names in its env folder: a release whose env file is there is current or kept. */
+  envFiles: readonly string[];
 }
 
 export interface PrunePlan {
@@ -76,6 +88,7 @@ export function planPrune(facts: PruneFacts): PrunePlan {
   }
 
   const present = new Set(facts.presentImages.flatMap(referenceSpellings));
+  const elsewhere = new Set(usedElsewhere(facts.otherSites).flatMap(referenceSpellings));
   const images: string[] = [];
   for (const version of shipped) {
     if (keptByAnyRole.has(version)) continue;
@@ -83,7 +96,7 @@ export function planPrune(facts: PruneFacts): PrunePlan {
     const ref =
       facts.records.findLast((r) => r.version === version)?.image ??
       `${facts.image.slice(0, facts.image.lastIndexOf(":"))}:${version}`;
-    if (present.has(ref) && !images.includes(ref)) images.push(ref);
+    if (present.has(ref) && !elsewhere.has(ref) && !images.includes(ref)) images.push(ref);
   }
 
   return {
@@ -93,6 +106,17 @@ export function planPrune(facts: PruneFacts): PrunePlan {
     dangling: [...facts.dangling],
     kept,
   };
+}
+
+/**
+ * Images the other sites still keep: those of their releases whose env file is there (prune
+ * keeps the env file of the current and every kept release, and removes the others').
+ */
+function usedElsewhere(sites: readonly OtherSite[]): string[] {
+  return sites.flatMap((other) => {
+    const files = new Set(other.envFiles);
+    return other.records.filter((r) => files.has(`${r.role}-${r.version}.env`)).map((r) => r.image);
+  });
 }
 
 /** True when the plan removes nothing. */

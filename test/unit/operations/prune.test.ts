@@ -6,8 +6,15 @@ import {
   parseEnvFileName,
   planPrune,
   pruneSteps,
+  readPruneFacts,
 } from "../../../src/operations/prune/index.ts";
 import type { ReleaseRecord } from "../../../src/releases/index.ts";
+import {
+  type Command,
+  isArgv,
+  type RunResult,
+  type Transport,
+} from "../../../src/transport/index.ts";
 import { listed } from "./fixtures.ts";
 
 function record(
@@ -64,6 +71,7 @@ function facts(overrides: Partial<PruneFacts> = {}): PruneFacts {
     image: "hello:v5",
     presentImages: images,
     dangling: [],
+    otherSites: [],
     ...overrides,
   };
 }
@@ -83,6 +91,30 @@ describe("prune planning", () => {
     ]);
     // v4 has no record: its image is found through its env file.
     assert.deepEqual(plan.images.sort(), ["hello:v2", "hello:v3", "hello:v4"]);
+  });
+
+  it("leaves the images another environment on the host runs or keeps (same image names)", () => {
+    // Staging runs v2 and keeps v3 (both env files there); its v4 was pruned (no env file).
+    const staging = {
+      site: "hello-staging",
+      records: [record("v2", "web"), record("v3", "web"), record("v4", "web")].map((r) =>
+        r.version === "v3" ? { ...r, image: "localhost/hello:v3" } : r,
+      ),
+      envFiles: ["web-v2.env", "web-v3.env"],
+    };
+    const plan = planPrune(facts({ otherSites: [staging] }));
+    // Production alone would remove v2, v3 and v4 (see above); staging still needs v2 and v3.
+    assert.deepEqual(plan.images, ["hello:v4"]);
+    // Its env files are its own: only production's are pruned.
+    assert.ok(plan.envFiles.every((f) => f.startsWith("/var/lib/slipway/hello/env/")));
+    const last = pruneSteps(plan).at(-1);
+    assert.deepEqual(last?.kind === "run" ? last.command : last, [
+      "docker",
+      "image",
+      "rm",
+      "--",
+      "hello:v4",
+    ]);
   });
 
   it("never removes the current version, even one no record calls healthy", () => {
@@ -211,5 +243,73 @@ describe("prune planning", () => {
       ],
     );
     assert.deepEqual(pruneSteps(planPrune(facts({ envFiles: [], presentImages: [] }))), []);
+  });
+});
+
+describe("prune's reads on a host", () => {
+  it("finds the other sites' env files in one find and reads their release logs (stand-in host)", async () => {
+    const staging = [record("v2", "web"), record("v3", "web")];
+    const seen: string[][] = [];
+    // A stand-in host: answers the reads readPruneFacts makes, as a Docker host would.
+    const host: Transport = {
+      host: "web-1",
+      async run(command: Command): Promise<RunResult> {
+        assert.ok(isArgv(command));
+        const argv = [...command];
+        seen.push(argv);
+        const out = (stdout: string) => ({ code: 0, stdout, stderr: "" });
+        if (argv[0] === "find") {
+          return out(
+            [
+              "/var/lib/slipway/hello/env/web-v1.env",
+              "/var/lib/slipway/hello-staging/env/web-v2.env",
+              "/var/lib/slipway/hello-staging/env/web-v3.env",
+              "",
+            ].join("\n"),
+          );
+        }
+        if (argv.join(" ") === "cat -- /var/lib/slipway/hello-staging/releases.jsonl") {
+          return out(staging.map((r) => JSON.stringify(r)).join("\n"));
+        }
+        if (argv[0] === "cat") return { code: 1, stdout: "", stderr: "No such file" };
+        if (argv[0] === "ls") return out("web-v1.env\n");
+        if (argv.includes("--format") && argv.includes("{{.Repository}}:{{.Tag}}")) {
+          return out("hello:v1\nhello:v2\nhello:v3\n");
+        }
+        return out("");
+      },
+      async upload() {},
+      async readFile() {
+        return Buffer.alloc(0);
+      },
+      async close() {},
+    };
+    const read = await readPruneFacts(host, {
+      site: "hello",
+      roles: [{ name: "web", current: "v1" }],
+      knownRoles: ["web"],
+      keep: 1,
+      containerLabels: { "slipway.service": "hello" },
+      image: "hello:latest",
+      dangling: false,
+    });
+    assert.deepEqual(read.otherSites, [
+      { site: "hello-staging", records: staging, envFiles: ["web-v2.env", "web-v3.env"] },
+    ]);
+    assert.deepEqual(
+      seen.find((argv) => argv[0] === "find"),
+      [
+        "find",
+        "/var/lib/slipway",
+        "-mindepth",
+        "3",
+        "-maxdepth",
+        "3",
+        "-type",
+        "f",
+        "-path",
+        "/var/lib/slipway/*/env/*.env",
+      ],
+    );
   });
 });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HOSTILE_VALUES } from "../../../src/doctor/hostile-values.ts";
 import { ExternalError } from "../../../src/errors/index.ts";
-import { LocalTransport, pipe } from "../../../src/transport/index.ts";
+import { LocalTransport, pipe, runLocal } from "../../../src/transport/index.ts";
 
 describe("local transport", () => {
   const local = new LocalTransport();
@@ -50,6 +50,28 @@ describe("local transport", () => {
     assert.equal(result.code, 1);
   });
 
+  it("without capture keeps only stderr's last lines, while every line reaches its callback", async () => {
+    // 200,000 lines, about 2.3 MB of stderr: a long `logs -f` in a few seconds.
+    const script =
+      'i=0; while [ $i -lt 200000 ]; do echo "line $i" >&2; i=$((i+1)); done; echo "the end" >&2; exit 3';
+    let streamed = 0;
+    const result = await local.run(["sh", "-c", script], {
+      check: false,
+      capture: false,
+      onStderr: (c) => {
+        streamed += c.length;
+      },
+    });
+    assert.equal(result.code, 3);
+    assert.ok(streamed > 2_000_000, `streamed ${streamed} bytes`);
+    assert.ok(result.stderr.length <= 16 * 1024, `kept ${result.stderr.length} bytes`);
+    assert.ok(result.stderr.endsWith("line 199999\nthe end\n"), result.stderr.slice(-40));
+    assert.match(result.stderr, /^line \d+\n/, "it begins at a whole line");
+    // With capture (the default) stderr is whole.
+    const whole = await local.run(["sh", "-c", "echo a >&2; echo b >&2"]);
+    assert.equal(whole.stderr, "a\nb\n");
+  });
+
   it("reports a missing program as exit 127", async () => {
     const result = await local.run(["slipway-no-such-program"], { check: false });
     assert.equal(result.code, 127);
@@ -80,5 +102,25 @@ describe("local transport", () => {
     const t = new LocalTransport({ events: { onCommand: (_h, c) => seen.push(c) } });
     await t.run(["echo", "a b"]);
     assert.deepEqual(seen, ["echo 'a b'"]);
+  });
+
+  it("runLocal: as this user, in a folder, with an env; 127 when missing, 124 at its timeout", async () => {
+    const here = await runLocal(["sh", "-c", 'pwd; echo "$X"; echo e >&2'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, X: "x y" },
+    });
+    assert.deepEqual(
+      { ...here, stdout: here.stdout.toString("utf8") },
+      { code: 0, stdout: `${dir}\nx y\n`, stderr: "e\n" },
+    );
+    const missing = await runLocal(["slipway-no-such-program"]);
+    assert.deepEqual(missing, {
+      code: 127,
+      stdout: Buffer.alloc(0),
+      stderr: "slipway-no-such-program: command not found\n",
+    });
+    const started = Date.now();
+    assert.equal((await runLocal(["sleep", "10"], { timeoutMs: 200 })).code, 124);
+    assert.ok(Date.now() - started < 5000);
   });
 });
