@@ -25,6 +25,15 @@ export {
   notifierSchema,
   parseAgentConfig,
 } from "./config.ts";
+export {
+  type ContainerCreate,
+  type ContainerInspected,
+  type ContainerListed,
+  demux,
+  ENGINE_SOCKET,
+  EngineClient,
+  EngineError,
+} from "./engine.ts";
 export { AGENT_NODE_FLAGS } from "./launch.ts";
 export { AgentMetrics } from "./metrics.ts";
 export { type Notice, type SendOutcome, send, signature } from "./notify.ts";

@@ -16,6 +16,7 @@ import type { Reporter } from "../output/index.ts";
 import { PROXY_NETWORK } from "../proxy/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import { generateSecret } from "../secrets/index.ts";
+import { ENGINE_PROBE, parseEngineProbe } from "../server/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 import {
   AGENT_CONTAINER,
@@ -87,6 +88,7 @@ export async function installAgent(
     if (await ensureToken(transport)) say("made its API token (kept on the host, 0600)");
     const spec = agentContainer(monitoring.image, host, {
       publicStatus: monitoring.public_status,
+      engine: await engineSocket(transport),
     });
     const digest = createHash("sha256")
       .update(JSON.stringify(dockerRun(spec)))
@@ -113,6 +115,20 @@ export async function installAgent(
     results.push({ host, outcome });
   }
   return results;
+}
+
+/**
+ * Which engine's socket the agent gets. Podman serves its Docker API only through the
+ * podman.socket unit, started here when it is not running yet.
+ */
+async function engineSocket(transport: Transport): Promise<"docker" | "podman"> {
+  const facts = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
+  if (facts.engine !== "podman") return "docker";
+  const active = await transport.run(["systemctl", "is-active", "--quiet", "podman.socket"], {
+    check: false,
+  });
+  if (active.code !== 0) await transport.run(["systemctl", "enable", "--now", "podman.socket"]);
+  return "podman";
 }
 
 /** The bundle's files in bundle/, and no others (old chunks go); true when any changed. */

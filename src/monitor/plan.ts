@@ -7,6 +7,7 @@ import {
   AGENT_NODE_FLAGS,
   type AgentFragment,
   type CheckConfig,
+  ENGINE_SOCKET,
   type NotifierConfig,
 } from "../agent/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
@@ -20,6 +21,11 @@ export const AGENT_DIR = "/var/lib/slipway/agent";
 export const BUNDLE_DIR = `${AGENT_DIR}/bundle`;
 export const AGENT_CONTAINER = "slipway-agent";
 export const AGENT_PORT = 9465;
+/** The host's engine socket, by engine: Docker's, or Podman's Docker-API socket (podman.socket). */
+export const ENGINE_SOCKETS = {
+  docker: "/var/run/docker.sock",
+  podman: "/run/podman/podman.sock",
+} as const;
 
 type Monitoring = NonNullable<LoadedConfig["config"]["monitoring"]>;
 
@@ -165,7 +171,7 @@ function hostChecks(limits: Exclude<Monitoring["host"], false>): CheckConfig[] {
 export function agentContainer(
   image: string,
   host: string,
-  options: { publicStatus?: boolean } = {},
+  options: { publicStatus?: boolean; engine?: keyof typeof ENGINE_SOCKETS } = {},
 ): ContainerSpec {
   return {
     name: AGENT_CONTAINER,
@@ -176,7 +182,11 @@ export function agentContainer(
     stopTimeoutS: 10,
     // Its budget is 64 MB (bench/agent.ts); the limit leaves room before the kernel steps in.
     memoryBytes: 128 * 1024 * 1024,
-    volumes: [{ source: AGENT_DIR, target: AGENT_DIR }],
+    volumes: [
+      { source: AGENT_DIR, target: AGENT_DIR },
+      // The engine, for container checks and cron jobs; inside always at Docker's path.
+      { source: ENGINE_SOCKETS[options.engine ?? "docker"], target: ENGINE_SOCKET },
+    ],
     cmd: [
       "node",
       ...AGENT_NODE_FLAGS,

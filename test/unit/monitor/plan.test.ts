@@ -90,6 +90,17 @@ monitoring:
     assert.ok(!argv.includes("--publish"), "the API is not published on the host");
   });
 
+  it("mounts the host's engine socket where the agent looks for it: Docker's, or Podman's", () => {
+    const mount = (engine?: "docker" | "podman") => {
+      const argv = dockerRun(
+        agentContainer("node:24-bookworm-slim", "vps1", engine ? { engine } : {}),
+      );
+      return argv.filter((word, i) => argv[i - 1] === "--volume" && word.endsWith(".sock"));
+    };
+    assert.deepEqual(mount(), ["/var/run/docker.sock:/var/run/docker.sock"]);
+    assert.deepEqual(mount("podman"), ["/run/podman/podman.sock:/var/run/docker.sock"]);
+  });
+
   it("calls the API with the token read inside the container, never in argv", () => {
     const argv = apiArgv("POST", "/api/incidents/3/ack");
     assert.deepEqual(argv.slice(0, 4), ["docker", "exec", "-i", "slipway-agent"]);
