@@ -8,6 +8,7 @@ import type { AlertEvent, CheckState, Observation } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
 import type { AgentConfig, CheckConfig } from "./config.ts";
+import { EngineClient } from "./engine.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type Notice, send } from "./notify.ts";
 import { probe } from "./probes.ts";
@@ -41,6 +42,7 @@ export class Agent {
   private readonly metrics: AgentMetrics;
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly random: () => number;
+  private readonly engine: EngineClient;
 
   constructor(
     config: AgentConfig,
@@ -53,6 +55,7 @@ export class Agent {
     this.metrics = metrics;
     this.env = options.env ?? process.env;
     this.random = options.random ?? Math.random;
+    this.engine = new EngineClient(config.engine_socket);
   }
 
   start(): void {
@@ -147,7 +150,7 @@ export class Agent {
   }
 
   private async run(check: CheckConfig): Promise<void> {
-    const result = await probe(check);
+    const result = await probe(check, this.engine);
     const at = Date.now();
     this.last.set(check.name, { at, ms: result.ms, detail: result.detail });
     this.store.addResult({

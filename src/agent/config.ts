@@ -99,12 +99,23 @@ const dnsCheck = z.strictObject({
   server: z.optional(text()),
 });
 
+/** A role's newest running container (by its labels) runs, is not unhealthy, did not restart. */
+const containerCheck = z.strictObject({
+  ...common,
+  kind: z.literal("container"),
+  /** The role, for people ("no running container of web"). */
+  role: text(200),
+  /** Labels that select the role's containers. */
+  labels: z.record(text(200), z.string().check(z.maxLength(1_000))),
+});
+
 export const checkSchema = z.discriminatedUnion("kind", [
   httpCheck,
   tcpCheck,
   hostCheck,
   tlsCheck,
   dnsCheck,
+  containerCheck,
 ]);
 
 const webhook = z.strictObject({
@@ -171,6 +182,8 @@ export const agentConfigSchema = z.strictObject({
   token_env: z.optional(envName),
   /** Or a file holding it. */
   token_file: z.optional(text()),
+  /** The host's container engine (Docker's API), for container checks and jobs. */
+  engine_socket: z._default(text(), "/var/run/docker.sock"),
   /** The status page (/status) without the token; the API still needs it. */
   public_status: z._default(z.boolean(), false),
   /** Raw results are kept this long; hourly summaries for 90 days. */
@@ -211,7 +224,7 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
 export function mergeFragments(
   files: readonly { file: string; text: string }[],
   host: Pick<AgentConfig, "host" | "listen" | "token_env" | "token_file"> &
-    Partial<Pick<AgentConfig, "public_status">>,
+    Partial<Pick<AgentConfig, "public_status" | "engine_socket">>,
 ): AgentConfig {
   const checks: CheckConfig[] = [];
   const notifiers: NotifierConfig[] = [];

@@ -48,7 +48,11 @@ export interface ContainerCreate {
   Cmd: string[];
   Env?: string[];
   Labels?: Record<string, string>;
-  HostConfig?: { Binds?: string[]; NetworkMode?: string };
+  HostConfig?: {
+    Binds?: string[];
+    NetworkMode?: string;
+    RestartPolicy?: { Name: "no" | "always" | "unless-stopped" | "on-failure" };
+  };
 }
 
 export class EngineError extends Error {

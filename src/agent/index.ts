@@ -25,6 +25,7 @@ export {
   notifierSchema,
   parseAgentConfig,
 } from "./config.ts";
+export { containerVerdict } from "./container-probe.ts";
 export {
   type ContainerCreate,
   type ContainerInspected,

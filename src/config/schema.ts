@@ -657,6 +657,12 @@ const monitoring = z
       .describe(
         "Serve the status page (/status on the agent, port 9465 on the private networks) without the token. The host's agent is shared by its apps: the last install sets it.",
       ),
+    containers: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Check each role's container on each of its hosts (container-<role>): running, not unhealthy, not restarted since the last look.",
+      ),
     image: image
       .default("node:24-bookworm-slim")
       .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),
@@ -670,7 +676,9 @@ const monitoring = z
         ? `two checks are named ${check.name}`
         : value.host !== false && check.name.startsWith("host-")
           ? `${check.name} is a name of the host checks (host-cpu, host-memory, host-disk, host-load)`
-          : undefined;
+          : value.containers && check.name.startsWith("container-")
+            ? `${check.name} is a name of the container checks (container-<role>)`
+            : undefined;
       seen.add(check.name);
       if (problem) {
         ctx.addIssue({

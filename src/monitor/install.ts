@@ -67,7 +67,6 @@ export async function installAgent(
     });
   }
   const site = siteName(loaded.config.service, loaded.environment);
-  const fragment = `${JSON.stringify(planFragment(site, monitoring), null, 2)}\n`;
   const bundle = agentBundle();
   const engine = await detectLocalEngine().catch(() => undefined);
   const registry = registryLogin(loaded);
@@ -78,7 +77,9 @@ export async function installAgent(
     await placeImage(monitoring.image, transport, engine, reporter, registry);
     let changed = false;
     changed = (await putBundle(transport, bundle)) || changed;
-    changed = (await put(transport, fragmentPath(site), fragment)) || changed;
+    const fragment = planFragment(site, monitoring, { host, loaded });
+    const text = `${JSON.stringify(fragment, null, 2)}\n`;
+    changed = (await put(transport, fragmentPath(site), text)) || changed;
     for (const notifier of monitoring.notify) {
       const secret = notifierSecretName(notifier);
       if (secret === undefined) continue;

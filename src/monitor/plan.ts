@@ -11,6 +11,7 @@ import {
   type NotifierConfig,
 } from "../agent/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
+import { roleSelector, rolesInOrder } from "../deploy/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
 // The proxy's network: the app's web containers are on it, so the agent reaches them by name.
 import { PROXY_NETWORK } from "../proxy/index.ts";
@@ -38,8 +39,15 @@ export function fragmentPath(site: string): string {
   return `${AGENT_DIR}/conf.d/${site}.json`;
 }
 
-/** This app's part of the agent's configuration. */
-export function planFragment(site: string, monitoring: Monitoring): AgentFragment {
+/**
+ * This app's part of the agent's configuration; with `on`, the part of that host's agent (its
+ * roles' container checks).
+ */
+export function planFragment(
+  site: string,
+  monitoring: Monitoring,
+  on?: { host: string; loaded: LoadedConfig },
+): AgentFragment {
   const checks: CheckConfig[] = monitoring.checks.map((check) => {
     const common = {
       name: check.name,
@@ -84,6 +92,7 @@ export function planFragment(site: string, monitoring: Monitoring): AgentFragmen
     return { ...common, kind: "tcp", host, port };
   });
   if (monitoring.host !== false) checks.push(...hostChecks(monitoring.host));
+  if (on && monitoring.containers) checks.push(...containerChecks(on.host, on.loaded));
   return {
     service: site,
     checks,
@@ -162,6 +171,33 @@ function hostChecks(limits: Exclude<Monitoring["host"], false>): CheckConfig[] {
       severity: "warning",
     },
   }));
+}
+
+/** container-<role> for each role that runs on the host, found by the labels deploys give it. */
+function containerChecks(host: string, loaded: LoadedConfig): CheckConfig[] {
+  return rolesInOrder(loaded.config)
+    .filter((role) => role.hosts.includes(host))
+    .map((role) => ({
+      name: `container-${role.name}`,
+      kind: "container",
+      role: role.name,
+      labels: roleSelector({
+        service: loaded.config.service,
+        environment: loaded.environment,
+        role: role.name,
+      }),
+      interval_ms: 30_000,
+      timeout_ms: 10_000,
+      // One reading opens: a restart is seen once, and a missing container is not a blip.
+      alerting: {
+        open_after: 1,
+        resolve_after: 2,
+        remind_ms: 3_600_000,
+        flap_changes: 6,
+        flap_window_ms: 1_800_000,
+        severity: "critical",
+      },
+    }));
 }
 
 /**

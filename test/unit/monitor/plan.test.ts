@@ -90,6 +90,35 @@ monitoring:
     assert.ok(!argv.includes("--publish"), "the API is not published on the host");
   });
 
+  it("checks the container of each role that runs on the host, by the labels deploys give it", async () => {
+    const loaded = await load({
+      "slipway.yml": `service: hello
+image: hello
+servers:
+  web: { hosts: [vps1, vps2] }
+  worker: { hosts: [vps2] }
+monitoring: { host: false }
+`,
+    });
+    const monitoring = loaded.config.monitoring;
+    assert.ok(monitoring);
+    const on = (host: string) =>
+      planFragment("hello", monitoring, { host, loaded }).checks.map((c) =>
+        c.kind === "container" ? [c.name, c.role, c.labels, c.alerting.open_after] : [],
+      );
+    const labels = (role: string) => ({
+      "slipway.service": "hello",
+      "slipway.environment": "",
+      "slipway.role": role,
+    });
+    assert.deepEqual(on("vps1"), [["container-web", "web", labels("web"), 1]]);
+    assert.deepEqual(on("vps2"), [
+      ["container-web", "web", labels("web"), 1],
+      ["container-worker", "worker", labels("worker"), 1],
+    ]);
+    assert.deepEqual(planFragment("hello", monitoring).checks, [], "no host: no container checks");
+  });
+
   it("mounts the host's engine socket where the agent looks for it: Docker's, or Podman's", () => {
     const mount = (engine?: "docker" | "podman") => {
       const argv = dockerRun(
