@@ -7,11 +7,14 @@
 import type { AlertEvent, CheckState, Observation } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
-import type { AgentConfig, CheckConfig } from "./config.ts";
+import type { AgentConfig, CheckConfig, JobConfig } from "./config.ts";
+import { ContainerJobRunner } from "./container-job.ts";
 import { EngineClient } from "./engine.ts";
+import { type JobRun, JobStore } from "./job-store.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type Notice, send } from "./notify.ts";
 import { probe } from "./probes.ts";
+import { Scheduler } from "./scheduler.ts";
 import type { Store } from "./store.ts";
 
 const FLUSH_MS = 1_000;
@@ -29,6 +32,9 @@ export interface CheckView {
   incidentId: number | null;
 }
 
+/** What alerting needs of a check (a job's "<job> job" is one too). */
+type Alerted = Pick<CheckConfig, "name" | "service" | "notify" | "alerting">;
+
 export class Agent {
   private readonly states = new Map<string, CheckState>();
   private readonly last = new Map<string, { at: number; ms: number; detail: string }>();
@@ -43,6 +49,8 @@ export class Agent {
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly random: () => number;
   private readonly engine: EngineClient;
+  /** The app's jobs (cron), run by the agent's scheduler. */
+  readonly scheduler: Scheduler;
 
   constructor(
     config: AgentConfig,
@@ -56,6 +64,13 @@ export class Agent {
     this.env = options.env ?? process.env;
     this.random = options.random ?? Math.random;
     this.engine = new EngineClient(config.engine_socket);
+    this.scheduler = new Scheduler({
+      jobs: config.jobs,
+      store: new JobStore(store.database),
+      runners: { container: new ContainerJobRunner(this.engine) },
+      onResult: (job, run) => this.jobResult(job, run),
+      random: this.random,
+    });
   }
 
   start(): void {
@@ -63,27 +78,33 @@ export class Agent {
     const open = new Map(
       this.store.incidents({ openOnly: true, limit: 10_000 }).map((i) => [i.check, i]),
     );
-    for (const check of this.config.checks) {
-      const names = [
+    const alerted = [
+      ...this.config.checks.flatMap((check) => [
         check.name,
         ...(check.slo === undefined ? [] : [`${check.name} error budget`]),
-      ];
-      for (const name of names) {
-        const state = saved.get(name) ?? initialState();
-        // An incident opened just before a kill may be in the store, not yet in the saved state.
-        const incident = open.get(name);
-        if (incident && !state.incident) {
-          state.incident = {
-            id: incident.id,
-            openedAt: incident.openedAt,
-            lastNotifiedAt: incident.openedAt,
-          };
-        }
-        this.states.set(name, state);
+      ]),
+      ...this.config.jobs.map(jobCheckName),
+    ];
+    for (const name of alerted) {
+      const state = saved.get(name) ?? initialState();
+      // An incident opened just before a kill may be in the store, not yet in the saved state.
+      const incident = open.get(name);
+      if (incident && !state.incident) {
+        state.incident = {
+          id: incident.id,
+          openedAt: incident.openedAt,
+          lastNotifiedAt: incident.openedAt,
+        };
       }
+      this.states.set(name, state);
+    }
+    for (const check of this.config.checks) {
       // A random first offset spreads a thousand checks over their interval instead of a burst.
       this.after(Math.floor(this.random() * check.interval_ms), () => this.tick(check));
     }
+    this.scheduler.start().catch((error: Error) => {
+      process.stderr.write(`slipway-agent: the scheduler did not start: ${error.message}\n`);
+    });
     this.metrics.openIncidents.set(open.size);
     this.every(FLUSH_MS, () => this.store.flush());
     this.every(PRUNE_MS, () => this.store.prune(Date.now(), this.config.raw_retention_ms));
@@ -95,6 +116,7 @@ export class Agent {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     const deadline = Date.now() + graceMs;
+    await this.scheduler.stop(graceMs);
     while ((this.running.size > 0 || this.sending.size > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -166,6 +188,31 @@ export class Agent {
     if (check.slo !== undefined) this.watchBudget(check, check.slo, at);
   }
 
+  /** A finished job run: metrics, and its "<job> job" incident opened on failure, resolved on success. */
+  private jobResult(job: JobConfig, run: JobRun): void {
+    const at = run.endedAt ?? Date.now();
+    this.metrics.observeJob(job.name, run.outcome, run.startedAt, at);
+    const alerted: Alerted = {
+      name: jobCheckName(job),
+      ...(job.service === undefined ? {} : { service: job.service }),
+      ...(job.notify === undefined ? {} : { notify: job.notify }),
+      alerting: {
+        open_after: 1,
+        resolve_after: 1,
+        remind_ms: 0,
+        flap_changes: 6,
+        flap_window_ms: 1_800_000,
+        severity: "critical",
+      },
+    };
+    this.advance(
+      alerted,
+      { ok: run.outcome === "ok", at, detail: run.detail },
+      job.name,
+      " failed: ",
+    );
+  }
+
   /**
    * The check's error budget as a check of its own ("web error budget"): an incident while it
    * burns too fast (see budget.ts), critical for a page, warning for a ticket. Silenced with the
@@ -192,7 +239,7 @@ export class Agent {
    * "<check><opening><detail>").
    */
   private advance(
-    check: CheckConfig,
+    check: Alerted,
     observation: Observation,
     silencedAs: string,
     opening: string,
@@ -214,7 +261,7 @@ export class Agent {
     for (const event of events) this.handle(check, event, observation.detail, opening);
   }
 
-  private handle(check: CheckConfig, event: AlertEvent, detail: string, opening: string): void {
+  private handle(check: Alerted, event: AlertEvent, detail: string, opening: string): void {
     if (event.kind === "resolve") this.store.resolveIncident(event.incidentId, event.at);
     if (event.kind === "open" || event.kind === "resolve") {
       this.metrics.openIncidents.set(
@@ -283,7 +330,12 @@ export class Agent {
   }
 }
 
-function message(check: CheckConfig, event: AlertEvent, detail: string, opening: string): string {
+/** The incident a job's failures open: "<job> job". */
+function jobCheckName(job: JobConfig): string {
+  return `${job.name} job`;
+}
+
+function message(check: Alerted, event: AlertEvent, detail: string, opening: string): string {
   switch (event.kind) {
     case "open":
       return `${check.name}${opening}${detail}`;

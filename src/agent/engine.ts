@@ -70,10 +70,13 @@ export class EngineClient {
     this.socketPath = socketPath;
   }
 
-  /** Containers whose labels include every one of `labels` (running only unless `all`). */
-  list(labels: Record<string, string>, options: { all?: boolean } = {}) {
+  /**
+   * Containers whose labels include every one of `labels` (an empty value must be empty) and
+   * that have each label of `has`, whatever its value; running only unless `all`.
+   */
+  list(labels: Record<string, string>, options: { all?: boolean; has?: string[] } = {}) {
     const filters = JSON.stringify({
-      label: Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+      label: [...Object.entries(labels).map(([k, v]) => `${k}=${v}`), ...(options.has ?? [])],
     });
     const query = `all=${options.all ? 1 : 0}&filters=${encodeURIComponent(filters)}`;
     return this.json<ContainerListed[]>("GET", `/containers/json?${query}`);

@@ -331,6 +331,11 @@ export class Store {
     }));
   }
 
+  /** The database, for the parts of the agent that keep tables of their own (jobs). */
+  get database(): DatabaseSync {
+    return this.db;
+  }
+
   close(): void {
     this.flush();
     this.db.close();

@@ -696,13 +696,35 @@ const monitoring = z
 
 const cronJob = z
   .strictObject({
-    schedule: cron.describe("When to run (cron, in the host's time zone)."),
-    command: command.describe("Command to run in a one-off container of the role."),
+    schedule: cron.describe(
+      "When to run (cron, in the host's time zone): five fields, or @hourly, @daily, @weekly, @monthly, @yearly.",
+    ),
+    command: command.describe(
+      "Command to run in a one-off container made like the role's newest running container (its image, env, network and volumes).",
+    ),
     role: name("role name", "role")
-      .default("web")
-      .describe("Role whose image and env the job uses."),
+      .optional()
+      .describe(
+        "Role whose container the job is made like; it runs on the agent of the role's first host. Default: the first role.",
+      ),
+    timeout: duration
+      .prefault("1h")
+      .describe("A run still going after this long is stopped and counts as failed."),
+    jitter: duration
+      .prefault("0s")
+      .describe(
+        "Each run starts up to this much after its time, at random, so many jobs do not start at once.",
+      ),
+    missed: z
+      .enum(["skip", "run_once"])
+      .default("skip")
+      .describe(
+        "A run missed while the agent was down: skip it, or run it once when the agent is back.",
+      ),
   })
-  .describe("A scheduled job: a command run in a one-off container on a schedule.");
+  .describe(
+    "A scheduled job: run once per app by the agent (slipway agent install gives it the jobs), never during a deploy; a failure opens an incident '<job> job'.",
+  );
 
 // Hooks run on the machine that runs slipway, in the project's folder, like Kamal's. An
 // executable at .slipway/hooks/<pre-build|pre-deploy|post-deploy|post-rollback> works too.
@@ -819,7 +841,7 @@ export const configSchema = z.strictObject({
   cron: z
     .record(name("job name", "job"), cronJob)
     .optional()
-    .describe("Scheduled jobs of the app (not supported yet)."),
+    .describe("Scheduled jobs of the app, by name (slipway cron)."),
   hooks: hooks.prefault({}),
 });
 

@@ -14,6 +14,7 @@ export {
   notifierSecretName,
   notifierSecretPath,
   planFragment,
+  planJobs,
 } from "./plan.ts";
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";
 export { withRolloutSilence } from "./silence.ts";

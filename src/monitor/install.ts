@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
 import { detectLocalEngine } from "../build/index.ts";
-import type { LoadedConfig } from "../config/index.ts";
+import { configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
@@ -57,12 +57,15 @@ export async function installAgent(
   loaded: LoadedConfig,
   connections: Connections,
   reporter: Reporter,
-): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged" }[]> {
-  const monitoring = loaded.config.monitoring;
+): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged"; jobs: number }[]> {
+  // Jobs alone need the agent too: it then runs with monitoring's defaults.
+  const monitoring =
+    loaded.config.monitoring ??
+    (loaded.config.cron ? configSchema.shape.monitoring.unwrap().parse({}) : undefined);
   if (!monitoring) {
     throw new UserError({
       code: "agent.no_monitoring",
-      message: `${loaded.file} has no monitoring section: the agent would have nothing to do`,
+      message: `${loaded.file} has no monitoring or cron section: the agent would have nothing to do`,
       hint: 'add one, for example\n  monitoring:\n    checks:\n      - { name: home, url: "http://slipway-proxy/up" }',
     });
   }
@@ -90,6 +93,8 @@ export async function installAgent(
     const spec = agentContainer(monitoring.image, host, {
       publicStatus: monitoring.public_status,
       engine: await engineSocket(transport),
+      localtime:
+        (await transport.run(["test", "-f", "/etc/localtime"], { check: false })).code === 0,
     });
     const digest = createHash("sha256")
       .update(JSON.stringify(dockerRun(spec)))
@@ -113,7 +118,7 @@ export async function installAgent(
     await connectNetwork(transport, privateNetwork(site));
     await waitReady(transport);
     say(outcome === "unchanged" ? "up to date, running" : `${outcome}, answering`);
-    results.push({ host, outcome });
+    results.push({ host, outcome, jobs: fragment.jobs.length });
   }
   return results;
 }

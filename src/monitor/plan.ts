@@ -8,16 +8,19 @@ import {
   type AgentFragment,
   type CheckConfig,
   ENGINE_SOCKET,
+  type JobConfig,
   type NotifierConfig,
 } from "../agent/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { roleSelector, rolesInOrder } from "../deploy/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
+import { lockPath } from "../lock/index.ts";
 // The proxy's network: the app's web containers are on it, so the agent reaches them by name.
 import { PROXY_NETWORK } from "../proxy/index.ts";
 
+const STATE_DIR = "/var/lib/slipway";
 /** On the host: bundle/, token, conf.d/<site>.json, secrets/<site>/<notifier>, state/. */
-export const AGENT_DIR = "/var/lib/slipway/agent";
+export const AGENT_DIR = `${STATE_DIR}/agent`;
 /** The agent's code: agent.mjs and the chunks it loads on demand. */
 export const BUNDLE_DIR = `${AGENT_DIR}/bundle`;
 export const AGENT_CONTAINER = "slipway-agent";
@@ -97,6 +100,7 @@ export function planFragment(
     service: site,
     checks,
     notifiers: monitoring.notify.map((n) => planNotifier(site, n)),
+    jobs: on ? planJobs(site, on.host, on.loaded) : [],
   };
 }
 
@@ -173,6 +177,36 @@ function hostChecks(limits: Exclude<Monitoring["host"], false>): CheckConfig[] {
   }));
 }
 
+/**
+ * The app's cron jobs this host's agent runs: each job once per app, on the first host of its
+ * role (default: the first role), waiting on the app's deploy lock.
+ */
+export function planJobs(site: string, host: string, loaded: LoadedConfig): JobConfig[] {
+  const roles = rolesInOrder(loaded.config);
+  return Object.entries(loaded.config.cron ?? {}).flatMap(([name, job]) => {
+    const role = roles.find((r) => r.name === (job.role ?? roles[0]?.name));
+    if (!role || role.hosts[0] !== host) return [];
+    return [
+      {
+        name,
+        kind: "container" as const,
+        schedule: job.schedule,
+        jitter_ms: job.jitter,
+        missed: job.missed,
+        timeout_ms: job.timeout,
+        lock_path: lockPath(site),
+        role: role.name,
+        labels: roleSelector({
+          service: loaded.config.service,
+          environment: loaded.environment,
+          role: role.name,
+        }),
+        command: job.command,
+      },
+    ];
+  });
+}
+
 /** container-<role> for each role that runs on the host, found by the labels deploys give it. */
 function containerChecks(host: string, loaded: LoadedConfig): CheckConfig[] {
   return rolesInOrder(loaded.config)
@@ -207,7 +241,12 @@ function containerChecks(host: string, loaded: LoadedConfig): CheckConfig[] {
 export function agentContainer(
   image: string,
   host: string,
-  options: { publicStatus?: boolean; engine?: keyof typeof ENGINE_SOCKETS } = {},
+  options: {
+    publicStatus?: boolean;
+    engine?: keyof typeof ENGINE_SOCKETS;
+    /** The host has /etc/localtime (mounted only then: a missing one would become a folder). */
+    localtime?: boolean;
+  } = {},
 ): ContainerSpec {
   return {
     name: AGENT_CONTAINER,
@@ -219,7 +258,13 @@ export function agentContainer(
     // Its budget is 64 MB (bench/agent.ts); the limit leaves room before the kernel steps in.
     memoryBytes: 128 * 1024 * 1024,
     volumes: [
+      // Read-only: the deploy locks cron jobs wait on; its own folder (below) is writable.
+      { source: STATE_DIR, target: STATE_DIR, readOnly: true },
       { source: AGENT_DIR, target: AGENT_DIR },
+      // Cron schedules are in the host's time zone.
+      ...(options.localtime
+        ? [{ source: "/etc/localtime", target: "/etc/localtime", readOnly: true }]
+        : []),
       // The engine, for container checks and cron jobs; inside always at Docker's path.
       { source: ENGINE_SOCKETS[options.engine ?? "docker"], target: ENGINE_SOCKET },
     ],
