@@ -27,8 +27,7 @@ export class ContainerJobRunner implements JobRunner<ContainerJob> {
   }
 
   async run(job: ContainerJob, run: { id: number; signal: AbortSignal }): Promise<JobResult> {
-    const running = await this.engine.list(job.labels);
-    const newest = running.sort((a, b) => b.Created - a.Created)[0];
+    const newest = await this.engine.newestRunning(job.labels);
     if (!newest) {
       return {
         outcome: "failed",

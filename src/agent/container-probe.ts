@@ -19,8 +19,7 @@ export async function probeContainer(
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   try {
-    const running = await engine.list(check.labels);
-    const newest = running.sort((a, b) => b.Created - a.Created)[0];
+    const newest = await engine.newestRunning(check.labels);
     if (!newest) {
       lastLook.delete(check.name);
       return { ok: false, ms: ms(), detail: `no running container of ${check.role}` };

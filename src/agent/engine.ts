@@ -82,6 +82,12 @@ export class EngineClient {
     return this.json<ContainerListed[]>("GET", `/containers/json?${query}`);
   }
 
+  /** The newest running container with these labels (a role's, during a deploy: the new one). */
+  async newestRunning(labels: Record<string, string>): Promise<ContainerListed | undefined> {
+    const running = await this.list(labels);
+    return running.sort((a, b) => b.Created - a.Created)[0];
+  }
+
   inspect(id: string) {
     return this.json<ContainerInspected>("GET", `/containers/${encodeURIComponent(id)}/json`);
   }
