@@ -102,7 +102,7 @@ describe("the agent on a VPS box", {
       extraYaml: [
         "monitoring:",
         `  image: ${NODE_IMAGE}`,
-        "  host: { interval: 2s, for: 10s }",
+        "  host: { interval: 2s, for: 10s, cpu: 100, load: 1000 }", // a busy test machine must not page
         "  checks:",
         "    - name: web",
         "      url: http://slipway-proxy/up",
