@@ -7,7 +7,9 @@
 import type { AlertEvent, CheckState, Observation, Severity } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
-import type { AgentConfig, CheckConfig } from "./config.ts";
+import type { AgentConfig, CheckConfig, JobConfig } from "./config.ts";
+import { ContainerJobRunner } from "./container-job.ts";
+import { EngineClient } from "./engine.ts";
 import {
   type HeartbeatCheck,
   isMiss,
@@ -16,10 +18,12 @@ import {
   missedDetail,
   pingDeadline,
 } from "./heartbeat.ts";
+import { type JobRun, JobStore } from "./job-store.ts";
 import { latencyVerdict } from "./latency.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { type Notice, send } from "./notify.ts";
 import { probe } from "./probes.ts";
+import { Scheduler } from "./scheduler.ts";
 import type { Store } from "./store.ts";
 
 const FLUSH_MS = 1_000;
@@ -39,6 +43,9 @@ export interface CheckView {
   incidentId: number | null;
   paused: boolean;
 }
+
+/** What alerting needs of a check (a job's "<job> job" is one too). */
+type Alerted = Pick<CheckConfig, "name" | "service" | "notify" | "alerting">;
 
 export class Agent {
   private readonly states = new Map<string, CheckState>();
@@ -60,6 +67,9 @@ export class Agent {
   private readonly metrics: AgentMetrics;
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly random: () => number;
+  private readonly engine: EngineClient;
+  /** The app's jobs (cron), run by the agent's scheduler. */
+  readonly scheduler: Scheduler;
 
   constructor(
     config: AgentConfig,
@@ -72,6 +82,14 @@ export class Agent {
     this.metrics = metrics;
     this.env = options.env ?? process.env;
     this.random = options.random ?? Math.random;
+    this.engine = new EngineClient(config.engine_socket);
+    this.scheduler = new Scheduler({
+      jobs: config.jobs,
+      store: new JobStore(store.database),
+      runners: { container: new ContainerJobRunner(this.engine) },
+      onResult: (job, run) => this.jobResult(job, run),
+      random: this.random,
+    });
   }
 
   start(): void {
@@ -80,6 +98,21 @@ export class Agent {
     const open = new Map(
       this.store.incidents({ openOnly: true, limit: 10_000 }).map((i) => [i.check, i]),
     );
+    const restore = (name: string) => {
+      const state = saved.get(name) ?? initialState();
+      // An incident opened just before a kill may be in the store, not yet in the saved state.
+      const incident = open.get(name);
+      if (incident && !state.incident) {
+        state.incident = {
+          id: incident.id,
+          openedAt: incident.openedAt,
+          lastNotifiedAt: incident.openedAt,
+          severity: incident.severity as Severity,
+        };
+      }
+      this.states.set(name, state);
+    };
+    for (const job of this.config.jobs) restore(jobCheckName(job));
     for (const check of this.config.checks) {
       this.active.set(check.name, check);
       const names = [
@@ -92,22 +125,12 @@ export class Agent {
         const recent = this.store.recentResults(check.name, check.p95_answers);
         this.latencies.set(check.name, recent.map((r) => r.ms).reverse());
       }
-      for (const name of names) {
-        const state = saved.get(name) ?? initialState();
-        // An incident opened just before a kill may be in the store, not yet in the saved state.
-        const incident = open.get(name);
-        if (incident && !state.incident) {
-          state.incident = {
-            id: incident.id,
-            openedAt: incident.openedAt,
-            lastNotifiedAt: incident.openedAt,
-            severity: incident.severity as Severity,
-          };
-        }
-        this.states.set(name, state);
-      }
+      for (const name of names) restore(name);
       this.schedule(check);
     }
+    this.scheduler.start().catch((error: Error) => {
+      process.stderr.write(`slipway-agent: the scheduler did not start: ${error.message}\n`);
+    });
     this.metrics.openIncidents.set(open.size);
     this.every(FLUSH_MS, () => this.store.flush());
     this.every(PRUNE_MS, () => this.store.prune(Date.now(), this.config.raw_retention_ms));
@@ -119,6 +142,7 @@ export class Agent {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     const deadline = Date.now() + graceMs;
+    await this.scheduler.stop(graceMs);
     while ((this.running.size > 0 || this.sending.size > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -268,7 +292,7 @@ export class Agent {
   }
 
   private async run(check: CheckConfig): Promise<void> {
-    const result = await probe(check);
+    const result = await probe(check, this.engine);
     this.record(check, result, Date.now());
   }
 
@@ -324,6 +348,31 @@ export class Agent {
     this.advance(derived, observation, check.name, ": ");
   }
 
+  /** A finished job run: metrics, and its "<job> job" incident opened on failure, resolved on success. */
+  private jobResult(job: JobConfig, run: JobRun): void {
+    const at = run.endedAt ?? Date.now();
+    this.metrics.observeJob(job.name, run.outcome, run.startedAt, at);
+    const alerted: Alerted = {
+      name: jobCheckName(job),
+      ...(job.service === undefined ? {} : { service: job.service }),
+      ...(job.notify === undefined ? {} : { notify: job.notify }),
+      alerting: {
+        open_after: 1,
+        resolve_after: 1,
+        remind_ms: 0,
+        flap_changes: 6,
+        flap_window_ms: 1_800_000,
+        severity: "critical",
+      },
+    };
+    this.advance(
+      alerted,
+      { ok: run.outcome === "ok", at, detail: run.detail },
+      job.name,
+      " failed: ",
+    );
+  }
+
   /**
    * The check's error budget as a check of its own ("web error budget"): an incident while it
    * burns too fast (see budget.ts), critical for a page, warning for a ticket. Silenced with the
@@ -348,7 +397,7 @@ export class Agent {
    * "<check><opening><detail>").
    */
   private advance(
-    check: CheckConfig,
+    check: Alerted,
     observation: Observation,
     silencedAs: string,
     opening: string,
@@ -376,7 +425,7 @@ export class Agent {
   }
 
   private handle(
-    check: CheckConfig,
+    check: Alerted,
     event: AlertEvent,
     detail: string,
     opening: string,
@@ -451,7 +500,12 @@ export class Agent {
   }
 }
 
-function message(check: CheckConfig, event: AlertEvent, detail: string, opening: string): string {
+/** The incident a job's failures open: "<job> job". */
+function jobCheckName(job: JobConfig): string {
+  return `${job.name} job`;
+}
+
+function message(check: Alerted, event: AlertEvent, detail: string, opening: string): string {
   switch (event.kind) {
     case "open":
       return `${check.name}${opening}${detail}`;

@@ -4,6 +4,7 @@
  * the agent's environment, named here, so the file can be read without revealing them.
  */
 // zod/mini, not zod: the same validation at a tenth of the memory (the agent's budget is 64 MB).
+import { Cron } from "croner";
 import * as z from "zod/mini";
 
 const whole = (min: number, max = Number.MAX_SAFE_INTEGER) => z.int().check(z.gte(min), z.lte(max));
@@ -119,6 +120,16 @@ const heartbeatCheck = z.strictObject({
   key_file: text(),
 });
 
+/** A role's newest running container (by its labels) runs, is not unhealthy, did not restart. */
+const containerCheck = z.strictObject({
+  ...common,
+  kind: z.literal("container"),
+  /** The role, for people ("no running container of web"). */
+  role: text(200),
+  /** Labels that select the role's containers. */
+  labels: z.record(text(200), z.string().check(z.maxLength(1_000))),
+});
+
 export const checkSchema = z.discriminatedUnion("kind", [
   httpCheck,
   tcpCheck,
@@ -126,7 +137,54 @@ export const checkSchema = z.discriminatedUnion("kind", [
   tlsCheck,
   dnsCheck,
   heartbeatCheck,
+  containerCheck,
 ]);
+
+const cronExpression = z.string().check(
+  z.minLength(1),
+  z.refine((s) => {
+    try {
+      new Cron(s, { paused: true });
+      return true;
+    } catch {
+      return false;
+    }
+  }, "not a cron expression croner reads"),
+);
+
+/** What every job has, whatever it runs: when, how late at most, and what a missed run does. */
+const jobCommon = {
+  name: text(200),
+  /** The app it belongs to, in notifications; absent: the agent's service. */
+  service: z.optional(text()),
+  /** Names of the notifiers a failure alerts; absent: every notifier. */
+  notify: z.optional(z.array(text(200))),
+  schedule: cronExpression,
+  /** Each run starts up to this much later than its time, at random. */
+  jitter_ms: z._default(whole(0), 0),
+  /** A run missed while the agent was down: skipped, or run once when it is back. */
+  missed: z._default(z.enum(["skip", "run_once"]), "skip"),
+  /** A run still going after this long is stopped and fails. */
+  timeout_ms: z._default(ms, 3_600_000),
+  /** A deploy lock folder: a due run waits while it is held, so it never runs during a deploy. */
+  lock_path: z.optional(text()),
+};
+
+/**
+ * A command in a one-off container made like the role's newest running container (its image,
+ * env, network and volumes), removed when it ends.
+ */
+const containerJob = z.strictObject({
+  ...jobCommon,
+  kind: z.literal("container"),
+  role: text(200),
+  /** Labels that select the role's containers. */
+  labels: z.record(text(200), z.string().check(z.maxLength(1_000))),
+  command: z.array(z.string()).check(z.minLength(1)),
+});
+
+/** Jobs by kind; backups and certificate renewals come as kinds of their own. */
+export const jobSchema = z.discriminatedUnion("kind", [containerJob]);
 
 const webhook = z.strictObject({
   name: text(200),
@@ -181,6 +239,7 @@ export const agentConfigSchema = z.strictObject({
   host: text(),
   checks: z._default(z.array(checkSchema), []),
   notifiers: z._default(z.array(notifierSchema), []),
+  jobs: z._default(z.array(jobSchema), []),
   listen: z.prefault(
     z.strictObject({
       address: z._default(z.string(), "127.0.0.1"),
@@ -192,6 +251,8 @@ export const agentConfigSchema = z.strictObject({
   token_env: z.optional(envName),
   /** Or a file holding it. */
   token_file: z.optional(text()),
+  /** The host's container engine (Docker's API), for container checks and jobs. */
+  engine_socket: z._default(text(), "/var/run/docker.sock"),
   /** The status page (/status) without the token; the API still needs it. */
   public_status: z._default(z.boolean(), false),
   /** Raw results are kept this long; hourly summaries for 90 days. */
@@ -209,11 +270,13 @@ export const fragmentSchema = z.strictObject({
   service: text(),
   checks: z._default(z.array(checkSchema), []),
   notifiers: z._default(z.array(notifierSchema), []),
+  jobs: z._default(z.array(jobSchema), []),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type AgentFragment = z.infer<typeof fragmentSchema>;
 export type CheckConfig = z.infer<typeof checkSchema>;
+export type JobConfig = z.infer<typeof jobSchema>;
 export type NotifierConfig = z.infer<typeof notifierSchema>;
 export type AlertPolicy = z.infer<typeof alerting>;
 
@@ -221,6 +284,7 @@ export type AlertPolicy = z.infer<typeof alerting>;
 export function parseAgentConfig(text: string, file: string): AgentConfig {
   const config = parseWith(agentConfigSchema, text, file);
   uniqueNames(config.checks, file);
+  uniqueNames(config.jobs, file, "jobs");
   return config;
 }
 
@@ -232,10 +296,11 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
 export function mergeFragments(
   files: readonly { file: string; text: string }[],
   host: Pick<AgentConfig, "host" | "listen" | "token_env" | "token_file"> &
-    Partial<Pick<AgentConfig, "public_status">>,
+    Partial<Pick<AgentConfig, "public_status" | "engine_socket">>,
 ): AgentConfig {
   const checks: CheckConfig[] = [];
   const notifiers: NotifierConfig[] = [];
+  const jobs: JobConfig[] = [];
   for (const { file, text } of files) {
     const fragment = parseWith(fragmentSchema, text, file);
     const named = (name: string) => `${fragment.service}/${name}`;
@@ -249,9 +314,24 @@ export function mergeFragments(
         notify: own.map((n) => n.name),
       });
     }
+    for (const job of fragment.jobs) {
+      jobs.push({
+        ...job,
+        name: named(job.name),
+        service: fragment.service,
+        notify: own.map((n) => n.name),
+      });
+    }
   }
-  const config = agentConfigSchema.parse({ service: host.host, ...host, checks, notifiers });
+  const config = agentConfigSchema.parse({
+    service: host.host,
+    ...host,
+    checks,
+    notifiers,
+    jobs,
+  });
   uniqueNames(config.checks, "the agent's configuration folder");
+  uniqueNames(config.jobs, "the agent's configuration folder", "jobs");
   return config;
 }
 
@@ -272,10 +352,14 @@ function parseWith<T extends z.ZodMiniType>(schema: T, text: string, file: strin
   return parsed.data as z.infer<T>;
 }
 
-function uniqueNames(checks: readonly CheckConfig[], where: string): void {
+function uniqueNames(
+  items: readonly { name: string }[],
+  where: string,
+  what: "checks" | "jobs" = "checks",
+): void {
   const names = new Set<string>();
-  for (const check of checks) {
-    if (names.has(check.name)) throw new Error(`${where}: two checks are named ${check.name}`);
+  for (const check of items) {
+    if (names.has(check.name)) throw new Error(`${where}: two ${what} are named ${check.name}`);
     names.add(check.name);
   }
 }

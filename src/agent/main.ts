@@ -27,6 +27,7 @@ function loadConfig(values: {
   "token-env"?: string | undefined;
   "token-file"?: string | undefined;
   "public-status"?: boolean | undefined;
+  "engine-socket"?: string | undefined;
 }): AgentConfig {
   if (!statSync(values.config).isDirectory()) {
     return parseAgentConfig(readFileSync(values.config, "utf8"), values.config);
@@ -45,6 +46,7 @@ function loadConfig(values: {
     ...(values["token-env"] ? { token_env: values["token-env"] } : {}),
     ...(values["token-file"] ? { token_file: values["token-file"] } : {}),
     public_status: values["public-status"] === true,
+    ...(values["engine-socket"] ? { engine_socket: values["engine-socket"] } : {}),
   });
 }
 
@@ -73,6 +75,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       "token-env": { type: "string" },
       "token-file": { type: "string" },
       "public-status": { type: "boolean" },
+      "engine-socket": { type: "string" },
     },
   });
   if (!values.config || !values.state) {

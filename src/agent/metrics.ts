@@ -54,6 +54,25 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly jobRuns = new Counter({
+    name: "slipway_job_runs_total",
+    help: "Job runs by outcome (ok, failed, timeout, interrupted, missed).",
+    labelNames: ["job", "outcome"],
+    registers: [this.registry],
+  });
+  readonly jobDuration = new Gauge({
+    name: "slipway_job_last_duration_seconds",
+    help: "How long the job's last run took.",
+    labelNames: ["job"],
+    registers: [this.registry],
+  });
+  readonly jobLastSuccess = new Gauge({
+    name: "slipway_job_last_success_timestamp_seconds",
+    help: "When the job's last successful run ended (Unix time).",
+    labelNames: ["job"],
+    registers: [this.registry],
+  });
+
   constructor() {
     new Gauge({
       name: "slipway_agent_resident_memory_bytes",
@@ -73,6 +92,13 @@ export class AgentMetrics {
         this.inc((user + system) / 1e6);
       },
     });
+  }
+
+  /** One finished job run. */
+  observeJob(job: string, outcome: string, startedAt: number, endedAt: number): void {
+    this.jobRuns.inc({ job, outcome });
+    this.jobDuration.set({ job }, (endedAt - startedAt) / 1000);
+    if (outcome === "ok") this.jobLastSuccess.set({ job }, Math.round(endedAt / 1000));
   }
 
   /** One check run. */

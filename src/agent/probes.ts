@@ -8,7 +8,9 @@ import type { IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { requestFor } from "./builtins.ts";
 import type { CheckConfig } from "./config.ts";
+import { probeContainer } from "./container-probe.ts";
 import { probeDns } from "./dns-probe.ts";
+import { EngineClient } from "./engine.ts";
 import { probeHost } from "./host-probes.ts";
 import { probeTls } from "./tls-probe.ts";
 
@@ -23,7 +25,8 @@ export interface ProbeResult {
 const KEYWORD_BYTES = 64 * 1024;
 const USER_AGENT = "slipway-agent";
 
-export function probe(check: CheckConfig): Promise<ProbeResult> {
+/** One run of a check; container checks ask `engine` (default: the engine at Docker's socket). */
+export function probe(check: CheckConfig, engine?: EngineClient): Promise<ProbeResult> {
   switch (check.kind) {
     case "http":
       return probeHttp(check);
@@ -38,6 +41,8 @@ export function probe(check: CheckConfig): Promise<ProbeResult> {
     case "heartbeat":
       // Pushed by the app (heartbeat.ts), never probed.
       return Promise.reject(new Error(`${check.name} is a heartbeat: the app pings it`));
+    case "container":
+      return probeContainer(check, engine ?? new EngineClient());
   }
 }
 

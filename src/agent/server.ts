@@ -170,6 +170,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     json(res, settings.status, settings.value);
     return;
   }
+  if (route === "GET /api/jobs") {
+    json(res, 200, o.agent.scheduler.views());
+    return;
+  }
+  if (route === "GET /api/jobs/runs" || route === "POST /api/jobs/run") {
+    const name = url.searchParams.get("job") ?? "";
+    if (!o.agent.scheduler.job(name)) {
+      json(res, 404, { error: `no job ${name}` });
+      return;
+    }
+    if (route === "GET /api/jobs/runs") {
+      const limit = Math.min(50, Math.max(1, Number(url.searchParams.get("limit") ?? 5) || 5));
+      json(res, 200, o.agent.scheduler.runs(name, limit));
+      return;
+    }
+    await runJob(res, o, name);
+    return;
+  }
   if (route === "POST /api/test-notify") {
     json(res, 200, await o.agent.testNotify());
     return;
@@ -180,6 +198,26 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
 /** Mean time to recovery per check and per service, from every resolved incident kept. */
 function recovery(o: ApiOptions): RecoveryReport {
   return meanTimeToRecovery(o.store.resolvedIncidents(), (check) => o.agent.serviceOf(check));
+}
+
+/**
+ * Runs a job now and answers with the finished run. The status goes out first and a space every
+ * 20 s after (JSON allows leading whitespace), so a client's idle timeout never ends a long run.
+ */
+async function runJob(res: ServerResponse, o: ApiOptions, name: string): Promise<void> {
+  if (o.agent.scheduler.views().find((j) => j.name === name)?.running) {
+    json(res, 409, { error: `${name} is running already` });
+    return;
+  }
+  const running = o.agent.scheduler.runNow(name);
+  res.writeHead(200, { "content-type": "application/json" });
+  const keepAlive = setInterval(() => res.write(" "), 20_000);
+  try {
+    const run = await running.catch((error: Error) => ({ error: error.message }));
+    res.end(`${JSON.stringify(run)}\n`);
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 function model(o: ApiOptions): StatusModel {

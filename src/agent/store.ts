@@ -377,6 +377,11 @@ export class Store {
     return Number(result.changes) === 1;
   }
 
+  /** The database, for the parts of the agent that keep tables of their own (jobs). */
+  get database(): DatabaseSync {
+    return this.db;
+  }
+
   close(): void {
     this.flush();
     this.db.close();

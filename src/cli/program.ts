@@ -271,6 +271,26 @@ function buildProgram(): Command {
     .addOption(new Option("--host <host>", "one host (default: every host of the app)"))
     .action(lazy(agentApi, "api"));
 
+  const cronCommands = () => import("./commands/cron.ts");
+  const cron = program
+    .command("cron")
+    .description("the app's cron jobs, run by the agent (slipway agent install gives them)");
+  cron
+    .command("status")
+    .description("each job: schedule, last run and its outcome, next run; exit 1 when one failed")
+    .action(lazy(cronCommands, "status"));
+  cron
+    .command("run")
+    .description("run a job now through its agent, wait, print its output, exit with its code")
+    .argument("<job>", "the job's name in cron:")
+    .action(lazy(cronCommands, "run"));
+  cron
+    .command("logs")
+    .description("the output of a job's recent runs")
+    .argument("<job>", "the job's name in cron:")
+    .addOption(new Option("--runs <n>", "how many runs (default 5)"))
+    .action(lazy(cronCommands, "logs"));
+
   program
     .command("render")
     .description("configuration for other tools, from slipway.yml")

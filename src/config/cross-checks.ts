@@ -88,10 +88,11 @@ export function crossCheckIssues(source: Sourced): ConfigIssue[] {
   if (isMap(cron) && isMap(servers)) {
     for (const [job, spec] of Object.entries(cron)) {
       if (!isMap(spec)) continue;
-      const role = spec.role ?? "web";
+      // Without a role a job takes the first role, which always exists.
+      const role = spec.role;
       if (typeof role === "string" && !roles.includes(role)) {
         at(
-          spec.role === undefined ? ["cron", job] : ["cron", job, "role"],
+          ["cron", job, "role"],
           `cron job ${JSON.stringify(job)} runs in role ${JSON.stringify(role)}, which servers does not define`,
           `roles defined in servers: ${roles.join(", ") || "none"}`,
         );

@@ -747,6 +747,12 @@ const monitoring = z
       .describe(
         "A domain for the status page through the Slipway proxy on the web role's hosts (agent install adds its server block): /status, /api/status, /healthz and /ping/... reach the agent, anything else is 404. Needs the token unless public_status.",
       ),
+    containers: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Check each role's container on each of its hosts (container-<role>): running, not unhealthy, not restarted since the last look.",
+      ),
     image: image
       .default("node:24-bookworm-slim")
       .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),
@@ -762,7 +768,9 @@ const monitoring = z
           ? `${check.name} is a name of the host checks (host-cpu, host-memory, host-disk, host-load)`
           : check.name.startsWith("peer-")
             ? `${check.name}: peer-<host> names the checks agents make of the app's other hosts`
-            : undefined;
+            : value.containers && check.name.startsWith("container-")
+              ? `${check.name} is a name of the container checks (container-<role>)`
+              : undefined;
       seen.add(check.name);
       if (problem) {
         ctx.addIssue({
@@ -780,13 +788,35 @@ const monitoring = z
 
 const cronJob = z
   .strictObject({
-    schedule: cron.describe("When to run (cron, in the host's time zone)."),
-    command: command.describe("Command to run in a one-off container of the role."),
+    schedule: cron.describe(
+      "When to run (cron, in the host's time zone): five fields, or @hourly, @daily, @weekly, @monthly, @yearly.",
+    ),
+    command: command.describe(
+      "Command to run in a one-off container made like the role's newest running container (its image, env, network and volumes).",
+    ),
     role: name("role name", "role")
-      .default("web")
-      .describe("Role whose image and env the job uses."),
+      .optional()
+      .describe(
+        "Role whose container the job is made like; it runs on the agent of the role's first host. Default: the first role.",
+      ),
+    timeout: duration
+      .prefault("1h")
+      .describe("A run still going after this long is stopped and counts as failed."),
+    jitter: duration
+      .prefault("0s")
+      .describe(
+        "Each run starts up to this much after its time, at random, so many jobs do not start at once.",
+      ),
+    missed: z
+      .enum(["skip", "run_once"])
+      .default("skip")
+      .describe(
+        "A run missed while the agent was down: skip it, or run it once when the agent is back.",
+      ),
   })
-  .describe("A scheduled job: a command run in a one-off container on a schedule.");
+  .describe(
+    "A scheduled job: run once per app by the agent (slipway agent install gives it the jobs), never during a deploy; a failure opens an incident '<job> job'.",
+  );
 
 // Hooks run on the machine that runs slipway, in the project's folder, like Kamal's. An
 // executable at .slipway/hooks/<pre-build|pre-deploy|post-deploy|post-rollback> works too.
@@ -903,7 +933,7 @@ export const configSchema = z.strictObject({
   cron: z
     .record(name("job name", "job"), cronJob)
     .optional()
-    .describe("Scheduled jobs of the app (not supported yet)."),
+    .describe("Scheduled jobs of the app, by name (slipway cron)."),
   hooks: hooks.prefault({}),
 });
 

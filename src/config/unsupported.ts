@@ -10,7 +10,6 @@ import type { Sourced } from "./yaml-positions.ts";
 /** Section -> what will bring it. Delete an entry when that work lands. */
 export const UNSUPPORTED_SECTIONS: Readonly<Record<string, string>> = {
   backups: "the upcoming `slipway backup` command",
-  cron: "the upcoming agent's scheduler",
 };
 
 /** One issue per unsupported top-level section present in `source`, at its key. */

@@ -16,6 +16,7 @@ export {
   pingKeyPath,
   pingUrls,
   planFragment,
+  planJobs,
 } from "./plan.ts";
 export { type PrometheusFiles, renderPrometheus } from "./prometheus.ts";
 export { recoveryLine } from "./recovery.ts";

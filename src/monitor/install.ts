@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
 import { PING_KEY_PATTERN } from "../agent/index.ts";
 import { detectLocalEngine } from "../build/index.ts";
-import type { LoadedConfig } from "../config/index.ts";
+import { configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
@@ -17,6 +17,7 @@ import type { Reporter } from "../output/index.ts";
 import { PROXY_NETWORK } from "../proxy/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import { generateSecret } from "../secrets/index.ts";
+import { ENGINE_PROBE, parseEngineProbe } from "../server/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 import { peerAddress, planPeerChecks } from "./peers.ts";
 import {
@@ -68,12 +69,15 @@ export async function installAgent(
   reporter: Reporter,
   /** Only these hosts (agent upgrade); the others are still peers. */
   options: { only?: readonly string[] } = {},
-): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged" }[]> {
-  const monitoring = loaded.config.monitoring;
+): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged"; jobs: number }[]> {
+  // Jobs alone need the agent too: it then runs with monitoring's defaults.
+  const monitoring =
+    loaded.config.monitoring ??
+    (loaded.config.cron ? configSchema.shape.monitoring.unwrap().parse({}) : undefined);
   if (!monitoring) {
     throw new UserError({
       code: "agent.no_monitoring",
-      message: `${loaded.file} has no monitoring section: the agent would have nothing to do`,
+      message: `${loaded.file} has no monitoring or cron section: the agent would have nothing to do`,
       hint: 'add one, for example\n  monitoring:\n    checks:\n      - { name: home, url: "http://slipway-proxy/up" }',
     });
   }
@@ -100,7 +104,10 @@ export async function installAgent(
     if (options.only && !options.only.includes(host)) continue;
     const transport = connections.get(host);
     // The first host's fragment has the heartbeats (a job pings one agent).
-    const planned = planFragment(site, monitoring, { primary: index === 0 });
+    const planned = planFragment(site, monitoring, {
+      primary: index === 0,
+      on: { host, loaded },
+    });
     const own = { ...planned, checks: [...planned.checks, ...planPeerChecks(host, peers)] };
     const fragment = `${JSON.stringify(own, null, 2)}\n`;
     const say = (m: string) => reporter.info(`${host} agent: ${m}`);
@@ -119,6 +126,9 @@ export async function installAgent(
     if (await ensureToken(transport)) say("made its API token (kept on the host, 0600)");
     const spec = agentContainer(monitoring.image, host, {
       publicStatus: monitoring.public_status,
+      engine: await engineSocket(transport),
+      localtime:
+        (await transport.run(["test", "-f", "/etc/localtime"], { check: false })).code === 0,
     });
     const digest = createHash("sha256")
       .update(JSON.stringify(dockerRun(spec)))
@@ -143,7 +153,7 @@ export async function installAgent(
     await waitReady(transport);
     say(outcome === "unchanged" ? "up to date, running" : `${outcome}, answering`);
     if (proxied.has(host)) await statusSite(transport, site, monitoring.status_domain, say);
-    results.push({ host, outcome });
+    results.push({ host, outcome, jobs: own.jobs.length });
   }
   return results;
 }
@@ -202,6 +212,20 @@ export async function upgradeAgent(
   const outdated = outcomes.filter((o) => o.upgraded).map((o) => o.host);
   if (outdated.length > 0) await installAgent(loaded, connections, reporter, { only: outdated });
   return outcomes;
+}
+
+/**
+ * Which engine's socket the agent gets. Podman serves its Docker API only through the
+ * podman.socket unit, started here when it is not running yet.
+ */
+async function engineSocket(transport: Transport): Promise<"docker" | "podman"> {
+  const facts = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
+  if (facts.engine !== "podman") return "docker";
+  const active = await transport.run(["systemctl", "is-active", "--quiet", "podman.socket"], {
+    check: false,
+  });
+  if (active.code !== 0) await transport.run(["systemctl", "enable", "--now", "podman.socket"]);
+  return "podman";
 }
 
 /** The bundle's files in bundle/, and no others (old chunks go); true when any changed. */

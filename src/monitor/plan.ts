@@ -7,19 +7,29 @@ import {
   AGENT_NODE_FLAGS,
   type AgentFragment,
   type CheckConfig,
+  ENGINE_SOCKET,
+  type JobConfig,
   type NotifierConfig,
 } from "../agent/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
+import { roleSelector, rolesInOrder } from "../deploy/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
+import { lockPath } from "../lock/index.ts";
 // The proxy's network: the app's web containers are on it, so the agent reaches them by name.
 import { PROXY_NETWORK } from "../proxy/index.ts";
 
+const STATE_DIR = "/var/lib/slipway";
 /** On the host: bundle/, token, conf.d/<site>.json, secrets/<site>/<notifier>, state/. */
-export const AGENT_DIR = "/var/lib/slipway/agent";
+export const AGENT_DIR = `${STATE_DIR}/agent`;
 /** The agent's code: agent.mjs and the chunks it loads on demand. */
 export const BUNDLE_DIR = `${AGENT_DIR}/bundle`;
 export const AGENT_CONTAINER = "slipway-agent";
 export const AGENT_PORT = 9465;
+/** The host's engine socket, by engine: Docker's, or Podman's Docker-API socket (podman.socket). */
+export const ENGINE_SOCKETS = {
+  docker: "/var/run/docker.sock",
+  podman: "/run/podman/podman.sock",
+} as const;
 
 type Monitoring = NonNullable<LoadedConfig["config"]["monitoring"]>;
 
@@ -54,15 +64,17 @@ export function pingUrls(
 }
 
 /**
- * This app's part of the agent's configuration. Heartbeat checks go to the first host's agent
+ * This app's part of the agent's configuration; with `on`, the part of that host's agent (its
+ * roles' container checks, the jobs it runs). Heartbeat checks go to the first host's agent
  * only (`primary`): a cron job pings one agent, and the others would miss its pings.
  */
 export function planFragment(
   site: string,
   monitoring: Monitoring,
-  options: { primary?: boolean } = {},
+  options: { primary?: boolean; on?: { host: string; loaded: LoadedConfig } } = {},
 ): AgentFragment {
   const primary = options.primary ?? true;
+  const on = options.on;
   const kept = monitoring.checks.filter((check) => primary || check.heartbeat === undefined);
   const checks: CheckConfig[] = kept.map((check) => {
     // A heartbeat's grace already waited: a miss or a fail ping opens at once, a ping resolves.
@@ -122,10 +134,12 @@ export function planFragment(
     return { ...common, kind: "tcp", host, port };
   });
   if (monitoring.host !== false) checks.push(...hostChecks(monitoring.host));
+  if (on && monitoring.containers) checks.push(...containerChecks(on.host, on.loaded));
   return {
     service: site,
     checks,
     notifiers: monitoring.notify.map((n) => planNotifier(site, n)),
+    jobs: on ? planJobs(site, on.host, on.loaded) : [],
   };
 }
 
@@ -203,13 +217,75 @@ function hostChecks(limits: Exclude<Monitoring["host"], false>): CheckConfig[] {
 }
 
 /**
+ * The app's cron jobs this host's agent runs: each job once per app, on the first host of its
+ * role (default: the first role), waiting on the app's deploy lock.
+ */
+export function planJobs(site: string, host: string, loaded: LoadedConfig): JobConfig[] {
+  const roles = rolesInOrder(loaded.config);
+  return Object.entries(loaded.config.cron ?? {}).flatMap(([name, job]) => {
+    const role = roles.find((r) => r.name === (job.role ?? roles[0]?.name));
+    if (!role || role.hosts[0] !== host) return [];
+    return [
+      {
+        name,
+        kind: "container" as const,
+        schedule: job.schedule,
+        jitter_ms: job.jitter,
+        missed: job.missed,
+        timeout_ms: job.timeout,
+        lock_path: lockPath(site),
+        role: role.name,
+        labels: roleSelector({
+          service: loaded.config.service,
+          environment: loaded.environment,
+          role: role.name,
+        }),
+        command: job.command,
+      },
+    ];
+  });
+}
+
+/** container-<role> for each role that runs on the host, found by the labels deploys give it. */
+function containerChecks(host: string, loaded: LoadedConfig): CheckConfig[] {
+  return rolesInOrder(loaded.config)
+    .filter((role) => role.hosts.includes(host))
+    .map((role) => ({
+      name: `container-${role.name}`,
+      kind: "container",
+      role: role.name,
+      labels: roleSelector({
+        service: loaded.config.service,
+        environment: loaded.environment,
+        role: role.name,
+      }),
+      interval_ms: 30_000,
+      timeout_ms: 10_000,
+      // One reading opens: a restart is seen once, and a missing container is not a blip.
+      alerting: {
+        open_after: 1,
+        resolve_after: 2,
+        remind_ms: 3_600_000,
+        flap_changes: 6,
+        flap_window_ms: 1_800_000,
+        severity: "critical",
+      },
+    }));
+}
+
+/**
  * The agent's container: the bundle and its state on the host, Slipway's fixed Node flags, on the
  * proxy's network (each app's private network is connected at install), restarted by the engine.
  */
 export function agentContainer(
   image: string,
   host: string,
-  options: { publicStatus?: boolean } = {},
+  options: {
+    publicStatus?: boolean;
+    engine?: keyof typeof ENGINE_SOCKETS;
+    /** The host has /etc/localtime (mounted only then: a missing one would become a folder). */
+    localtime?: boolean;
+  } = {},
 ): ContainerSpec {
   return {
     name: AGENT_CONTAINER,
@@ -220,7 +296,17 @@ export function agentContainer(
     stopTimeoutS: 10,
     // Its budget is 64 MB (bench/agent.ts); the limit leaves room before the kernel steps in.
     memoryBytes: 128 * 1024 * 1024,
-    volumes: [{ source: AGENT_DIR, target: AGENT_DIR }],
+    volumes: [
+      // Read-only: the deploy locks cron jobs wait on; its own folder (below) is writable.
+      { source: STATE_DIR, target: STATE_DIR, readOnly: true },
+      { source: AGENT_DIR, target: AGENT_DIR },
+      // Cron schedules are in the host's time zone.
+      ...(options.localtime
+        ? [{ source: "/etc/localtime", target: "/etc/localtime", readOnly: true }]
+        : []),
+      // The engine, for container checks and cron jobs; inside always at Docker's path.
+      { source: ENGINE_SOCKETS[options.engine ?? "docker"], target: ENGINE_SOCKET },
+    ],
     cmd: [
       "node",
       ...AGENT_NODE_FLAGS,

@@ -136,6 +136,18 @@ describe("slipway CLI", () => {
     assert.equal(slipway(["config", "check", "--nope"], dir).code, 2);
   });
 
+  it("cron run and logs of a job slipway.yml does not have: exit 2, naming its jobs", async () => {
+    const config = `${VALID}cron:\n  report: { schedule: "@daily", command: bin/report }\n`;
+    await writeFile(join(dir, "cron.yml"), config);
+    const run = slipway(["cron", "run", "reprot", "-c", "cron.yml"], dir);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /cron\.yml has no cron job "reprot"/);
+    assert.match(run.stderr, /its jobs: report/);
+    const logs = slipway(["cron", "logs", "report", "--runs", "0", "-c", "cron.yml"], dir);
+    assert.equal(logs.code, 2);
+    assert.match(logs.stderr, /--runs 0 is not a number from 1 to 50/);
+  });
+
   it("doctor reports an unreachable host and exits 1", async () => {
     const config = `${VALID.replace("127.0.0.1", "127.0.0.1")}ssh:\n  port: 1\n  connect_timeout: 2s\n  known_hosts: kh\n`;
     await writeFile(join(dir, "unreachable.yml"), config);

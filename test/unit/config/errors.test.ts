@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../../src/config/index.ts";
 import { ConfigError, UserError } from "../../../src/errors/index.ts";
-import { brief, fixture, issuesOf, MINIMAL, onlyIssue, yaml } from "./helpers.ts";
+import { brief, fixture, issuesOf, load, MINIMAL, onlyIssue, yaml } from "./helpers.ts";
 
 describe("YAML errors", () => {
   it("reports a syntax error with its line and column", async () => {
@@ -266,12 +266,11 @@ cron:
 `,
     });
     assert.deepEqual(brief(issues), [
-      "slipway.yml:7:1 cron: cron is not supported yet",
       'slipway.yml:9:15 cron.report.schedule: cron expression "0 3 * *" has 4 fields, it needs 5',
       'slipway.yml:12:15 cron.cleanup.schedule: cron expression "0 25 * * *": hour 25 is out of range 0-23',
       'slipway.yml:15:15 cron.digest.schedule: unknown cron nickname "@reboot"',
     ]);
-    assert.match(issues[1]?.hint ?? "", /five fields "minute hour day-of-month month day-of-week"/);
+    assert.match(issues[0]?.hint ?? "", /five fields "minute hour day-of-month month day-of-week"/);
   });
 
   it("passes cron through croner for what plain ranges do not catch", async () => {
@@ -279,7 +278,7 @@ cron:
       "slipway.yml": `${MINIMAL}cron:\n  x:\n    schedule: "*/5 * * * funday"\n    command: bin/x\n`,
     });
     assert.match(
-      brief(issues)[1] ?? "",
+      brief(issues)[0] ?? "",
       /^slipway\.yml:9:15 cron\.x\.schedule: invalid cron expression "\*\/5 \* \* \* funday": /,
     );
   });
@@ -430,13 +429,6 @@ cron:
           "backups is not supported yet",
           "backups will come with the upcoming `slipway backup` command; remove the section for now",
         ],
-        [
-          20,
-          1,
-          "cron",
-          "cron is not supported yet",
-          "cron will come with the upcoming agent's scheduler; remove the section for now",
-        ],
       ],
     );
   });
@@ -462,6 +454,53 @@ backups:
       'slipway.yml:12:16 backups[0].accessory: backup of accessory "cache", which accessories does not define',
       'slipway.yml:13:15 backups[0].schedule: cron expression "daily" has 1 field, it needs 5',
     ]);
+  });
+});
+
+describe("cron", () => {
+  it("names each wrong job setting at its line: role, command, timeout, missed, an unknown key", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${MINIMAL.trimEnd()}
+cron:
+  report:
+    schedule: "0 3 * * *"
+    command: bin/report && bin/mail
+    role: worker
+  cleanup:
+    schedule: "@daily"
+    command: [bin/cleanup]
+    timeout: 10 minutes
+    missed: catch_up
+    jiter: 30s
+  Digest:
+    schedule: "@hourly"
+    command: bin/digest
+`,
+    });
+    assert.deepEqual(brief(issues), [
+      'slipway.yml:10:14 cron.report.command: command "bin/report && bin/mail" has the shell operator "&&"',
+      'slipway.yml:11:11 cron.report.role: cron job "report" runs in role "worker", which servers does not define',
+      'slipway.yml:15:14 cron.cleanup.timeout: invalid duration "10 minutes": write a whole number and a unit, like 500ms, 30s, 5m, 1h or 2d',
+      'slipway.yml:16:13 cron.cleanup.missed: must be one of skip, run_once, got "catch_up"',
+      'slipway.yml:17:5 cron.cleanup.jiter: unknown key "jiter"',
+      'slipway.yml:18:3 cron.Digest: job name "Digest" must be lowercase letters, digits and dashes, starting with a letter',
+    ]);
+  });
+
+  it("takes a job with only schedule and command: the first role, an hour's timeout, no jitter, skip", async () => {
+    const loaded = await load({
+      "slipway.yml": `${MINIMAL}cron:\n  report:\n    schedule: "0 3 * * *"\n    command: bin/report --all\n`,
+    });
+    assert.deepEqual(loaded.config.cron, {
+      report: {
+        schedule: "0 3 * * *",
+        command: ["bin/report", "--all"],
+        timeout: 3_600_000,
+        jitter: 0,
+        missed: "skip",
+      },
+    });
   });
 });
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AGENT_NODE_FLAGS, fragmentSchema } from "../../../src/agent/index.ts";
+import { configSchema } from "../../../src/config/index.ts";
 import { dockerRun } from "../../../src/engine/index.ts";
 import {
   agentContainer,
@@ -12,7 +13,11 @@ import {
   notifierSecretName,
   pingUrls,
   planFragment,
+  planJobs,
 } from "../../../src/monitor/index.ts";
+
+const monitoringDefaults = () => configSchema.shape.monitoring.unwrap().parse({});
+
 import { issuesOf, load, MINIMAL } from "../config/helpers.ts";
 
 describe("the agent's plan", () => {
@@ -227,6 +232,90 @@ monitoring:
     assert.equal(argv[argv.indexOf("--network") + 1], "slipway");
     assert.equal(argv[argv.indexOf("--restart") + 1], "unless-stopped");
     assert.ok(!argv.includes("--publish"), "the API is not published on the host");
+  });
+
+  it("checks the container of each role that runs on the host, by the labels deploys give it", async () => {
+    const loaded = await load({
+      "slipway.yml": `service: hello
+image: hello
+servers:
+  web: { hosts: [vps1, vps2] }
+  worker: { hosts: [vps2] }
+monitoring: { host: false }
+`,
+    });
+    const monitoring = loaded.config.monitoring;
+    assert.ok(monitoring);
+    const on = (host: string) =>
+      planFragment("hello", monitoring, { on: { host, loaded } }).checks.map((c) =>
+        c.kind === "container" ? [c.name, c.role, c.labels, c.alerting.open_after] : [],
+      );
+    const labels = (role: string) => ({
+      "slipway.service": "hello",
+      "slipway.environment": "",
+      "slipway.role": role,
+    });
+    assert.deepEqual(on("vps1"), [["container-web", "web", labels("web"), 1]]);
+    assert.deepEqual(on("vps2"), [
+      ["container-web", "web", labels("web"), 1],
+      ["container-worker", "worker", labels("worker"), 1],
+    ]);
+    assert.deepEqual(planFragment("hello", monitoring).checks, [], "no host: no container checks");
+  });
+
+  it("gives each cron job to the agent of its role's first host, once per app, waiting on the deploy lock", async () => {
+    const loaded = await load({
+      "slipway.yml": `service: hello
+image: hello
+servers:
+  web: { hosts: [vps1, vps2] }
+  worker: { hosts: [vps2, vps3] }
+cron:
+  report: { schedule: "0 3 * * *", command: "bin/report --all", jitter: 5m, missed: run_once }
+  sweep: { schedule: "@hourly", command: [bin/sweep], role: worker, timeout: 10m }
+`,
+    });
+    const names = (host: string) => planJobs("hello-staging", host, loaded).map((j) => j.name);
+    assert.deepEqual([names("vps1"), names("vps2"), names("vps3")], [["report"], ["sweep"], []]);
+    const [report] = planJobs("hello-staging", "vps1", loaded);
+    assert.deepEqual(report, {
+      name: "report",
+      kind: "container",
+      schedule: "0 3 * * *",
+      jitter_ms: 300_000,
+      missed: "run_once",
+      timeout_ms: 3_600_000,
+      lock_path: "/var/lib/slipway/hello-staging/lock",
+      role: "web",
+      labels: { "slipway.service": "hello", "slipway.environment": "", "slipway.role": "web" },
+      command: ["bin/report", "--all"],
+    });
+    assert.equal(planJobs("hello-staging", "vps2", loaded)[0]?.timeout_ms, 600_000);
+    const fragment = planFragment(
+      "hello",
+      { ...monitoringDefaults(), host: false },
+      { on: { host: "vps1", loaded } },
+    );
+    assert.ok(fragmentSchema.safeParse(fragment).success, JSON.stringify(fragment));
+    assert.deepEqual(
+      fragment.jobs.map((j) => j.name),
+      ["report"],
+    );
+  });
+
+  it("mounts the host's engine socket where the agent looks for it: Docker's, or Podman's", () => {
+    const mount = (engine?: "docker" | "podman") => {
+      const argv = dockerRun(
+        agentContainer("node:24-bookworm-slim", "vps1", engine ? { engine } : {}),
+      );
+      return argv.filter((word, i) => argv[i - 1] === "--volume" && word.endsWith(".sock"));
+    };
+    assert.deepEqual(mount(), ["/var/run/docker.sock:/var/run/docker.sock"]);
+    const argv = dockerRun(agentContainer("node:24-bookworm-slim", "vps1"));
+    const volumes = argv.filter((_, i) => argv[i - 1] === "--volume");
+    assert.ok(volumes.includes("/var/lib/slipway:/var/lib/slipway:ro"), "deploy locks, read-only");
+    assert.ok(volumes.includes("/var/lib/slipway/agent:/var/lib/slipway/agent"));
+    assert.deepEqual(mount("podman"), ["/run/podman/podman.sock:/var/run/docker.sock"]);
   });
 
   it("calls the API with the token read inside the container, never in argv", () => {

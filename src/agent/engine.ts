@@ -1,0 +1,227 @@
+/**
+ * The container engine from inside the agent: Docker's Engine API over the host's unix socket
+ * (Podman answers the same API on its own socket, mounted at the same place), with node:http.
+ * No docker CLI in the agent's image and no client library: the few calls the agent makes are
+ * small JSON requests, and a library would cost memory the agent does not have.
+ */
+import type { IncomingMessage } from "node:http";
+import { http } from "./builtins.ts";
+
+/** Where the agent's container sees the host's engine socket (see src/monitor/plan.ts). */
+export const ENGINE_SOCKET = "/var/run/docker.sock";
+
+/** A container as the list call shows it. */
+export interface ContainerListed {
+  Id: string;
+  Names: string[];
+  Image: string;
+  State: string;
+  Created: number;
+  Labels: Record<string, string> | null;
+}
+
+/** The parts of `inspect` the agent reads. */
+export interface ContainerInspected {
+  Id: string;
+  Name: string;
+  Created: string;
+  RestartCount: number;
+  State: {
+    Status: string;
+    Running: boolean;
+    ExitCode: number;
+    OOMKilled: boolean;
+    Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] | null } | null;
+  };
+  Config: {
+    Image: string;
+    Env: string[] | null;
+    Labels: Record<string, string> | null;
+  };
+  HostConfig: { NetworkMode?: string };
+  Mounts: { Type: string; Name?: string; Source: string; Destination: string; RW: boolean }[];
+}
+
+/** What a new container is made of (the Engine API's create body, the parts the agent uses). */
+export interface ContainerCreate {
+  Image: string;
+  Cmd: string[];
+  Env?: string[];
+  Labels?: Record<string, string>;
+  HostConfig?: {
+    Binds?: string[];
+    NetworkMode?: string;
+    RestartPolicy?: { Name: "no" | "always" | "unless-stopped" | "on-failure" };
+  };
+}
+
+export class EngineError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export class EngineClient {
+  readonly socketPath: string;
+
+  constructor(socketPath = ENGINE_SOCKET) {
+    this.socketPath = socketPath;
+  }
+
+  /**
+   * Containers whose labels include every one of `labels` (an empty value must be empty) and
+   * that have each label of `has`, whatever its value; running only unless `all`.
+   */
+  list(labels: Record<string, string>, options: { all?: boolean; has?: string[] } = {}) {
+    const filters = JSON.stringify({
+      label: [...Object.entries(labels).map(([k, v]) => `${k}=${v}`), ...(options.has ?? [])],
+    });
+    const query = `all=${options.all ? 1 : 0}&filters=${encodeURIComponent(filters)}`;
+    return this.json<ContainerListed[]>("GET", `/containers/json?${query}`);
+  }
+
+  /** The newest running container with these labels (a role's, during a deploy: the new one). */
+  async newestRunning(labels: Record<string, string>): Promise<ContainerListed | undefined> {
+    const running = await this.list(labels);
+    return running.sort((a, b) => b.Created - a.Created)[0];
+  }
+
+  inspect(id: string) {
+    return this.json<ContainerInspected>("GET", `/containers/${encodeURIComponent(id)}/json`);
+  }
+
+  async create(name: string, spec: ContainerCreate): Promise<string> {
+    const made = await this.json<{ Id: string }>(
+      "POST",
+      `/containers/create?name=${encodeURIComponent(name)}`,
+      spec,
+    );
+    return made.Id;
+  }
+
+  async start(id: string): Promise<void> {
+    await this.json("POST", `/containers/${encodeURIComponent(id)}/start`);
+  }
+
+  /** Resolves with the exit code once the container has stopped; the signal gives up waiting. */
+  async wait(id: string, signal?: AbortSignal): Promise<number> {
+    const answer = await this.json<{ StatusCode: number }>(
+      "POST",
+      `/containers/${encodeURIComponent(id)}/wait`,
+      undefined,
+      signal,
+    );
+    return answer.StatusCode;
+  }
+
+  /** stdout and stderr, interleaved as written (the last `tail` lines). */
+  async logs(id: string, tail = 1000): Promise<string> {
+    const res = await this.request(
+      "GET",
+      `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&tail=${tail}`,
+    );
+    const body = await readAll(res);
+    if (res.statusCode !== 200) throw engineError(res, body);
+    return demux(body);
+  }
+
+  /** Removes the container, running or not; a container already gone is fine. */
+  async remove(id: string): Promise<void> {
+    const res = await this.request("DELETE", `/containers/${encodeURIComponent(id)}?force=1&v=0`);
+    const body = await readAll(res);
+    if (res.statusCode !== 204 && res.statusCode !== 200 && res.statusCode !== 404) {
+      throw engineError(res, body);
+    }
+  }
+
+  private async json<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const res = await this.request(method, path, body, signal);
+    const text = (await readAll(res)).toString("utf8");
+    const status = res.statusCode ?? 0;
+    if (status >= 400) throw engineError(res, Buffer.from(text));
+    return (text.trim() === "" ? undefined : JSON.parse(text)) as T;
+  }
+
+  private request(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath: this.socketPath,
+          path,
+          method,
+          headers: {
+            host: "engine",
+            ...(payload === undefined
+              ? {}
+              : {
+                  "content-type": "application/json",
+                  "content-length": Buffer.byteLength(payload),
+                }),
+          },
+          ...(signal === undefined ? {} : { signal }),
+        },
+        resolve,
+      );
+      req.on("error", (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === "ENOENT" || error.code === "ECONNREFUSED"
+            ? new EngineError(0, `no container engine at ${this.socketPath} (${error.code})`)
+            : error,
+        ),
+      );
+      req.end(payload);
+    });
+  }
+}
+
+function readAll(res: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    res.on("end", () => resolve(Buffer.concat(chunks)));
+    res.on("error", reject);
+  });
+}
+
+function engineError(res: IncomingMessage, body: Buffer): EngineError {
+  let message = body.toString("utf8").trim();
+  try {
+    message = (JSON.parse(message) as { message?: string }).message ?? message;
+  } catch {
+    // not JSON
+  }
+  return new EngineError(res.statusCode ?? 0, `engine: ${res.statusCode}: ${message}`);
+}
+
+/**
+ * A container's logs without a TTY come multiplexed: frames of an 8-byte header (stream, three
+ * zero bytes, big-endian length) and the bytes. Text that does not start like a frame is taken
+ * as it is (a TTY container's raw output).
+ */
+export function demux(data: Buffer): string {
+  const first = data[0];
+  if (data.length < 8 || (first !== 0 && first !== 1 && first !== 2) || data.readUIntBE(1, 3)) {
+    return data.toString("utf8");
+  }
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at + 8 <= data.length) {
+    const size = data.readUInt32BE(at + 4);
+    parts.push(data.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
