@@ -184,12 +184,29 @@ export function planProxyBoot(image: string): Step[] {
  * stops accepting when it is told to quit and renames itself "... is shutting down". A reload
  * the master could not carry out (a name it failed to resolve, say) leaves the old workers
  * serving: after 5 s that is a failure (exit 1), so nothing goes on as if traffic had moved.
+ * Only the workers of the master in nginx's pid file count (their PPid): another nginx that
+ * shares the process table (a second one in the container; every nginx of a machine where the
+ * tests run this script) keeps its workers and must not hold the reload up or pass for ours.
+ * The pid file is the one `nginx -s reload` signals: nginx's built-in path (the rendered
+ * nginx.conf names none), or SLIPWAY_NGINX_PID_FILE where nginx was started with another.
  */
 export const RELOAD_SCRIPT = [
+  'pid_file="$SLIPWAY_NGINX_PID_FILE"',
+  "[ -n \"$pid_file\" ] || pid_file=\"$(nginx -V 2>&1 | tr ' ' '\\n' | sed -n 's/^--pid-path=//p')\"",
+  "master=''",
+  'read -r master 2>/dev/null < "$pid_file"',
+  'if [ -z "$master" ]; then',
+  "  echo \"slipway: no nginx master pid in the pid file '$pid_file'; is nginx running?\" >&2",
+  "  exit 1",
+  "fi",
+  // Sets $ppid to the parent of process $1 ('' once it is gone), starting no process: the listing
+  // reads every process's status.
+  'parent() { ppid=\'\'; while read -r key value; do if [ "$key" = PPid: ]; then ppid="$value"; return; fi; done 2>/dev/null < "/proc/$1/status"; }',
   // stderr first: a worker gone between the listing and the read is not an error.
   "serving() { [ \"$(tr -d '\\000' 2>/dev/null < \"/proc/$1/cmdline\")\" = 'nginx: worker process' ]; }",
   "old=''",
-  'for d in /proc/[0-9]*; do p="$(basename "$d")"; if serving "$p"; then old="$old $p"; fi; done',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
+  'for d in /proc/[0-9]*; do p="${d#/proc/}"; parent "$p"; if [ "$ppid" = "$master" ] && serving "$p"; then old="$old $p"; fi; done',
   "nginx -s reload || exit $?",
   "i=0",
   'while [ "$i" -lt 100 ]; do',

@@ -14,6 +14,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -635,5 +636,120 @@ describe("proxy: rendered config in a real nginx", { skip: skipUnless(nginxAvail
       port: servedBefore === "B" ? backendB.port : backendA.port,
     });
     assert.equal(check.code, 0, check.stderr);
+  });
+
+  /**
+   * Another nginx on this machine, not the proxy's (as the VPS boxes' nginx of other tests are):
+   * its own prefix, pid file and port, two workers that stay up. Stopped by `stop`.
+   */
+  async function startOtherNginx(): Promise<{
+    port: number;
+    workers: () => number[];
+    stop: () => Promise<void>;
+  }> {
+    const otherPrefix = mkdtempSync(join(tmpdir(), "slipway-other-nginx-"));
+    chmodSync(otherPrefix, 0o755);
+    const otherPort = await freePort();
+    writeFileSync(
+      join(otherPrefix, "nginx.conf"),
+      [
+        "worker_processes 2;",
+        "events {}",
+        "http {",
+        "  access_log off;",
+        `  server { listen ${LOCALHOST}:${otherPort}; return 200 "other\\n"; }`,
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const child = spawn(NGINX, nginxArgs(otherPrefix), { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    const unregisterOther = onProcessExit(() => child.kill("SIGTERM"));
+    const stop = async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await Promise.race([exited, sleep(5_000)]);
+      }
+      unregisterOther();
+      rmSync(otherPrefix, { recursive: true, force: true });
+    };
+    // Its workers: the processes named as the proxy's are, whose parent is this master.
+    const workers = () =>
+      readdirSync("/proc")
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+          try {
+            const name = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", "");
+            const status = readFileSync(`/proc/${pid}/status`, "utf8");
+            return name === "nginx: worker process" && status.includes(`\nPPid:\t${child.pid}\n`);
+          } catch {
+            return false; // gone in between
+          }
+        })
+        .map(Number);
+    for (let attempt = 0; workers().length < 2; attempt++) {
+      if (child.exitCode !== null || attempt >= 50) {
+        await stop();
+        throw new Error(`the other nginx did not start: ${stderr}`);
+      }
+      await sleep(100);
+    }
+    return { port: otherPort, workers, stop };
+  }
+
+  it("switches promptly while another nginx's workers run on the machine: only its own master's workers count", async () => {
+    const other = await startOtherNginx();
+    try {
+      const before = other.workers();
+      const current = json(await request(port, { host: "app.test" })).backend;
+      const next = current === "A" ? backendB : backendA;
+      const started = performance.now();
+      const result = await runSwitch(hello, { container: LOCALHOST, port: next.port });
+      const took = performance.now() - started;
+      assert.equal(result.code, 0, result.stderr);
+      // The script waits up to 5 s for old workers; the other nginx's would have held it all along.
+      assert.ok(took < 3_000, `the switch took ${Math.round(took)} ms`);
+      assert.equal(json(await request(port, { host: "app.test" })).backend, next.id);
+      // The other nginx was there all along, untouched: the same workers, still serving.
+      assert.deepEqual(other.workers(), before);
+      const reply = await request(other.port, { host: "other.test" });
+      assert.equal(reply.body.toString("utf8"), "other\n");
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("still fails a reload nginx did not carry out (a port another nginx holds), and puts the upstream back", async () => {
+    const other = await startOtherNginx();
+    try {
+      const working = upstreamFile("hello-web");
+      const served = json(await request(port, { host: "app.test" })).backend;
+      const next = served === "A" ? backendB : backendA;
+      // nginx -t does not bind, so it passes; the master cannot bind at the reload and keeps the
+      // old workers (and configuration) serving.
+      const content = [
+        `upstream hello-web {\n    server ${LOCALHOST}:${next.port};\n}`,
+        `server {\n    listen ${LOCALHOST}:${other.port};\n    return 204;\n}`,
+        "",
+      ].join("\n");
+      const result = await runSwitch(hello, { container: LOCALHOST, port: next.port }, content);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /nginx did not take the new configuration: its old workers still serve/,
+      );
+      assert.match(
+        result.stderr,
+        /the reload of hello-web did not take; the previous upstream is back/,
+      );
+      assert.equal(upstreamFile("hello-web"), working);
+      assert.equal(json(await request(port, { host: "app.test" })).backend, served);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -75,8 +75,9 @@ export function fakeDockerScript(prefix: string): string {
     `  exec ${[NGINX, ...nginxArgs(prefix)].map(quoted).join(" ")} "$@" >/dev/null`,
     "fi",
     // `docker exec slipway-proxy sh -c SCRIPT` (the reload that waits for new workers): the
-    // script runs here, its `nginx` being the local one.
+    // script runs here, its `nginx` being the local one, whose pid file is the prefix's (-g pid).
     'if [ "$#" -eq 5 ] && [ "$1" = exec ] && [ "$2" = slipway-proxy ] && [ "$3" = sh ] && [ "$4" = -c ]; then',
+    `  export SLIPWAY_NGINX_PID_FILE=${quoted(`${prefix}/nginx.pid`)}`,
     `  exec sh -c "nginx() { ${[NGINX, ...nginxArgs(prefix)].map(quoted).join(" ").replaceAll('"', '\\"')} "\\$@" >/dev/null; }
 $5"`,
     "fi",

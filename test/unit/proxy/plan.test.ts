@@ -178,9 +178,62 @@ describe("planProxyReload", () => {
     ]);
   });
 
-  it("waits until the old workers stop accepting: the new configuration serves when it returns", () => {
-    assert.match(RELOAD_SCRIPT, /nginx -s reload \|\| exit \$\?/);
-    assert.match(RELOAD_SCRIPT, /= 'nginx: worker process'/);
+  it("waits until the old workers of its own nginx master stop accepting: the new configuration serves when it returns", () => {
+    assert.equal(
+      RELOAD_SCRIPT,
+      [
+        'pid_file="$SLIPWAY_NGINX_PID_FILE"',
+        "[ -n \"$pid_file\" ] || pid_file=\"$(nginx -V 2>&1 | tr ' ' '\\n' | sed -n 's/^--pid-path=//p')\"",
+        "master=''",
+        'read -r master 2>/dev/null < "$pid_file"',
+        'if [ -z "$master" ]; then',
+        "  echo \"slipway: no nginx master pid in the pid file '$pid_file'; is nginx running?\" >&2",
+        "  exit 1",
+        "fi",
+        'parent() { ppid=\'\'; while read -r key value; do if [ "$key" = PPid: ]; then ppid="$value"; return; fi; done 2>/dev/null < "/proc/$1/status"; }',
+        "serving() { [ \"$(tr -d '\\000' 2>/dev/null < \"/proc/$1/cmdline\")\" = 'nginx: worker process' ]; }",
+        "old=''",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
+        'for d in /proc/[0-9]*; do p="${d#/proc/}"; parent "$p"; if [ "$ppid" = "$master" ] && serving "$p"; then old="$old $p"; fi; done',
+        "nginx -s reload || exit $?",
+        "i=0",
+        'while [ "$i" -lt 100 ]; do',
+        "  busy=''",
+        '  for p in $old; do if serving "$p"; then busy=1; fi; done',
+        '  [ -z "$busy" ] && exit 0',
+        "  i=$((i + 1))",
+        "  sleep 0.05",
+        "done",
+        'echo "slipway: nginx did not take the new configuration: its old workers still serve after 5s" >&2',
+        "exit 1",
+      ].join("\n"),
+    );
+  });
+
+  it("fails before any reload when nginx's pid file names no master", () => {
+    const root = mkdtempSync(join(tmpdir(), "slipway-reload-"));
+    try {
+      // An `nginx` that records its calls: none must come.
+      mkdirSync(join(root, "bin"));
+      writeFileSync(join(root, "bin/nginx"), `#!/bin/sh\necho "$*" >> '${root}/calls'\n`);
+      chmodSync(join(root, "bin/nginx"), 0o755);
+      const result = spawnSync("sh", ["-c", RELOAD_SCRIPT], {
+        env: {
+          ...process.env,
+          PATH: `${root}/bin:${process.env.PATH}`,
+          SLIPWAY_NGINX_PID_FILE: join(root, "nginx.pid"),
+        },
+        encoding: "utf8",
+      });
+      assert.equal(result.status, 1);
+      assert.equal(
+        result.stderr,
+        `slipway: no nginx master pid in the pid file '${join(root, "nginx.pid")}'; is nginx running?\n`,
+      );
+      assert.equal(existsSync(join(root, "calls")), false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
