@@ -63,7 +63,9 @@ describe("the agent's settings", () => {
       "url: not a valid http(s) URL",
     ]);
     const kind = rejected(() => checkFromBody("hello/x", { kind: "ftp" }, config.notifiers));
-    assert.deepEqual(kind.issues, ["kind: must be one of http, tcp, host, tls, dns, heartbeat, container"]);
+    assert.deepEqual(kind.issues, [
+      "kind: must be one of http, tcp, host, tls, dns, heartbeat, container",
+    ]);
     const named = rejected(() =>
       checkFromBody("hello/x", { name: "other", kind: "tcp", host: "a", port: 1 }, []),
     );
