@@ -33,10 +33,14 @@ const PIN = [
   "slipway",
 ];
 
-function pinSteps(): { check: string[]; pin: string[] } {
+function pinSteps(): { check: readonly string[]; pin: readonly string[] } {
   const [step] = planBridgePin(podman) as [EnsureStep];
   const [inner] = step.then as [RunStep];
-  return { check: step.unless, pin: inner.command };
+  const argv = (command: unknown) => {
+    assert.ok(Array.isArray(command), "an argv");
+    return command as readonly string[];
+  };
+  return { check: argv(step.unless), pin: argv(inner.command) };
 }
 
 describe("planBridgePin", () => {
@@ -77,7 +81,7 @@ describe("the bridge pin's scripts in a real shell", () => {
   /** Runs argv with only `sh`, `cat` and the stand-ins on the PATH. */
   async function runWith(
     name: string,
-    argv: string[],
+    argv: readonly string[],
     programs: Record<string, string>,
   ): Promise<{ status: number | null; stdout: string }> {
     const bin = join(dir, name);
