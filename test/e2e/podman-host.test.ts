@@ -245,4 +245,13 @@ describe("a Podman host end to end", {
     assert.equal(await inspect("slipway-proxy", "{{.State.Running}}"), "true");
     assert.deepEqual(await answerWithin(30_000), { version: "v1", message: "first" });
   });
+
+  it("pins the bridge netavark made anew at boot on the next rollout, quietly", async () => {
+    // Every container went down above, so netavark removed the bridge and made a new one.
+    assert.notEqual((await bridge()).assign, "3");
+    const run = await slipway(["restart"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await bridge()).assign, "3");
+    assert.doesNotMatch(run.stdout + run.stderr, /bridge MAC/);
+  });
 });
