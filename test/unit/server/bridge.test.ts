@@ -4,13 +4,13 @@
  * reading the real /sys/class/net of this machine (its loopback).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { EnsureStep, RunStep } from "../../../src/plan/index.ts";
 import { type EngineFacts, planBootstrap, planBridgePin } from "../../../src/server/index.ts";
+import { runWithStandIns } from "./stand-ins.ts";
 
 const docker: EngineFacts = { engine: "docker", networkBackend: undefined };
 const podman: EngineFacts = { engine: "podman", networkBackend: "netavark" };
@@ -84,17 +84,13 @@ describe("the bridge pin's scripts in a real shell", () => {
     argv: readonly string[],
     programs: Record<string, string>,
   ): Promise<{ status: number | null; stdout: string }> {
-    const bin = join(dir, name);
-    await mkdir(bin);
-    await symlink("/bin/sh", join(bin, "sh"));
-    await symlink("/bin/cat", join(bin, "cat"));
-    for (const [program, script] of Object.entries(programs)) {
-      await writeFile(join(bin, program), `#!/bin/sh\n${script}\n`);
-      await chmod(join(bin, program), 0o755);
-    }
-    const [program, ...args] = argv as [string, ...string[]];
-    const result = spawnSync(program, args, { env: { PATH: bin }, encoding: "utf8" });
-    return { status: result.status, stdout: result.stdout };
+    const { status, stdout } = await runWithStandIns(
+      join(dir, name),
+      argv,
+      ["/bin/sh", "/bin/cat"],
+      programs,
+    );
+    return { status, stdout };
   }
 
   // The loopback: a device with a permanent address (addr_assign_type 0, not 3).
