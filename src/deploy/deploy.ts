@@ -11,6 +11,7 @@ import { acquireLock, currentHolder, describeHolder } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
 import type { ProxySite } from "../proxy/index.ts";
 import type { ReleaseKind } from "../releases/index.ts";
+import { proxyBridgePin } from "../server/bootstrap.ts";
 import type { Connections, HostOutcome } from "../transport/index.ts";
 import { onHosts } from "../transport/index.ts";
 import { renderEnvFile } from "./env-file.ts";
@@ -185,8 +186,13 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
     const prepared = await onHosts(
       allHosts,
       async (host) => {
-        await ensureNetwork(connections.get(host), privateNetwork(site));
+        const transport = connections.get(host);
+        // Before any container starts or stops here: see src/server/bridge.ts.
+        const pinBridge = await proxyBridgePin(transport, reporter);
+        await pinBridge();
+        await ensureNetwork(transport, privateNetwork(site));
         await options.prepareHost(host);
+        await pinBridge();
       },
       { limit: Math.max(1, allHosts.length), failFast: false },
     );

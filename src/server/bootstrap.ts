@@ -4,8 +4,8 @@ import type { LoadedConfig } from "../config/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { applySteps } from "../plan/index.ts";
 import { planProxyBoot } from "../proxy/index.ts";
-import { type Connections, LocalTransport, onHosts } from "../transport/index.ts";
-import { ENGINE_PROBE, parseEngineProbe, planHostBase } from "./index.ts";
+import { type Connections, LocalTransport, onHosts, type Transport } from "../transport/index.ts";
+import { ENGINE_PROBE, parseEngineProbe, planBridgePin, planHostBase } from "./index.ts";
 
 export interface BootstrapReport {
   host: string;
@@ -42,8 +42,11 @@ export async function bootstrapHosts(options: {
         const result = await shipImage({ engine, image: proxyImage, remote: transport });
         if (result === "shipped") shipped = [`shipped ${proxyImage}`];
       }
-      const proxy = await applySteps(transport, planProxyBoot(proxyImage), (o) =>
-        say(o.title, o.changed),
+      // The bridge pin after the proxy boot: the proxy's container makes the bridge exist.
+      const proxy = await applySteps(
+        transport,
+        [...planProxyBoot(proxyImage), ...planBridgePin(facts)],
+        (o) => say(o.title, o.changed),
       );
       return [...base, ...proxy]
         .filter((o) => o.changed)
@@ -66,4 +69,22 @@ export async function bootstrapHosts(options: {
               : "skipped",
         },
   );
+}
+
+/**
+ * The proxy network's bridge pin for one host, to run before a rollout changes its containers
+ * (and again after, should the proxy's boot have made the bridge). The engine is probed once;
+ * on Docker hosts the pin does nothing. Said only with --verbose.
+ */
+export async function proxyBridgePin(
+  transport: Transport,
+  reporter: Reporter,
+): Promise<() => Promise<void>> {
+  const steps = planBridgePin(parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout));
+  return async () => {
+    if (steps.length === 0) return;
+    await applySteps(transport, steps, (o) => {
+      if (o.changed && reporter.verbose) reporter.info(`${transport.host}: ✓ done: ${o.title}`);
+    });
+  };
 }

@@ -7,8 +7,10 @@
 
 import { ensure, run, type Step, upload } from "../plan/index.ts";
 import { planProxyBoot } from "../proxy/index.ts";
+import { planBridgePin } from "./bridge.ts";
 import type { EngineFacts } from "./engine.ts";
 
+export { ADDR_SET, planBridgePin } from "./bridge.ts";
 export {
   ENGINE_PROBE,
   type EngineFacts,
@@ -202,7 +204,11 @@ export function planHostBase(
   ];
 }
 
-/** Everything bootstrap does on a host with these engine facts, with the proxy image to run. */
+/**
+ * Everything bootstrap does on a host with these engine facts, with the proxy image to run. The
+ * bridge pin comes last: the proxy is on the network then, so its bridge exists.
+ */
 export function planBootstrap(proxyImage: string, facts?: EngineFacts): Step[] {
-  return [...planHostBase(facts), ...planProxyBoot(proxyImage)];
+  const engine = facts ?? { engine: "none", networkBackend: undefined };
+  return [...planHostBase(engine), ...planProxyBoot(proxyImage), ...planBridgePin(engine)];
 }

@@ -107,6 +107,20 @@ describe("a Podman host end to end", {
     return (await box.exec(["docker", "inspect", "--format", format, name])).trim();
   }
 
+  /**
+   * The slipway network's bridge: its MAC and addr_assign_type (3: set, so the kernel no longer
+   * moves it to the lowest port's MAC when a container leaves; see src/server/bridge.ts).
+   */
+  async function bridge(): Promise<{ mac: string; assign: string }> {
+    const out = await box.exec([
+      "sh",
+      "-c",
+      'br=$(podman network inspect --format "{{.NetworkInterface}}" slipway) && cat "/sys/class/net/$br/address" "/sys/class/net/$br/addr_assign_type"',
+    ]);
+    const [mac = "", assign = ""] = out.trim().split("\n");
+    return { mac, assign };
+  }
+
   async function running(role: string): Promise<string[]> {
     const out = await box.exec([
       "docker",
@@ -148,6 +162,8 @@ describe("a Podman host end to end", {
     ]);
     assert.equal(dockerIo.trim(), "absent");
     assert.match(await box.exec(["docker", "--version"]), /^podman version/);
+    assert.match(first.stderr, /✓ done: bridge MAC of network slipway fixed/);
+    assert.equal((await bridge()).assign, "3");
 
     const second = await slipway(["server", "bootstrap"]);
     assert.equal(second.code, 0, second.stderr);
@@ -166,8 +182,12 @@ describe("a Podman host end to end", {
 
   it("deploys v2 under load: no failed request, answers move from v1 to v2", async () => {
     await hello.configure("second");
+    const before = await bridge();
+    assert.equal(before.assign, "3");
     const { run, load, snapshot } = await underLoad(["deploy", "--version", "v2"]);
     assert.equal(run.code, 0, run.stderr);
+    // The gateway the proxy answers off-subnet clients through kept its MAC across the switch.
+    assert.deepEqual(await bridge(), before);
     assert.equal(
       load.failed,
       0,
@@ -224,5 +244,14 @@ describe("a Podman host end to end", {
     assert.equal((await running("worker")).length, 1);
     assert.equal(await inspect("slipway-proxy", "{{.State.Running}}"), "true");
     assert.deepEqual(await answerWithin(30_000), { version: "v1", message: "first" });
+  });
+
+  it("pins the bridge netavark made anew at boot on the next rollout, quietly", async () => {
+    // Every container went down above, so netavark removed the bridge and made a new one.
+    assert.notEqual((await bridge()).assign, "3");
+    const run = await slipway(["restart"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await bridge()).assign, "3");
+    assert.doesNotMatch(run.stdout + run.stderr, /bridge MAC/);
   });
 });

@@ -3,8 +3,7 @@
  * `docker` and `podman` commands, its parser, and the steps each engine gets.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -19,6 +18,7 @@ import {
   planHostBase,
 } from "../../../src/server/index.ts";
 import { LocalTransport } from "../../../src/transport/index.ts";
+import { runWithStandIns } from "./stand-ins.ts";
 
 const DOCKER_VERSION = "Docker version 20.10.24+dfsg1, build 297e128";
 const PODMAN_SHIM_VERSION = "podman version 4.3.1";
@@ -67,16 +67,8 @@ describe("ENGINE_PROBE in a real shell", () => {
 
   /** Runs the probe with only `sh`, `head` and these stand-in commands on the PATH. */
   async function probe(name: string, programs: Record<string, string>): Promise<string> {
-    const bin = join(dir, name);
-    await mkdir(bin);
-    await symlink("/bin/sh", join(bin, "sh"));
-    await symlink("/usr/bin/head", join(bin, "head"));
-    for (const [program, script] of Object.entries(programs)) {
-      await writeFile(join(bin, program), `#!/bin/sh\n${script}\n`);
-      await chmod(join(bin, program), 0o755);
-    }
-    const [program, ...args] = ENGINE_PROBE as [string, ...string[]];
-    const result = spawnSync(program, args, { env: { PATH: bin }, encoding: "utf8" });
+    const tools = ["/bin/sh", "/usr/bin/head"];
+    const result = await runWithStandIns(join(dir, name), ENGINE_PROBE, tools, programs);
     assert.equal(result.status, 0, result.stderr);
     return result.stdout;
   }
