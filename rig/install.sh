@@ -324,7 +324,20 @@ build_node_image() {
   rm -rf "$ctx"
 }
 
+# The tests' throwaway sshd logs root in on this machine, and bash then reads root's ~/.bashrc.
+# Where that runs `pyenv init` (as on these machines), a rehash lock left by a killed shell makes
+# every such login wait 60 s for it, and the SSH tests time out: a lock older than a minute is
+# stale (a rehash takes well under a second), so it goes.
+clear_stale_shell_locks() {
+  local lock="${PYENV_ROOT:-$HOME/.pyenv}/shims/.pyenv-shim"
+  if [[ -e "$lock" ]] && [[ -n "$(find "$lock" -mmin +1 2>/dev/null)" ]]; then
+    rm -f "$lock"
+    say "removed a stale pyenv rehash lock ($lock) that made root's SSH logins wait 60 s"
+  fi
+}
+
 install_packages
+clear_stale_shell_locks
 configure_containers
 start_podman_service
 build_base_image
