@@ -29,6 +29,8 @@ import { ageKeys } from "../test/support/age-keys.ts";
 
 const DB_MB = Number(process.env.BENCH_DB_MB ?? 500);
 const BATCH_ROWS = 250_000;
+/** The zstd level to seal with; unset, the library's default. */
+const LEVEL = process.env.BENCH_ZSTD_LEVEL ? Number(process.env.BENCH_ZSTD_LEVEL) : undefined;
 
 const check = rigAvailable(POSTGRES_IMAGE);
 if (!check.ok) {
@@ -172,6 +174,7 @@ try {
     database: "bench",
   };
   const keys = await ageKeys("zstd");
+  const seal = LEVEL === undefined ? keys.seal : { ...keys.seal, level: LEVEL };
   const store = s3Store({
     bucket: "backups",
     prefix: "bench",
@@ -187,7 +190,7 @@ try {
     manifest = await backupAccessory({
       target,
       store,
-      seal: keys.seal,
+      seal,
       accessory: "bench",
       sourceHost: "bench",
       image: POSTGRES_IMAGE,
@@ -200,7 +203,7 @@ try {
   const db = m.parts.find((p) => p.name === "database");
   if (db)
     console.log(
-      `dump ${(db.plainBytes / 1e6).toFixed(0)} MB → archive ${(db.archiveBytes / 1e6).toFixed(0)} MB (zstd, age, s3 multipart); raw dumps ${raw1.toFixed(1)} s and ${raw2.toFixed(1)} s`,
+      `dump ${(db.plainBytes / 1e6).toFixed(0)} MB → archive ${(db.archiveBytes / 1e6).toFixed(0)} MB (zstd ${LEVEL ?? "default level"}, age, s3 multipart); raw dumps ${raw1.toFixed(1)} s and ${raw2.toFixed(1)} s`,
     );
 
   let report: Awaited<ReturnType<typeof verifyBackup>> | undefined;
