@@ -1,0 +1,224 @@
+/**
+ * What Slipway's backup pipeline costs over the dump itself: a Postgres database of at least
+ * BENCH_DB_MB (default 500) MB in a container of the rig's image, dumped raw (pg_dump's custom
+ * format run through `docker exec` as the pipeline runs it, to /dev/null: the baseline) and
+ * through the whole pipeline (snapshot counts, globals and database dumps → zstd → age to a
+ * public key → S3 multipart upload to s3rver on loopback), in the same run. The raw dump is timed
+ * before and after the pipeline and averaged, so both see the same machine load. Then the backup
+ * is verified by verifyBackup (restored into a fresh container, row counts compared). Everything
+ * it starts is removed. Needs the test rig (rig/install.sh). Goal: ratio at most 1.3, verified=1.
+ *
+ * Last line: backup-bench: db_mb=<n> raw_s=<s> slipway_s=<s> ratio=<slipway_s/raw_s> restore_s=<s> verified=<0|1>
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  backupAccessory,
+  type EngineTarget,
+  planDump,
+  s3Store,
+  verifyBackup,
+} from "../src/backup/index.ts";
+import { POSTGRES_IMAGE } from "../test/rig/images.ts";
+import { freePort, onProcessExit, rigAvailable, run } from "../test/rig/index.ts";
+import { ageKeys } from "../test/support/age-keys.ts";
+
+const DB_MB = Number(process.env.BENCH_DB_MB ?? 500);
+const BATCH_ROWS = 250_000;
+/** The zstd level to seal with; unset, the library's default. */
+const LEVEL = process.env.BENCH_ZSTD_LEVEL ? Number(process.env.BENCH_ZSTD_LEVEL) : undefined;
+
+const check = rigAvailable(POSTGRES_IMAGE);
+if (!check.ok) {
+  console.error(`backup-bench: ${check.reason} (run rig/install.sh as root)`);
+  process.exit(1);
+}
+// The planners speak `docker`; Podman answers through its Docker API, as in the tests.
+process.env.DOCKER_HOST ??= "unix:///run/podman/podman.sock";
+
+const ID = randomBytes(4).toString("hex");
+const source = `slipway-bench-backup-${ID}`;
+const dir = mkdtempSync(join(tmpdir(), "slipway-backup-bench-"));
+let s3: ChildProcess | undefined;
+function cleanup(): void {
+  s3?.kill("SIGKILL");
+  spawnSync("podman", ["rm", "-f", "-t", "0", source], { stdio: "ignore", timeout: 120_000 });
+  // A verification interrupted by a signal leaves its throwaway container: it carries this label.
+  const left = spawnSync(
+    "podman",
+    ["ps", "-a", "--filter", "label=slipway.verify", "--format", "{{.Names}}"],
+    { encoding: "utf8" },
+  );
+  for (const name of (left.stdout ?? "")
+    .split("\n")
+    .filter((n) => n.startsWith("slipway-verify-bench-")))
+    spawnSync("podman", ["rm", "-f", "-t", "0", name], { stdio: "ignore" });
+  rmSync(dir, { recursive: true, force: true });
+}
+onProcessExit(cleanup);
+
+async function ok(program: string, args: string[], input?: string): Promise<string> {
+  const r = await run(program, args, {
+    timeoutMs: 1_800_000,
+    ...(input === undefined ? {} : { input }),
+  });
+  if (r.code !== 0) throw new Error(`${program} ${args.slice(0, 4).join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const psql = (sql: string) =>
+  ok(
+    "podman",
+    ["exec", "-i", source, "psql", "-XAtq", "-U", "bench", "-d", "bench", "-v", "ON_ERROR_STOP=1"],
+    sql,
+  ).then((s) => s.trim());
+
+async function waitFor(what: string, ready: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  while (!(await ready().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`no ${what} within 180 s`);
+    await sleep(500);
+  }
+}
+
+/** Seconds `fn` takes. */
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return (performance.now() - started) / 1000;
+}
+
+/** The pipeline's own pg_dump argv, its stdout thrown away: what a dump costs with no pipeline. */
+function rawDump(t: EngineTarget): Promise<void> {
+  const step = planDump(t).find((s) => s.name === "database");
+  if (!step) throw new Error("no database step in planDump");
+  const [program, ...args] = step.argv;
+  const devNull = openSync("/dev/null", "w");
+  return new Promise((resolve, reject) => {
+    const child = spawn(program as string, args, { stdio: ["ignore", devNull, "inherit"] });
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`raw pg_dump exited ${code}`)),
+    );
+  });
+}
+
+async function startS3(): Promise<number> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      "node_modules/s3rver/bin/s3rver.js",
+      ...["-d", join(dir, "s3"), "-a", "127.0.0.1", "-p", String(port), "--silent"],
+      ...["--configure-bucket", "backups"],
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  s3 = child;
+  let log = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    log = (log + d).slice(-4000);
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    log = (log + d).slice(-4000);
+  });
+  await waitFor("s3rver", async () => log.includes("S3rver listening"));
+  return port;
+}
+
+try {
+  const [port] = await Promise.all([
+    startS3(),
+    // Loading fast matters here, not durability: the restore runs with the image's defaults.
+    ok("podman", [
+      ...["run", "-d", "--name", source],
+      ...["-e", "POSTGRES_USER=bench", "-e", "POSTGRES_DB=bench", "-e", "POSTGRES_PASSWORD=bench"],
+      POSTGRES_IMAGE,
+      ...["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off"],
+      ...["-c", "full_page_writes=off", "-c", "max_wal_size=4GB"],
+    ]),
+  ]);
+  await waitFor(
+    "postgres",
+    async () =>
+      (await run("podman", ["exec", source, "pg_isready", "-q", "-h", "127.0.0.1"])).code === 0,
+  );
+  await psql(
+    "CREATE TABLE customers (id bigint PRIMARY KEY, name text, email text, note text, at timestamptz); CREATE TABLE orders (id bigserial PRIMARY KEY, customer bigint, total numeric(10,2), status text);",
+  );
+  const loadStarted = performance.now();
+  let rows = 0;
+  let dbMb = 0;
+  while (dbMb < DB_MB) {
+    const from = rows + 1;
+    rows += BATCH_ROWS;
+    await psql(
+      `INSERT INTO customers SELECT i, 'customer ' || i, 'user' || i || '@example.com', md5(i::text) || md5((i * 31)::text) || md5((i * 97)::text) || ' ' || repeat('lorem ipsum dolor sit amet ', 6), '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(${from}, ${rows}) i;
+       INSERT INTO orders (customer, total, status) SELECT i, (i % 997) / 3.0, (ARRAY['new','paid','shipped'])[i % 3 + 1] FROM generate_series(${from}, ${rows}) i;`,
+    );
+    dbMb = Math.round(Number(await psql("SELECT pg_database_size('bench')")) / 1e6);
+  }
+  await psql("VACUUM ANALYZE");
+  console.log(
+    `database: ${dbMb} MB, ${rows} customers and orders, loaded in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s`,
+  );
+
+  const target: EngineTarget = {
+    engine: "postgres",
+    container: source,
+    user: "bench",
+    database: "bench",
+  };
+  const keys = await ageKeys("zstd");
+  const seal = LEVEL === undefined ? keys.seal : { ...keys.seal, level: LEVEL };
+  const store = s3Store({
+    bucket: "backups",
+    prefix: "bench",
+    endpoint: `http://127.0.0.1:${port}`,
+    forcePathStyle: true,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+  });
+
+  await rawDump(target); // warms the page cache for both
+  const raw1 = await timed(() => rawDump(target));
+  let manifest: Awaited<ReturnType<typeof backupAccessory>> | undefined;
+  const slipway = await timed(async () => {
+    manifest = await backupAccessory({
+      target,
+      store,
+      seal,
+      accessory: "bench",
+      sourceHost: "bench",
+      image: POSTGRES_IMAGE,
+    });
+  });
+  const raw2 = await timed(() => rawDump(target));
+  const rawS = (raw1 + raw2) / 2;
+  if (!manifest) throw new Error("no manifest");
+  const m = manifest;
+  const db = m.parts.find((p) => p.name === "database");
+  if (db)
+    console.log(
+      `dump ${(db.plainBytes / 1e6).toFixed(0)} MB → archive ${(db.archiveBytes / 1e6).toFixed(0)} MB (zstd ${LEVEL ?? "default level"}, age, s3 multipart); raw dumps ${raw1.toFixed(1)} s and ${raw2.toFixed(1)} s`,
+    );
+
+  let report: Awaited<ReturnType<typeof verifyBackup>> | undefined;
+  const restoreS = await timed(async () => {
+    report = await verifyBackup({ store, manifest: m, opening: keys.opening });
+  });
+  const verified = report?.ok === true && (report.checks.length ?? 0) > 0;
+  if (!verified) {
+    console.log(`verification failed: ${report?.error ?? ""}`);
+    for (const c of report?.checks ?? [])
+      if (!c.ok) console.log(`  ${c.what}: ${c.expected} expected, ${c.actual} found`);
+  }
+  console.log(
+    `backup-bench: db_mb=${dbMb} raw_s=${rawS.toFixed(1)} slipway_s=${slipway.toFixed(1)} ratio=${(slipway / rawS).toFixed(2)} restore_s=${restoreS.toFixed(1)} verified=${verified ? 1 : 0}`,
+  );
+} finally {
+  cleanup();
+}
