@@ -184,19 +184,26 @@ describe("the agent on a VPS box", {
       "-e",
       RECEIVER,
     ]);
-    const deadline = Date.now() + 20_000;
+    // The container check's first look comes within its 30 s interval (a random offset).
+    const deadline = Date.now() + 60_000;
     let run: SlipwayRun;
     for (;;) {
       run = await hello.slipway(["monitor", "status"]);
       const ran = !/not run yet/.test(run.stdout);
-      if (run.code === 0 && ran && /web: up/.test(run.stdout) && /proxy-port: up/.test(run.stdout))
-        break;
+      const up = ["web", "proxy-port", "container-web"].every((c) =>
+        new RegExp(`^127\\.0\\.0\\.1 ${c}: up`, "m").test(run.stdout),
+      );
+      if (run.code === 0 && ran && up) break;
       assert.ok(Date.now() < deadline, `${run.stdout}\n${run.stderr}`);
       await new Promise((r) => setTimeout(r, 500));
     }
     assert.match(run.stdout, /^127\.0\.0\.1 web: up, HTTP 200 in \d+ms$/m);
     assert.match(run.stdout, /^127\.0\.0\.1 proxy-port: up, connected to port 80 in \d+ms$/m);
     assert.match(run.stdout, /^127\.0\.0\.1 nightly: unknown, no ping yet$/m);
+    assert.match(
+      run.stdout,
+      /^127\.0\.0\.1 container-web: up, hello-web-\S+ running(, healthy)?, 0 restarts in \d+ms$/m,
+    );
     // The host's own resources, with the runbooks' limits, read inside the agent's container.
     assert.match(run.stdout, /^127\.0\.0\.1 host-memory: (up|down), memory \d+\.\d%/m);
     assert.match(
