@@ -98,7 +98,7 @@ describe("agents on two hosts watch each other", {
     assert.match(incidents.stdout, /^box-b: the agent does not answer: /m);
     const status = await hello.slipway(["monitor", "status"]);
     assert.equal(status.code, 1);
-    assert.match(status.stdout, /^box-a peer-box-b: down, .*incident #\d+ open$/m);
+    assert.match(status.stdout, /^box-a peer-box-b: down, .*incident #\d+ open \(critical\)$/m);
     assert.match(status.stdout, /^box-b: the agent does not answer: /m);
   });
 });
