@@ -86,10 +86,16 @@ const postgres: EngineDefinition = {
   ],
 };
 
-/** The client as root over the container's socket, its password from the env (MYSQL_PWD, never argv). */
-export function mysqlRoot(kind: "mysql" | "mariadb"): string {
+/**
+ * A MySQL/MariaDB program (default: the client) as root over the container's socket, its password
+ * from the env (MYSQL_PWD, never argv).
+ */
+export function mysqlRoot(
+  kind: "mysql" | "mariadb",
+  program: string = kind === "mysql" ? "mysql" : "mariadb",
+): string {
   const prefix = kind === "mysql" ? "MYSQL" : "MARIADB";
-  return `MYSQL_PWD="$${prefix}_ROOT_PASSWORD" exec ${kind === "mysql" ? "mysql" : "mariadb"} --user=root`;
+  return `MYSQL_PWD="$${prefix}_ROOT_PASSWORD" exec ${program} --user=root`;
 }
 
 /** The official mysql and mariadb images share MYSQL_*-style variables (MariaDB spells them MARIADB_* too). */

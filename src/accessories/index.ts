@@ -2,7 +2,14 @@
  * Accessories: databases and caches run beside the app on its hosts, each in one container on the
  * site's private network, with a volume, generated credentials and engine tuning.
  */
-export { type Credentials, ENGINES, type EngineDefinition, type EngineName } from "./engines.ts";
+export {
+  type Credentials,
+  ENGINES,
+  type EngineDefinition,
+  type EngineName,
+  mysqlRoot,
+  SECRETS_MOUNT,
+} from "./engines.ts";
 export {
   ACCESSORY_SPEC_LABEL,
   accessoryEnv,

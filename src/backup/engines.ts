@@ -5,6 +5,8 @@
  * MySQL and MariaDB take MYSQL_PWD from the container's own environment, Redis REDISCLI_AUTH
  * from the accessory's mounted secret file. SQL travels on stdin.
  */
+
+import { mysqlRoot, SECRETS_MOUNT } from "../accessories/index.ts";
 import { checkImageRef, checkName, dockerExec, dockerStart, dockerStop } from "../engine/index.ts";
 import { type Argv, quoteWord } from "../transport/index.ts";
 
@@ -18,14 +20,11 @@ export interface EngineTarget {
   database: string;
 }
 
-/** Where the accessories code mounts an engine's secret files (accessories' SECRETS_MOUNT). */
-const SECRETS_MOUNT = "/run/slipway-secrets";
 const REDIS_AUTH = `REDISCLI_AUTH="$(cat ${SECRETS_MOUNT}/password)"`;
 
 /** A mysql-family client in the container, logged in as root through MYSQL_PWD. */
 function mysqlShell(t: EngineTarget, program: string, args: string): string[] {
-  const prefix = t.engine === "mysql" ? "MYSQL" : "MARIADB";
-  return ["sh", "-c", `MYSQL_PWD="$${prefix}_ROOT_PASSWORD" exec ${program} --user=root ${args}`];
+  return ["sh", "-c", `${mysqlRoot(t.engine === "mysql" ? "mysql" : "mariadb", program)} ${args}`];
 }
 const mysqlClient = (t: EngineTarget) => (t.engine === "mysql" ? "mysql" : "mariadb");
 const mysqlDumper = (t: EngineTarget) => (t.engine === "mysql" ? "mysqldump" : "mariadb-dump");
