@@ -2,6 +2,7 @@
  * A throwaway copy of examples/hello aimed at a VPS box, and a way to run the built `slipway`
  * bin in it as a user would (its own HOME, no ssh-agent). Shared by e2e tests and benchmarks.
  */
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { appendFile, copyFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -25,6 +26,8 @@ export interface HelloProject {
   configure(message: string, extraEnv?: Record<string, string>): Promise<void>;
   /** Runs the built bin in the project; never throws. */
   slipway(args: string[]): Promise<SlipwayRun>;
+  /** Runs the built bin and asserts it exits 0 (its output in the message when not). */
+  ok(args: string[]): Promise<SlipwayRun>;
   /** The environment the bin runs with. */
   env: NodeJS.ProcessEnv;
 }
@@ -164,5 +167,10 @@ export async function helloProject(box: VpsBox, options: HelloOptions = {}): Pro
       );
     },
     slipway: (args) => slipway(args),
+    ok: async (args) => {
+      const run = await slipway(args);
+      assert.equal(run.code, 0, `slipway ${args.join(" ")}:\n${run.stdout}\n${run.stderr}`);
+      return run;
+    },
   };
 }
