@@ -11,7 +11,7 @@ import { acquireLock, currentHolder, describeHolder } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
 import type { ProxySite } from "../proxy/index.ts";
 import type { ReleaseKind } from "../releases/index.ts";
-import { proxyBridgePin } from "../server/bootstrap.ts";
+import { proxyBridgePin } from "../server/index.ts";
 import type { Connections, HostOutcome } from "../transport/index.ts";
 import { onHosts } from "../transport/index.ts";
 import { renderEnvFile } from "./env-file.ts";

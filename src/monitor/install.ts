@@ -14,10 +14,16 @@ import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
+import { applySteps } from "../plan/index.ts";
 import { PROXY_NETWORK } from "../proxy/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import { generateSecret } from "../secrets/index.ts";
-import { ENGINE_PROBE, parseEngineProbe } from "../server/index.ts";
+import {
+  ENGINE_PROBE,
+  type EngineFacts,
+  parseEngineProbe,
+  planBridgePin,
+} from "../server/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 import { peerAddress, planPeerChecks } from "./peers.ts";
 import {
@@ -124,9 +130,13 @@ export async function installAgent(
       await put(transport, notifierSecretPath(site, notifier.name), value);
     }
     if (await ensureToken(transport)) say("made its API token (kept on the host, 0600)");
+    const hostEngine = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
+    // The agent is on the proxy's network: on Podman its bridge's MAC is pinned before and after
+    // the agent's container comes or goes (see src/server/bridge.ts).
+    const pinBridge = () => applySteps(transport, planBridgePin(hostEngine));
     const spec = agentContainer(monitoring.image, host, {
       publicStatus: monitoring.public_status,
-      engine: await engineSocket(transport),
+      engine: await engineSocket(transport, hostEngine),
       localtime:
         (await transport.run(["test", "-f", "/etc/localtime"], { check: false })).code === 0,
     });
@@ -138,12 +148,16 @@ export async function installAgent(
     const facts = await inspect(transport);
     let outcome: "started" | "restarted" | "unchanged";
     if (!facts || facts.spec !== digest) {
+      await pinBridge();
       if (facts) await transport.run(["docker", "rm", "--force", AGENT_CONTAINER]);
       await ensureNetwork(transport, PROXY_NETWORK);
       await transport.run(dockerRun(spec));
+      await pinBridge();
       outcome = facts ? "restarted" : "started";
     } else if (changed || !facts.running) {
+      await pinBridge();
       await transport.run(["docker", "restart", "--time", "10", AGENT_CONTAINER]);
+      await pinBridge();
       outcome = "restarted";
     } else {
       outcome = "unchanged";
@@ -218,8 +232,10 @@ export async function upgradeAgent(
  * Which engine's socket the agent gets. Podman serves its Docker API only through the
  * podman.socket unit, started here when it is not running yet.
  */
-async function engineSocket(transport: Transport): Promise<"docker" | "podman"> {
-  const facts = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
+async function engineSocket(
+  transport: Transport,
+  facts: EngineFacts,
+): Promise<"docker" | "podman"> {
   if (facts.engine !== "podman") return "docker";
   const active = await transport.run(["systemctl", "is-active", "--quiet", "podman.socket"], {
     check: false,
