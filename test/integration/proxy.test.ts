@@ -303,6 +303,11 @@ describe("proxy: rendered config in a real nginx", { skip: skipUnless(nginxAvail
     });
   }
 
+  /** Switches hello's upstream to `backend`, draining for at most `drainMs`. */
+  function drainingSwitch(backend: Backend, drainMs: number) {
+    return runSwitch(hello, { container: LOCALHOST, port: backend.port }, undefined, drainMs);
+  }
+
   function upstreamFile(name: string): string {
     return readFileSync(join(prefix, "upstreams", `${name}.conf`), "utf8");
   }
@@ -733,12 +738,7 @@ describe("proxy: rendered config in a real nginx", { skip: skipUnless(nginxAvail
     });
     await sleep(300);
     const started = performance.now();
-    const result = await runSwitch(
-      hello,
-      { container: LOCALHOST, port: to.port },
-      undefined,
-      10_000,
-    );
+    const result = await drainingSwitch(to, 10_000);
     const ended = performance.now();
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `${SWITCHED_MARK}\n`);
@@ -766,12 +766,7 @@ describe("proxy: rendered config in a real nginx", { skip: skipUnless(nginxAvail
 
     // Nothing held: the drain ends at once.
     const quick = performance.now();
-    const back = await runSwitch(
-      hello,
-      { container: LOCALHOST, port: from.port },
-      undefined,
-      10_000,
-    );
+    const back = await drainingSwitch(from, 10_000);
     assert.equal(back.code, 0, back.stderr);
     assert.ok(
       performance.now() - quick < 2_000,
@@ -787,12 +782,7 @@ describe("proxy: rendered config in a real nginx", { skip: skipUnless(nginxAvail
     const held = request(port, { host: "app.test", path: "/slow?ms=4000" });
     await sleep(300);
     const started = performance.now();
-    const result = await runSwitch(
-      hello,
-      { container: LOCALHOST, port: to.port },
-      undefined,
-      1_000,
-    );
+    const result = await drainingSwitch(to, 1_000);
     const took = performance.now() - started;
     assert.equal(result.code, 0, result.stderr);
     assert.ok(
