@@ -59,10 +59,19 @@ export class Store {
   private pendingStates = new Map<string, string>();
   private readonly savedStates = new Map<string, string>();
   private readonly statements = new Map<string, StatementSync>();
+  /**
+   * No silence ends after this (ending one early only lowers its end, so the bound still
+   * holds): while no silence runs or is to come, a check's result needs no lookup at all.
+   */
+  private silencesEndBy: number;
 
   constructor(path: string) {
     this.db = new DatabaseSync(path);
     this.db.exec(SCHEMA);
+    const last = this.statement("SELECT max(ends_at) AS until FROM silences").get() as {
+      until: number | null;
+    };
+    this.silencesEndBy = last.until ?? 0;
   }
 
   /** Queues a result; flush() writes the queue in one transaction. */
@@ -289,11 +298,13 @@ export class Store {
     const result = this.statement(
       "INSERT INTO silences (check_name, starts_at, ends_at, reason) VALUES (?, ?, ?, ?)",
     ).run(check ?? null, startsAt, endsAt, reason);
+    this.silencesEndBy = Math.max(this.silencesEndBy, endsAt);
     return Number(result.lastInsertRowid);
   }
 
   /** The end of the latest silence covering `check` at `at`, if any. */
   silencedUntil(check: string, at: number): number | undefined {
+    if (at >= this.silencesEndBy) return undefined;
     const row = this.statement(
       `SELECT max(ends_at) AS until FROM silences WHERE (check_name IS NULL OR check_name = ?1
          OR (substr(check_name, -1) = '/' AND substr(?1, 1, length(check_name)) = check_name))
