@@ -7,25 +7,15 @@ import { describe, it } from "node:test";
 import { firstRunAt, nextRunAt } from "../../../src/agent/cadence.ts";
 import { Agent, AgentMetrics, parseAgentConfig, Store } from "../../../src/agent/index.ts";
 
+/** The first run with `random` answering `r`. */
+const first = (now: number, intervalMs: number, r: number) => firstRunAt(now, intervalMs, () => r);
+
 describe("the checks' cadence", () => {
   it("starts a check on the next quarter second plus a random number of quarters within its interval", () => {
-    assert.equal(
-      firstRunAt(10_100, 30_000, () => 0),
-      10_250,
-    );
-    assert.equal(
-      firstRunAt(10_100, 30_000, () => 0.5),
-      25_250,
-    );
-    assert.equal(
-      firstRunAt(10_100, 30_000, () => 0.99999),
-      40_000,
-    );
-    assert.equal(
-      firstRunAt(10_250, 30_000, () => 0),
-      10_250,
-      "on the grid already: now",
-    );
+    assert.equal(first(10_100, 30_000, 0), 10_250);
+    assert.equal(first(10_100, 30_000, 0.5), 25_250);
+    assert.equal(first(10_100, 30_000, 0.99999), 40_000);
+    assert.equal(first(10_250, 30_000, 0), 10_250, "on the grid already: now");
   });
 
   it("puts a thousand checks of one interval on as many instants as it has quarter seconds", () => {
@@ -45,14 +35,8 @@ describe("the checks' cadence", () => {
   });
 
   it("starts a check of an interval under the grid's step on its interval's grid", () => {
-    assert.equal(
-      firstRunAt(1_010, 200, () => 0.9),
-      1_200,
-    );
-    assert.equal(
-      firstRunAt(1_010, 50, () => 0.5),
-      1_050,
-    );
+    assert.equal(first(1_010, 200, 0.9), 1_200);
+    assert.equal(first(1_010, 50, 0.5), 1_050);
   });
 
   it("runs one interval after the due time, however late this run was", () => {
