@@ -1,6 +1,6 @@
 /**
- * The agent: runs every check on its interval (spread by a random offset, never two runs of one
- * check at once), turns results into incidents, notifies, and keeps everything in the store.
+ * The agent: runs every check on its interval (spread by a random phase, checks due together
+ * under one timer, never two runs of one check at once: cadence.ts), turns results into incidents, notifies, and keeps everything in the store.
  * Restarted, it reloads each check's alert state and open incident, so a kill loses at most the
  * last second of raw results (the batch not yet written), never an incident.
  */
