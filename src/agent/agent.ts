@@ -1,12 +1,13 @@
 /**
- * The agent: runs every check on its interval (spread by a random offset, never two runs of one
- * check at once), turns results into incidents, notifies, and keeps everything in the store.
+ * The agent: runs every check on its interval (spread by a random phase, checks due together
+ * under one timer, never two runs of one check at once: cadence.ts), turns results into incidents, notifies, and keeps everything in the store.
  * Restarted, it reloads each check's alert state and open incident, so a kill loses at most the
  * last second of raw results (the batch not yet written), never an incident.
  */
 import type { AlertEvent, CheckState, Observation, Severity } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
+import { firstRunAt, nextRunAt } from "./cadence.ts";
 import type { AgentConfig, CheckConfig, JobConfig } from "./config.ts";
 import { ContainerJobRunner } from "./container-job.ts";
 import { EngineClient } from "./engine.ts";
@@ -54,6 +55,8 @@ export class Agent {
   /** The checks that run, by name; a timer of a check no longer here (replaced, removed) ends. */
   private readonly active = new Map<string, CheckConfig>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The check runs due at each instant (cadence.ts), under one timer per instant. */
+  private readonly instants = new Map<number, (() => void)[]>();
   private readonly sending = new Set<Promise<void>>();
   private stopped = false;
   private pingKeys = new Map<string, HeartbeatCheck>();
@@ -141,6 +144,7 @@ export class Agent {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.instants.clear();
     const deadline = Date.now() + graceMs;
     await this.scheduler.stop(graceMs);
     while ((this.running.size > 0 || this.sending.size > 0) && Date.now() < deadline) {
@@ -178,8 +182,9 @@ export class Agent {
       this.watchHeartbeat(check, Date.now());
       return;
     }
-    // A random first offset spreads a thousand checks over their interval instead of a burst.
-    this.after(Math.floor(this.random() * check.interval_ms), () => this.tick(check));
+    // A random first phase spreads a thousand checks over their interval instead of a burst.
+    const dueAt = firstRunAt(performance.now(), check.interval_ms, this.random);
+    this.at(dueAt, () => this.tick(check, dueAt));
   }
 
   checks(): CheckView[] {
@@ -232,10 +237,11 @@ export class Agent {
     );
   }
 
-  private tick(check: CheckConfig): void {
+  private tick(check: CheckConfig, dueAt: number): void {
     if (this.stopped || this.active.get(check.name) !== check) return;
-    // Fixed rate: the next run is planned now, so a slow check does not drift the schedule.
-    this.after(check.interval_ms, () => this.tick(check));
+    // Fixed rate: the next run is planned now, from this one's due time.
+    const next = nextRunAt(dueAt, check.interval_ms, performance.now());
+    this.at(next, () => this.tick(check, next));
     if (this.running.has(check.name)) {
       this.metrics.skipped.inc({ check: check.name });
       return;
@@ -490,6 +496,21 @@ export class Agent {
       work();
     }, ms);
     this.timers.add(timer);
+  }
+
+  /** Runs `work` at `dueAt` (performance.now()) with all else due then, under one timer. */
+  private at(dueAt: number, work: () => void): void {
+    const due = this.instants.get(dueAt);
+    if (due) {
+      due.push(work);
+      return;
+    }
+    const works = [work];
+    this.instants.set(dueAt, works);
+    this.after(Math.max(0, Math.ceil(dueAt - performance.now())), () => {
+      this.instants.delete(dueAt);
+      for (const w of works) w();
+    });
   }
 
   private every(ms: number, work: () => void): void {

@@ -4,8 +4,8 @@
  * 30 s fit in the agent's memory budget. Each new connection: keep-alive would hide a server that
  * no longer accepts.
  */
-import type { IncomingMessage } from "node:http";
-import { connect } from "node:net";
+import type { ClientRequestArgs, IncomingMessage } from "node:http";
+import { connect, createConnection, type NetConnectOpts } from "node:net";
 import { requestFor } from "./builtins.ts";
 import type { CheckConfig } from "./config.ts";
 import { probeContainer } from "./container-probe.ts";
@@ -95,7 +95,7 @@ function get(
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: "GET",
-      agent: false,
+      ...(url.protocol === "https:" ? { agent: false } : { createConnection: newConnection }),
       headers: { "user-agent": USER_AGENT, connection: "close" },
     });
     const timer = setTimeout(() => req.destroy(new TimeoutError()), timeoutMs);
@@ -133,6 +133,14 @@ function get(
     });
     req.end();
   });
+}
+
+/**
+ * A plain TCP connection for one request, with no http.Agent: `agent: false` builds a whole new
+ * Agent (and its bookkeeping) for every request. Node has set host and port by now.
+ */
+function newConnection(options: ClientRequestArgs) {
+  return createConnection(options as NetConnectOpts);
 }
 
 type TcpCheck = Extract<CheckConfig, { kind: "tcp" }>;

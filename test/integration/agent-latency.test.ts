@@ -1,6 +1,7 @@
 /**
  * HTTP latency against a real server on loopback: a single answer slower than max_latency fails
- * the run, redirects are followed as many as follow_redirects; and through the agent process, a
+ * the run, redirects are followed as many as follow_redirects, every request comes on a new
+ * connection; and through the agent process, a
  * p95 over its limit across the last 20 answers opens "<check> latency" (a warning, the check
  * itself staying up) and resolves once the answers are fast again.
  */
@@ -23,13 +24,17 @@ import {
 let delayMs = 0;
 let target: Server;
 let base = "";
+let connections = 0;
+let connectionHeaders: (string | undefined)[] = [];
 
 before(async () => {
   target = createServer((req, res) => {
+    connectionHeaders.push(req.headers.connection);
     if (req.url === "/a") return void res.writeHead(302, { location: "/b" }).end();
     if (req.url === "/b") return void res.writeHead(302, { location: "/ok" }).end();
     setTimeout(() => res.writeHead(200).end("ok"), delayMs);
   });
+  target.on("connection", () => connections++);
   const port = await listen(target);
   base = `http://127.0.0.1:${port}`;
 });
@@ -54,6 +59,15 @@ describe("HTTP answers: max_latency and follow_redirects", () => {
         [true, "HTTP 200"],
       ],
     );
+  });
+
+  it("opens a connection of its own for every request, and asks the server to close it", async () => {
+    const before = connections;
+    connectionHeaders = [];
+    for (let i = 0; i < 3; i++) assert.equal((await http({ url: `${base}/ok` })).ok, true);
+    // Keep-alive would hide a server that no longer accepts connections.
+    assert.equal(connections - before, 3);
+    assert.deepEqual(connectionHeaders, ["close", "close", "close"]);
   });
 
   it("fails one answer slower than max_latency, with its time", async () => {

@@ -1,5 +1,8 @@
 /** The agent's store: silences of one check, of one app ("hello/"), of all, windows to come; ending one. */
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Store } from "../../../src/agent/index.ts";
 
@@ -32,6 +35,30 @@ describe("silences in the agent's store", () => {
     assert.equal(store.silencedUntil("hello/web", 3_500), undefined);
     store.addSilence(undefined, 1_000, 4_000, "everything");
     assert.equal(store.silencedUntil("hello/web", 3_500), 4_000);
+    store.close();
+  });
+
+  it("a silence outlives a restart: a reopened store still applies it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "slipway-store-"));
+    try {
+      const before = new Store(join(dir, "agent.db"));
+      before.addSilence("hello/", 1_000, 9_000, "deploy");
+      before.close();
+      const after = new Store(join(dir, "agent.db"));
+      assert.equal(after.silencedUntil("hello/web", 2_000), 9_000);
+      assert.equal(after.silencedUntil("hello/web", 9_000), undefined, "over at its end");
+      after.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a silence added later than the last one still applies", () => {
+    const store = new Store(":memory:");
+    store.addSilence("hello/web", 1_000, 2_000, "first");
+    assert.equal(store.silencedUntil("hello/web", 3_000), undefined, "the first is over");
+    store.addSilence("hello/web", 4_000, 8_000, "second");
+    assert.equal(store.silencedUntil("hello/web", 5_000), 8_000);
     store.close();
   });
 });
