@@ -12,12 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ENGINES } from "../accessories/index.ts";
-import { dockerRemove, dockerRun, formatEnvFile } from "../engine/index.ts";
+import { ENGINES, SECRETS_MOUNT } from "../accessories/index.ts";
 import { openPart, readFacts, restoreAccessory } from "./accessory.ts";
 import type { Opening } from "./archive.ts";
+import { type Containers, dockerCli } from "./containers.ts";
 import { type EngineTarget, planReady } from "./engines.ts";
-import { execStream, execText } from "./exec.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
 import { sqliteFacts } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
@@ -45,6 +44,11 @@ export interface VerifyOptions {
   image?: string;
   /** How long the throwaway container may take to come up; default 180 s. */
   readyTimeoutMs?: number;
+  /**
+   * Where the throwaway container is made; default: this machine's docker CLI. Its secret files
+   * are made in the temporary folder (TMPDIR), which the engine must see at the same path.
+   */
+  containers?: Containers;
 }
 
 /** Expected against actual, one check per table and per fact; a missing table fails. */
@@ -77,10 +81,14 @@ export function compareFacts(expected: VerifyFacts, actual: VerifyFacts): Verify
   return checks;
 }
 
-async function waitReady(t: EngineTarget, timeoutMs: number): Promise<void> {
+async function waitReady(
+  t: EngineTarget,
+  containers: Containers,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = execStream(planReady(t));
+    const probe = containers.exec(planReady(t));
     probe.stdout.resume();
     if (
       await probe.done.then(
@@ -112,10 +120,7 @@ async function restoreInContainer(o: VerifyOptions, image: string): Promise<Veri
     rootPassword: randomBytes(18).toString("base64url"),
   };
   const def = ENGINES[engine];
-  const envFile = join(dir, "container.env");
-  await writeFile(envFile, formatEnvFile(Object.entries(def.containerEnv(credentials))), {
-    mode: 0o600,
-  });
+  const containers = o.containers ?? dockerCli;
   const secrets = join(dir, "secrets");
   const files = def.secretFiles?.(credentials) ?? {};
   if (Object.keys(files).length > 0) {
@@ -127,25 +132,32 @@ async function restoreInContainer(o: VerifyOptions, image: string): Promise<Veri
   const command = def.command({});
   const t: EngineTarget = { engine, container: name, user: login.user, database: login.database };
   try {
-    await execText(
-      dockerRun({
+    await containers.run(
+      {
         name,
         image,
         labels: { "slipway.verify": `${m.accessory}/${m.id}` },
-        envFile,
         restart: "no",
         ...(command ? { cmd: command } : {}),
         ...(Object.keys(files).length > 0
-          ? { volumes: [{ source: secrets, target: "/run/slipway-secrets", readOnly: true }] }
+          ? { volumes: [{ source: secrets, target: SECRETS_MOUNT, readOnly: true }] }
           : {}),
-      }),
+      },
+      def.containerEnv(credentials),
     );
-    await waitReady(t, o.readyTimeoutMs ?? 180_000);
-    await restoreAccessory({ target: t, store: o.store, manifest: m, opening: o.opening, image });
-    await waitReady(t, o.readyTimeoutMs ?? 180_000);
-    return await readFacts(t);
+    await waitReady(t, containers, o.readyTimeoutMs ?? 180_000);
+    await restoreAccessory({
+      target: t,
+      store: o.store,
+      manifest: m,
+      opening: o.opening,
+      image,
+      containers,
+    });
+    await waitReady(t, containers, o.readyTimeoutMs ?? 180_000);
+    return await readFacts(t, containers);
   } finally {
-    await execText(dockerRemove(name, { force: true })).catch(() => {});
+    await containers.remove(name).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   }
 }
