@@ -47,7 +47,7 @@ export interface ContainerInspected {
 /** What a new container is made of (the Engine API's create body, the parts the agent uses). */
 export interface ContainerCreate {
   Image: string;
-  Cmd: string[];
+  Cmd?: string[];
   Env?: string[];
   Labels?: Record<string, string>;
   Entrypoint?: string[];

@@ -286,6 +286,7 @@ export interface BackupSqliteOptions {
   accessory: string;
   sourceHost: string;
   now?: () => Date;
+  onProgress?: RunBackupOptions["onProgress"];
 }
 
 /** Backs up a SQLite database from a VACUUM INTO snapshot (counted and checked on the snapshot). */
@@ -302,6 +303,7 @@ export async function backupSqlite(o: BackupSqliteOptions): Promise<Manifest> {
       seal: o.seal,
       facts: async () => snap.facts,
       ...(o.now ? { now: o.now } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
   } finally {
     await snap.cleanup();

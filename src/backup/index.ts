@@ -26,6 +26,13 @@ export {
   sealArchive,
 } from "./archive.ts";
 export {
+  type Containers,
+  dockerCli,
+  dockerRunOnce,
+  type ExecRun,
+  type OneOffContainer,
+} from "./containers.ts";
+export {
   type DumpEngine,
   type DumpStep,
   type EngineTarget,
@@ -42,6 +49,15 @@ export {
   planVersion,
 } from "./engines.ts";
 export { execStream, execText } from "./exec.ts";
+export {
+  backupFiles,
+  FILES_PART,
+  planTar,
+  planUntar,
+  readFilesBackup,
+  restoreFiles,
+  TarCounter,
+} from "./files.ts";
 export {
   backupId,
   type EngineKind,
@@ -61,18 +77,33 @@ export {
 export {
   type DumpPart,
   listBackups,
+  type PartProgress,
   pruneBackups,
   type RunBackupOptions,
   readManifest,
   runBackup,
 } from "./run.ts";
+export {
+  parseRunnerResult,
+  RESULT_PREFIX,
+  type RunnerAction,
+  type RunnerRequest,
+  type RunnerResult,
+  type RunnerSecrets,
+  type RunnerSource,
+  type StoreSpec,
+} from "./runner/request.ts";
 export { restoreSqlite, sqliteFacts, sqliteSnapshot } from "./sqlite.ts";
 export { directoryStore } from "./stores/directory.ts";
 export { parseS3Url, type S3StoreOptions, s3Store } from "./stores/s3.ts";
 export type { BackupStore, StoredObject, WriteReceipt } from "./stores/store.ts";
 export {
+  checkBackup,
   compareFacts,
+  markVerified,
+  VERIFY_MARK_NAME,
   type VerifyCheck,
+  type VerifyMark,
   type VerifyOptions,
   type VerifyReport,
   verifyBackup,

@@ -476,7 +476,7 @@ const keep = z
   })
   .prefault({})
   .describe(
-    "Which backups stay: applied after each successful backup only, never removing the newest good one; days, weeks, months and years in the host's time zone.",
+    "Which backups stay: applied after each successful backup only, never removing the newest good one; days, weeks, months and years counted in UTC, as backup ids are.",
   );
 
 const TARGET_KINDS = ["accessory", "volume", "sqlite", "config"] as const;
