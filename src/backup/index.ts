@@ -68,6 +68,26 @@ export {
   type VerifyFacts,
 } from "./manifest.ts";
 export {
+  type BackupTarget,
+  backupDir,
+  backupJobName,
+  backupRequestPath,
+  backupSecretsPath,
+  backupWorkDir,
+  cronPeriodMs,
+  planBackupFiles,
+  planBackupJobs,
+  planRequest,
+  planSecrets,
+  planStore,
+  planTargets,
+  RESTORE_MOUNT,
+  type RunnerPlacement,
+  runnerContainer,
+  SOURCE_MOUNT,
+  type TargetSettings,
+} from "./plan.ts";
+export {
   type BackupRecord,
   type KeepReason,
   planRetention,

@@ -3,7 +3,14 @@
  * checks and notifiers, and talks to its API over SSH.
  */
 export { type ApiMethod, callAgent, callAgentRaw, planApiRequest } from "./api.ts";
-export { agentBundle, appHosts, installAgent, upgradeAgent } from "./install.ts";
+export {
+  agentBundle,
+  appHosts,
+  engineSocket,
+  installAgent,
+  placeBackups,
+  upgradeAgent,
+} from "./install.ts";
 export {
   AGENT_CONTAINER,
   AGENT_DIR,
