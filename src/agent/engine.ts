@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex, Readable } from "node:stream";
-import { PassThrough, Writable } from "node:stream";
+import { PassThrough, pipeline, Writable } from "node:stream";
 import { http } from "./builtins.ts";
 
 /** Where the agent's container sees the host's engine socket (see src/monitor/plan.ts). */
@@ -350,6 +350,9 @@ function demuxStreams(
 ): { stdout: PassThrough; stderr: PassThrough; ended: Promise<void> } {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
+  // A broken connection or stdin fails `ended` (and the exit code); unread, it must not crash.
+  stdout.on("error", () => {});
+  stderr.on("error", () => {});
   let pending: Buffer = Buffer.alloc(0);
   const sorter = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -383,9 +386,7 @@ function demuxStreams(
   ended.catch(() => {});
   if (stdin === undefined) socket.end();
   else if (typeof stdin === "string") socket.end(stdin);
-  else {
-    stdin.on("error", (error) => socket.destroy(error));
-    stdin.pipe(socket);
-  }
+  // pipeline, not pipe: a stdin that failed already (a damaged archive) fails the exec too.
+  else pipeline(stdin, socket, (error) => error && socket.destroy(error));
   return { stdout, stderr, ended };
 }

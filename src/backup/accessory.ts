@@ -224,6 +224,9 @@ export async function openPart(
   const opened = await openArchive(archive, { compression: m.compression, opening });
   const plain = opened.pipe(plainMeter);
   opened.on("error", (err) => plainMeter.destroy(err));
+  // A damaged archive can fail before its reader is attached (an exec being set up): the reader
+  // then finds the stream errored (pipeline does), and the process must not crash meanwhile.
+  plain.on("error", () => {});
   return {
     plain,
     checked: () => {

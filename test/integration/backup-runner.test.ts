@@ -107,11 +107,11 @@ function filesUnder(root: string): string[] {
   return readdirSync(root, { recursive: true }).map(String).sort();
 }
 
-/** Flips one byte in the middle of the largest file under `root` (a stored archive). */
+/** Flips one byte in the middle of the largest archive under `root`. */
 function corruptLargest(root: string): string {
   const files = filesUnder(root)
     .map((f) => join(root, f))
-    .filter((f) => lstatSync(f).isFile())
+    .filter((f) => lstatSync(f).isFile() && /\.age/.test(f))
     .sort((a, b) => lstatSync(b).size - lstatSync(a).size);
   const file = files[0];
   assert.ok(file, `no file under ${root}`);
@@ -266,7 +266,7 @@ describe("the backup runner: Postgres into S3, through the Engine API", {
     assert.match(await checksum(copy), /^20000 [0-9a-f]{32}$/);
   });
 
-  it("one flipped byte in the store fails the keyless check and the restore, which changes nothing", async () => {
+  it("one flipped byte in the store fails the keyless check, the verification and the restore, which changes nothing", async () => {
     const target = { name: "db", source: pg(source) };
     await psql(copy, "DELETE FROM items WHERE id > 10;");
     const before = await checksum(copy);
@@ -279,6 +279,12 @@ describe("the backup runner: Postgres into S3, through the Engine API", {
         `^db ${id}: FAILED check: database archive: expected \\d+ bytes, SHA-256 [0-9a-f]{16}, got \\d+ bytes, SHA-256 [0-9a-f]{16}$`,
       ),
     );
+    const verify = await runner(
+      { action: "verify", store: store(), targets: [target] },
+      { ...keys, identity },
+    );
+    assert.equal(verify.code, 1, verify.stderr);
+    assert.match(verify.result.summary, new RegExp(`^db ${id}: FAILED restore: `));
     const restore = await runner(
       { action: "restore", store: store(), targets: [target], into: pg(copy) },
       { ...keys, identity },
@@ -290,7 +296,7 @@ describe("the backup runner: Postgres into S3, through the Engine API", {
     const mark = (
       listed.result.targets as { backups: { verified: { ok: boolean; how: string } }[] }[]
     )[0]?.backups[0]?.verified;
-    assert.deepEqual([mark?.ok, mark?.how], [false, "check"]);
+    assert.deepEqual([mark?.ok, mark?.how], [false, "restore"], "the last verification's mark");
   });
 });
 
@@ -340,6 +346,18 @@ describe("the backup runner: Redis verified through a one-off container over the
     assert.deepEqual(
       report.checks.map((c) => [c.what, c.actual]),
       [["keys", "50"]],
+    );
+    // A small archive fails at its first chunk, before the one-off container takes its stdin.
+    corruptLargest(store.path);
+    const failed = await runner({ action: "verify", store, targets: [target] }, { identity });
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.result.summary, /^cache \S+: FAILED restore: /);
+    assert.equal(
+      (
+        await podman(["ps", "-a", "--filter", "label=slipway.verify", "--format", "{{.Names}}"])
+      ).trim(),
+      "",
+      "the throwaway container is gone",
     );
   });
 });

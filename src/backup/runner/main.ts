@@ -75,6 +75,20 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  // A failure nothing caught still ends with a result, so the agent and the CLI can say why.
+  process.once("uncaughtException", (error) => {
+    print({
+      ok: false,
+      action: input.request.action,
+      summary: `the runner failed: ${error.message}`,
+      error: {
+        code: "backup.runner_crashed",
+        message: error.message,
+        hint: "this is a bug in Slipway: report it with this output",
+      },
+    });
+    process.exit(1);
+  });
   const result = await runRequest({
     ...input,
     containers: engineContainers(new EngineClient(values["engine-socket"] ?? ENGINE_SOCKET)),
