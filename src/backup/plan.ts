@@ -206,7 +206,7 @@ export function planRequest(
   loaded: LoadedConfig,
   action: RunnerAction,
   targets: readonly BackupTarget[],
-  extra: Pick<RunnerRequest, "backup" | "apply" | "into" | "from"> = {},
+  extra: Pick<RunnerRequest, "backup" | "apply" | "into" | "from" | "replace"> = {},
 ): RunnerRequest {
   const backups = loaded.config.backups;
   const first = targets[0];

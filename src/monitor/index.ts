@@ -17,6 +17,7 @@ export {
   agentContainer,
   apiArgv,
   BUNDLE_DIR,
+  ENGINE_SOCKETS,
   fragmentPath,
   notifierSecretName,
   notifierSecretPath,

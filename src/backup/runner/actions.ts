@@ -4,6 +4,7 @@
  * it), restore one (after checking it whole), or plan and apply retention. Every outcome is a
  * RunnerResult; failures too, with the error's code, message and hint.
  */
+import { readdir, stat } from "node:fs/promises";
 import { SlipwayError, UserError } from "../../errors/index.ts";
 import { formatBytes } from "../../output/index.ts";
 import {
@@ -398,6 +399,13 @@ async function restoreTarget(ctx: RunnerContext, target: Target): Promise<Runner
     backup: manifest.id,
     checks,
   };
+}
+
+/** A folder with something in it, or a file that exists (an accessory is the CLI's to judge). */
+async function holdsData(into: RunnerSource): Promise<boolean> {
+  if (into.kind === "files") return (await readdir(into.path).catch(() => [])).length > 0;
+  if (into.kind === "sqlite") return (await stat(into.path).catch(() => undefined)) !== undefined;
+  return false;
 }
 
 async function pruneTargets(ctx: RunnerContext): Promise<RunnerResult> {

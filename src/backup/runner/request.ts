@@ -85,6 +85,8 @@ export const runnerRequest = z.strictObject({
   apply: z.boolean().default(false),
   /** restore: where to, when not the target's own source. */
   into: runnerSource.optional(),
+  /** restore: a folder that is not empty, or a file that exists, is replaced (else refused). */
+  replace: z.boolean().default(false),
   /** restore: read the backup from this store (a backup brought from elsewhere). */
   from: storeSpec.optional(),
 });
