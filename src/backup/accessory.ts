@@ -27,18 +27,29 @@ import {
 } from "./engines.ts";
 import type { ExecStreamOptions } from "./exec.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
+import {
+  type MongoTarget,
+  planMongoCounts,
+  planMongoDump,
+  planMongoRestore,
+  planMongoVersion,
+} from "./mongodb.ts";
 import { MysqlDumpCounter } from "./mysql-counts.ts";
 import { type DumpPart, type RunBackupOptions, runBackup } from "./run.ts";
 import { restoreSqlite, sqliteSnapshot } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
 
-/** Row counts per table, or the number of keys: what a restored copy must show. */
+/** An accessory to dump or restore into: an engine of engines.ts's, or MongoDB. */
+export type AccessoryTarget = EngineTarget | MongoTarget;
+
+/** Row counts per table (documents per collection), or keys: what a restored copy must show. */
 export async function readFacts(
-  t: EngineTarget,
+  t: AccessoryTarget,
   containers: Containers = dockerCli,
 ): Promise<VerifyFacts> {
   const execText = (argv: Argv, options?: ExecStreamOptions) =>
     execTextWith(containers, argv, options);
+  if (t.engine === "mongodb") return { tables: parseCounts(await execText(planMongoCounts(t))) };
   if (t.engine === "redis") return { keys: parseRedisKeys(await execText(planRedisDump(t).keys)) };
   const list = planTableList(t);
   const out = await execText(list.argv, { stdin: list.sql });
@@ -140,7 +151,7 @@ const streamed =
   });
 
 export interface BackupAccessoryOptions {
-  target: EngineTarget;
+  target: AccessoryTarget;
   store: BackupStore;
   seal: SealOptions;
   /** The accessory's name in slipway.yml: the store's folder for it. */
@@ -159,12 +170,19 @@ export interface BackupAccessoryOptions {
 export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manifest> {
   const t = o.target;
   const containers = o.containers ?? dockerCli;
-  const engineVersion = parseVersion(t, await execTextWith(containers, planVersion(t)));
+  const engineVersion =
+    t.engine === "mongodb"
+      ? (await execTextWith(containers, planMongoVersion(t))).trim()
+      : parseVersion(t, await execTextWith(containers, planVersion(t)));
   let parts: DumpPart[];
   /** Read once every part is in the store. */
   let facts: () => Promise<VerifyFacts>;
   let endSession = async () => {};
-  if (t.engine === "redis") {
+  if (t.engine === "mongodb") {
+    // Counted after the dump: mongodump without an oplog is not one snapshot either.
+    facts = () => readFacts(t, containers);
+    parts = [{ name: "database", open: () => containers.exec(planMongoDump(t)).stdout }];
+  } else if (t.engine === "redis") {
     await redisSnapshot(t, containers);
     const keys = await readFacts(t, containers);
     facts = async () => keys;
@@ -241,7 +259,7 @@ export async function openPart(
 }
 
 export interface RestoreAccessoryOptions {
-  target: EngineTarget;
+  target: AccessoryTarget;
   store: BackupStore;
   manifest: Manifest;
   opening: Opening;
@@ -255,6 +273,12 @@ export interface RestoreAccessoryOptions {
 export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void> {
   const t = o.target;
   const containers = o.containers ?? dockerCli;
+  const steps =
+    t.engine === "mongodb"
+      ? [{ name: "database", argv: planMongoRestore(t) }]
+      : t.engine === "redis"
+        ? []
+        : planRestore(t);
   if (t.engine === "redis") {
     if (!o.image) throw new TypeError("a Redis restore needs the accessory's image");
     const plan = planRedisRestore(t, o.image);
@@ -272,7 +296,7 @@ export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void
     await containers.start(t.container);
     return;
   }
-  for (const step of planRestore(t)) {
+  for (const step of steps) {
     const { plain, checked } = await openPart(o.store, o.manifest, step.name, o.opening);
     const run = containers.exec(step.argv, { stdin: plain });
     run.stdout.resume(); // psql's notices: read so the program never blocks on them

@@ -68,6 +68,14 @@ export {
   type VerifyFacts,
 } from "./manifest.ts";
 export {
+  type MongoTarget,
+  planMongoCounts,
+  planMongoDump,
+  planMongoReady,
+  planMongoRestore,
+  planMongoVersion,
+} from "./mongodb.ts";
+export {
   type BackupTarget,
   backupDir,
   backupJobName,

@@ -35,7 +35,7 @@ export const manifest = z.object({
   id: z.string().min(1),
   accessory: z.string().min(1),
   /** "files": a folder as tar (a volume, a host folder, the app's state on its host). */
-  engine: z.enum(["postgres", "mysql", "mariadb", "redis", "sqlite", "files"]),
+  engine: z.enum(["postgres", "mysql", "mariadb", "mongodb", "redis", "sqlite", "files"]),
   engineVersion: z.string(),
   sourceHost: z.string(),
   /** The image the accessory ran: verification restores into a throwaway container of it. */

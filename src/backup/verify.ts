@@ -14,12 +14,13 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ENGINES, SECRETS_MOUNT } from "../accessories/index.ts";
-import { openPart, readFacts, restoreAccessory } from "./accessory.ts";
+import { type AccessoryTarget, openPart, readFacts, restoreAccessory } from "./accessory.ts";
 import { Meter, type Opening } from "./archive.ts";
 import { type Containers, dockerCli } from "./containers.ts";
-import { type EngineTarget, planReady } from "./engines.ts";
+import { planReady } from "./engines.ts";
 import { readFilesBackup } from "./files.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
+import { planMongoReady } from "./mongodb.ts";
 import { sqliteFacts } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
 
@@ -97,13 +98,13 @@ export function compareFacts(expected: VerifyFacts, actual: VerifyFacts): Verify
 }
 
 async function waitReady(
-  t: EngineTarget,
+  t: AccessoryTarget,
   containers: Containers,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = containers.exec(planReady(t));
+    const probe = containers.exec(t.engine === "mongodb" ? planMongoReady(t) : planReady(t));
     probe.stdout.resume();
     if (
       await probe.done.then(
@@ -145,7 +146,12 @@ async function restoreInContainer(o: VerifyOptions, image: string): Promise<Veri
       await writeFile(join(secrets, file), content, { mode: 0o644 });
   }
   const command = def.command({});
-  const t: EngineTarget = { engine, container: name, user: login.user, database: login.database };
+  const t: AccessoryTarget = {
+    engine,
+    container: name,
+    user: login.user,
+    database: login.database,
+  };
   try {
     await containers.run(
       {

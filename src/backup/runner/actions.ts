@@ -8,6 +8,7 @@ import { readdir, stat } from "node:fs/promises";
 import { SlipwayError, UserError } from "../../errors/index.ts";
 import { formatBytes } from "../../output/index.ts";
 import {
+  type AccessoryTarget,
   backupAccessory,
   backupSqlite,
   readFacts,
@@ -16,7 +17,6 @@ import {
 } from "../accessory.ts";
 import type { Opening, SealOptions } from "../archive.ts";
 import type { Containers } from "../containers.ts";
-import type { EngineTarget } from "../engines.ts";
 import { backupFiles, restoreFiles } from "../files.ts";
 import { backupTime, MANIFEST_NAME, type Manifest } from "../manifest.ts";
 import { planRetention, type RetentionPlan } from "../retention.ts";
@@ -132,7 +132,7 @@ function progress(say: RunnerContext["say"], target: string): (p: PartProgress) 
   };
 }
 
-const engineTarget = (s: Extract<RunnerSource, { container: string }>): EngineTarget => ({
+const engineTarget = (s: Extract<RunnerSource, { container: string }>): AccessoryTarget => ({
   engine: s.kind,
   container: s.container,
   user: s.user,

@@ -33,6 +33,7 @@ servers:
 accessories:
   db: { engine: postgres, version: "16", host: 10.0.0.9 }
   cache: { engine: redis }
+  docs: { engine: mongodb }
 `;
 const placement = {
   image: "node:24-bookworm-slim",
@@ -60,6 +61,7 @@ describe("backups planned", () => {
   targets:
     db: {}
     cache: { accessory: cache }
+    docs: {}
     files: { volume: data }
     uploads: { volume: /srv/uploads, host: 10.0.0.2 }
     jobs: { volume: cache }
@@ -92,6 +94,19 @@ describe("backups planned", () => {
             user: "hello",
             database: "hello",
             image: "redis:7",
+          },
+          [],
+        ],
+        [
+          "docs",
+          "accessory",
+          "10.0.0.1",
+          {
+            kind: "mongodb",
+            container: "hello-docs",
+            user: "hello",
+            database: "hello",
+            image: "mongo:7",
           },
           [],
         ],
