@@ -33,6 +33,7 @@ import { siteName } from "../deploy/index.ts";
 import { dockerRun, type VolumeMount } from "../engine/index.ts";
 import { ExitCode, UserError } from "../errors/index.ts";
 import {
+  agentSettings,
   BUNDLE_DIR,
   callAgent,
   ENGINE_SOCKETS,
@@ -109,7 +110,8 @@ async function runOnHost(
     });
   await placeBackups(transport, ops.loaded, host);
   const placement = {
-    image: ops.loaded.config.monitoring?.image ?? "node:24-bookworm-slim",
+    // The agent's image: agent install put it on the host.
+    image: agentSettings(ops.loaded)?.image ?? "",
     bundleDir: BUNDLE_DIR,
     engineSocket: ENGINE_SOCKETS[await engineSocket(transport)],
   };
@@ -143,9 +145,10 @@ async function follow(
   until: Promise<unknown>,
 ): Promise<void> {
   let done = false;
-  void until.finally(() => {
+  const stop = () => {
     done = true;
-  });
+  };
+  until.then(stop, stop);
   while (!done) {
     const listed = await transport.run(
       ["docker", "ps", "--quiet", "--filter", `label=slipway.job=${job}`],

@@ -5,6 +5,7 @@
 export { type ApiMethod, callAgent, callAgentRaw, planApiRequest } from "./api.ts";
 export {
   agentBundle,
+  agentSettings,
   appHosts,
   engineSocket,
   installAgent,

@@ -59,6 +59,19 @@ export function agentBundle(): Map<string, string> {
   });
 }
 
+/**
+ * The agent's settings: the monitoring section, or its defaults when only jobs (cron, backups)
+ * need the agent; undefined when nothing does.
+ */
+export function agentSettings(loaded: LoadedConfig) {
+  return (
+    loaded.config.monitoring ??
+    (loaded.config.cron || loaded.config.backups
+      ? configSchema.shape.monitoring.unwrap().parse({})
+      : undefined)
+  );
+}
+
 /** The hosts an agent runs on: the app's, and those of its backup targets (an accessory's own). */
 export function agentHosts(loaded: LoadedConfig): string[] {
   return [...new Set([...appHosts(loaded), ...planTargets(loaded).map((t) => t.host)])];
@@ -83,12 +96,7 @@ export async function installAgent(
     backupJobs: number;
   }[]
 > {
-  // Jobs alone need the agent too: it then runs with monitoring's defaults.
-  const monitoring =
-    loaded.config.monitoring ??
-    (loaded.config.cron || loaded.config.backups
-      ? configSchema.shape.monitoring.unwrap().parse({})
-      : undefined);
+  const monitoring = agentSettings(loaded);
   if (!monitoring) {
     throw new UserError({
       code: "agent.no_monitoring",
