@@ -5,7 +5,8 @@
  * sizes), `backup list --json` shows it, `backup verify` restores it into a throwaway container
  * and passes, `backup restore --to` brings the rows back in a new accessory with the same
  * checksum; one flipped byte in the stored archive fails verification, marks the backup and
- * opens the agent's incident; the SQLite target is backed up by the agent on its own schedule.
+ * opens the agent's incident; `backup restore --yes` restores in place after a safety backup; the
+ * SQLite target is backed up by the agent on its own schedule.
  * The store is a folder on the box: its containers cannot reach this machine's loopback, so S3
  * (s3rver) is tested at integration level (test/integration/backup-runner.test.ts).
  */
@@ -221,6 +222,24 @@ describe("backups on a VPS box", {
         "m",
       ),
     );
+  });
+
+  it("backup restore --yes restores in place after a safety backup, from the backup chosen before it", async () => {
+    const before = await checksum("hello-db");
+    const second = /db (\d{8}T\d{6}Z):/.exec((await ok(["backup", "run", "db"])).stdout)?.[1];
+    await ok(["accessory", "exec", "db", "--", "psql", "-c", "DELETE FROM notes WHERE id > 100"]);
+    assert.match(await checksum("hello-db"), /^100 /);
+    const restored = await ok(["backup", "restore", "db", "--yes"]);
+    assert.match(restored.stdout, /^127\.0\.0\.1 safety backup: db (\d{8}T\d{6}Z): /m);
+    assert.match(
+      restored.stdout,
+      new RegExp(`^127\\.0\\.0\\.1 db ${second} restored into hello-db \\(1 check passed\\)$`, "m"),
+    );
+    assert.equal(await checksum("hello-db"), before);
+    // The safety backup holds the state it replaced: 100 rows.
+    const [safety] = (await list("db"))?.backups ?? [];
+    assert.notEqual(safety?.id, second);
+    assert.equal(safety?.status, "ok");
   });
 
   it("the agent backs the SQLite file up on its own schedule", async () => {
