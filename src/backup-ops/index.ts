@@ -37,7 +37,7 @@ import {
   BUNDLE_DIR,
   callAgent,
   ENGINE_SOCKETS,
-  engineSocket,
+  hostEngineSocket,
   placeBackups,
 } from "../monitor/index.ts";
 import { HostLineWriter, type Reporter, redactor } from "../output/index.ts";
@@ -113,7 +113,7 @@ async function runOnHost(
     // The agent's image: agent install put it on the host.
     image: agentSettings(ops.loaded)?.image ?? "",
     bundleDir: BUNDLE_DIR,
-    engineSocket: ENGINE_SOCKETS[await engineSocket(transport)],
+    engineSocket: ENGINE_SOCKETS[await hostEngineSocket(transport)],
   };
   const name = `${site(ops.loaded)}-backup-${request.action}-${Date.now().toString(36)}`;
   const spec = runnerContainer(ops.loaded, placement, { name, command: ["--stdin"], mounts });

@@ -292,7 +292,7 @@ const proxy = z
     drain_timeout: duration
       .prefault("3s")
       .describe(
-        "After the switch, how long the old container keeps running to finish requests already in flight.",
+        "After the switch, the longest wait for requests already in flight at the old container; the wait ends as soon as the proxy's old workers have answered them. Then the old container stops.",
       ),
     healthcheck,
     max_body_size: size.prefault("10mb").describe("Largest request body accepted."),

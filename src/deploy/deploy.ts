@@ -11,7 +11,7 @@ import { acquireLock, currentHolder, describeHolder } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
 import type { ProxySite } from "../proxy/index.ts";
 import type { ReleaseKind } from "../releases/index.ts";
-import { proxyBridgePin } from "../server/bootstrap.ts";
+import { proxyBridgePin } from "../server/index.ts";
 import type { Connections, HostOutcome } from "../transport/index.ts";
 import { onHosts } from "../transport/index.ts";
 import { renderEnvFile } from "./env-file.ts";
@@ -180,6 +180,10 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
     finishing.push(work);
   };
   let failed = false;
+  // A role behind the proxy whose switches are still going on while the next roles start, and
+  // what stopped it when it failed meanwhile (hosts not started yet then stop too).
+  let switching: Promise<void> | undefined;
+  let switchFailure: { error: unknown } | undefined;
   try {
     const roles = rolesInOrder(config).filter((r) => options.roles?.includes(r.name) ?? true);
     const allHosts = [...new Set(roles.flatMap((r) => r.hosts))];
@@ -202,39 +206,59 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
     await options.beforeSwitch?.(primary);
 
     const summary: RolloutSummary = { version: input.version, roles: [] };
-    for (const role of roles) {
+    for (const [index, role] of roles.entries()) {
       checkAborted(options.signal);
-      const outcomes = await onHosts(
+      const slot = summary.roles.push({ role: role.name, hosts: [] }) - 1;
+      const gated = countdown(role.hosts.length);
+      const released = onHosts(
         role.hosts,
         async (host) => {
           checkAborted(options.signal);
+          if (switchFailure) throw switchFailure.error;
           const env = await input.envFor(role.name, host);
           return releaseRoleOnHost(
             connections.get(host),
             roleRelease(input, role, env),
             reporter,
             defer,
+            gated.tick,
           );
         },
         { limit: rollingLimit(config.rolling.limit, role.hosts.length), failFast: true },
-      );
-      summary.roles.push({ role: role.name, hosts: outcomes });
-      const failure = outcomes.find((o) => o.status === "failed");
-      if (failure && failure.status === "failed") {
-        const skipped = outcomes.filter((o) => o.status === "skipped").map((o) => o.host);
-        if (skipped.length > 0) {
-          reporter.warn(
-            `${role.name}: not deployed on ${skipped.join(", ")} (stopped at the first failure)`,
-          );
+      ).then((outcomes) => {
+        summary.roles[slot] = { role: role.name, hosts: outcomes };
+        const failure = outcomes.find((o) => o.status === "failed");
+        if (failure && failure.status === "failed") {
+          const skipped = outcomes.filter((o) => o.status === "skipped").map((o) => o.host);
+          if (skipped.length > 0) {
+            reporter.warn(
+              `${role.name}: not deployed on ${skipped.join(", ")} (stopped at the first failure)`,
+            );
+          }
+          throw failure.error;
         }
-        throw failure.error;
+      });
+      const next = roles[index + 1];
+      if (role.proxied && next && !next.proxied) {
+        // Roles without the proxy boot once every host of the web role passed its gate; its
+        // switches go on meanwhile, and are awaited before the rollout ends.
+        await Promise.race([gated.done, released]);
+        switching = released;
+        switching.catch((error: unknown) => {
+          switchFailure = { error };
+        }); // awaited below
+      } else {
+        await released;
       }
     }
+    await switching;
     return summary;
   } catch (error) {
     failed = true;
     throw error;
   } finally {
+    // Never release the lock while a switch is still going on.
+    await switching?.catch(() => {});
     const settled = await Promise.allSettled(finishing);
     const unfinished = settled.find((s) => s.status === "rejected");
     await lock.release().catch((error: unknown) => {
@@ -247,6 +271,23 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
     if (unfinished && !failed) throw unfinished.reason;
     if (unfinished) reporter.warn(`after the switch: ${describe(unfinished.reason)}`);
   }
+}
+
+/** Resolves `done` once `tick` was called `count` times. */
+function countdown(count: number): { tick: () => void; done: Promise<void> } {
+  let left = count;
+  let resolve: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    resolve = r;
+  });
+  if (left <= 0) resolve();
+  return {
+    tick: () => {
+      left--;
+      if (left === 0) resolve();
+    },
+    done,
+  };
 }
 
 function describe(error: unknown): string {

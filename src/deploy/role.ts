@@ -21,8 +21,14 @@ import {
 import { HealthCheckError } from "../errors/index.ts";
 import { applyPrune, planPrune, readPruneFacts } from "../operations/prune/index.ts";
 import type { Reporter } from "../output/index.ts";
-import { applySteps } from "../plan/index.ts";
-import { PROXY_NETWORK, type ProxySite, planProxyFiles, planProxySwitch } from "../proxy/index.ts";
+import { applySteps, type RunStep } from "../plan/index.ts";
+import {
+  PROXY_NETWORK,
+  type ProxySite,
+  planProxyFiles,
+  planProxySwitch,
+  SWITCHED_MARK,
+} from "../proxy/index.ts";
 import {
   appendRelease,
   currentVersionPath,
@@ -93,12 +99,14 @@ const HEALTHY_OUTCOME: Record<ReleaseKind, ReleaseRecord["outcome"]> = {
  * Releases one role on one host; throws (after cleaning up) when the new version is not healthy.
  * Resolves once traffic is switched; `finish` (drain, stop the old, record, prune) goes on, handed
  * to `defer` so the next role or host can start meanwhile. Without `defer` it is awaited here.
+ * `onGated` is called once the new container passed its health gate, before the switch.
  */
 export async function releaseRoleOnHost(
   transport: Transport,
   release: RoleRelease,
   reporter: Reporter,
   defer?: (finish: Promise<void>) => void,
+  onGated?: () => void,
 ): Promise<RoleOutcome> {
   const started = performance.now();
   const say = (message: string) => reporter.info(`${transport.host} ${release.role}: ${message}`);
@@ -118,9 +126,7 @@ export async function releaseRoleOnHost(
   if (release.singleton) {
     for (const name of old) {
       say(`stopping ${name} first (singleton)`);
-      await oneAtATime(transport, () =>
-        transport.run(dockerStop(name, Math.ceil(release.stopTimeoutMs / 1000))),
-      );
+      await transport.run(dockerStop(name, Math.ceil(release.stopTimeoutMs / 1000)));
     }
   }
 
@@ -146,11 +152,9 @@ export async function releaseRoleOnHost(
   // The site's files are written while the gate runs: nginx reads them only at the switch.
   let files: Promise<unknown> = Promise.resolve();
   try {
-    await oneAtATime(transport, async () => {
-      await transport.run(dockerRun(spec));
-      // Docker 20.10 takes one --network at run: the proxy's is joined before the first probe.
-      if (release.proxy) await transport.run(["docker", "network", "connect", PROXY_NETWORK, name]);
-    });
+    await transport.run(dockerRun(spec));
+    // Docker 20.10 takes one --network at run: the proxy's is joined before the first probe.
+    if (release.proxy) await transport.run(["docker", "network", "connect", PROXY_NETWORK, name]);
     if (release.proxy) {
       files = applySteps(transport, planProxyFiles([release.proxy.site], new Map()));
       files.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
@@ -183,14 +187,22 @@ export async function releaseRoleOnHost(
     );
   }
   say(`healthy after ${gate.attempts} checks (${(gate.elapsedMs / 1000).toFixed(1)}s)`);
+  onGated?.();
 
+  // Without a proxy (or an old container) there is nothing to drain.
+  let drained: Promise<void> = Promise.resolve();
   if (release.proxy) {
     // By name, not address: a container restarted by its policy (or at boot) may get another
     // address, and nginx resolves names whenever it starts.
     const target = { container: name, port: release.proxy.site.appPort };
+    const drainMs = old.length > 0 ? release.proxy.drainMs : 0;
     try {
       await files;
-      await applySteps(transport, planProxySwitch(release.proxy.site, target));
+      const step = planProxySwitch(release.proxy.site, target, { drainMs })[0] as RunStep;
+      const switching = switchProxy(transport, step);
+      drained = switching.drained;
+      drained.catch(() => {}); // awaited by finish
+      await switching.switched;
     } catch (error) {
       await abandon(transport, name, stoppedFirst, reporter);
       throw error;
@@ -198,27 +210,10 @@ export async function releaseRoleOnHost(
     say("proxy switched");
   }
 
-  const finishing = finish(transport, release, old, facts, reporter);
+  const finishing = finish(transport, release, old, facts, reporter, drained);
   if (defer) defer(finishing);
   else await finishing;
   return { container: name, replaced: old, previous };
-}
-
-/**
- * One container start, stop or removal at a time on a host: a host's drain and cleanup overlap the
- * next role's start, and this keeps the engine's network setup and teardown for two containers
- * from running at once (suspected, not shown, in a Podman-host flake that it did not cure).
- */
-const engineQueues = new WeakMap<Transport, Promise<unknown>>();
-
-function oneAtATime<T>(transport: Transport, work: () => Promise<T>): Promise<T> {
-  const previous = engineQueues.get(transport) ?? Promise.resolve();
-  const next = previous.then(work, work);
-  engineQueues.set(
-    transport,
-    next.catch(() => {}),
-  );
-  return next;
 }
 
 interface RecordFacts {
@@ -229,8 +224,37 @@ interface RecordFacts {
 }
 
 /**
- * After the switch: lets the old containers finish what they serve (drain), stops them, marks the
- * version current, records the release and prunes. The new version already serves throughout.
+ * Runs the proxy's switch step, which prints SWITCHED_MARK once traffic has moved and then drains:
+ * it ends once the old nginx workers have answered what they held, or the drain time ran out.
+ * `switched` settles at the mark (or at the end, for a step that does not drain); a failure
+ * before it is the switch's, which the script has undone.
+ */
+function switchProxy(
+  transport: Transport,
+  step: RunStep,
+): { switched: Promise<void>; drained: Promise<void> } {
+  let marked: () => void = () => {};
+  const mark = new Promise<void>((resolve) => {
+    marked = resolve;
+  });
+  let seen = "";
+  const run = transport.run(step.command, {
+    ...(step.stdin === undefined ? {} : { stdin: step.stdin }),
+    ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
+    onStdout: (chunk) => {
+      if (seen.includes(SWITCHED_MARK)) return;
+      seen += chunk.toString("utf8");
+      if (seen.includes(SWITCHED_MARK)) marked();
+    },
+  });
+  const drained = run.then(() => {});
+  return { switched: Promise.race([mark, drained]), drained };
+}
+
+/**
+ * After the switch: lets the old containers finish what they serve (drain: until the proxy's old
+ * workers are done, at most drain_timeout), stops them, marks the version current, records the
+ * release and prunes. The new version already serves throughout.
  */
 async function finish(
   transport: Transport,
@@ -238,16 +262,18 @@ async function finish(
   old: readonly string[],
   facts: RecordFacts,
   reporter: Reporter,
+  drained: Promise<void>,
 ): Promise<void> {
-  if (release.proxy && old.length > 0) {
-    await new Promise((r) => setTimeout(r, release.proxy?.drainMs ?? 0));
-  }
+  await drained.catch((error: unknown) => {
+    // Traffic has moved; only the wait for the old workers was cut short.
+    reporter.warn(
+      `${transport.host} ${release.role}: the drain was cut short (${error instanceof Error ? error.message : String(error)})`,
+    );
+  });
   if (!release.singleton) {
     await Promise.all(
       old.map((oldName) =>
-        oneAtATime(transport, () =>
-          transport.run(dockerStop(oldName, Math.ceil(release.stopTimeoutMs / 1000))),
-        ),
+        transport.run(dockerStop(oldName, Math.ceil(release.stopTimeoutMs / 1000))),
       ),
     );
   }
@@ -264,13 +290,13 @@ async function finish(
     await prune(transport, release, reporter);
   } else if (old.length > 0) {
     // A rollback or restart brings no new image or env file: only the stopped containers go.
-    await oneAtATime(transport, () =>
-      transport.run(["docker", "rm", "--", ...old.map((n) => checkName("container name", n))]),
-    ).catch((error: unknown) => {
-      reporter.warn(
-        `${transport.host}: could not remove ${old.join(", ")}: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    });
+    await transport
+      .run(["docker", "rm", "--", ...old.map((n) => checkName("container name", n))])
+      .catch((error: unknown) => {
+        reporter.warn(
+          `${transport.host}: could not remove ${old.join(", ")}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
   }
 }
 
@@ -285,10 +311,8 @@ async function abandon(
   reporter: Reporter,
 ): Promise<void> {
   try {
-    await oneAtATime(transport, async () => {
-      await transport.run(dockerRemove(name, { force: true }), { check: false });
-      for (const oldName of restart) await transport.run(dockerStart(oldName), { check: false });
-    });
+    await transport.run(dockerRemove(name, { force: true }), { check: false });
+    for (const oldName of restart) await transport.run(dockerStart(oldName), { check: false });
   } catch (error) {
     reporter.warn(
       `${transport.host}: could not remove ${name}${restart.length > 0 ? ` or restart ${restart.join(", ")}` : ""} (${error instanceof Error ? error.message : String(error)}); the next deploy cleans it up.`,

@@ -7,7 +7,7 @@ export {
   agentBundle,
   agentSettings,
   appHosts,
-  engineSocket,
+  hostEngineSocket,
   installAgent,
   placeBackups,
   upgradeAgent,

@@ -15,10 +15,16 @@ import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
+import { applySteps } from "../plan/index.ts";
 import { PROXY_NETWORK } from "../proxy/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import { generateSecret } from "../secrets/index.ts";
-import { ENGINE_PROBE, parseEngineProbe } from "../server/index.ts";
+import {
+  ENGINE_PROBE,
+  type EngineFacts,
+  parseEngineProbe,
+  planBridgePin,
+} from "../server/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 import { peerAddress, planPeerChecks } from "./peers.ts";
 import {
@@ -126,11 +132,12 @@ export async function installAgent(
   for (const [index, host] of agentHosts(loaded).entries()) {
     if (options.only && !options.only.includes(host)) continue;
     const transport = connections.get(host);
-    const hostEngine = await engineSocket(transport);
+    const hostEngine = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
+    const socket = await engineSocket(transport, hostEngine);
     // The first host's fragment has the heartbeats (a job pings one agent).
     const planned = planFragment(site, monitoring, {
       primary: index === 0,
-      on: { host, loaded, engine: hostEngine },
+      on: { host, loaded, engine: socket },
     });
     const own = { ...planned, checks: [...planned.checks, ...planPeerChecks(host, peers)] };
     const fragment = `${JSON.stringify(own, null, 2)}\n`;
@@ -149,9 +156,12 @@ export async function installAgent(
     }
     await placeBackups(transport, loaded, host);
     if (await ensureToken(transport)) say("made its API token (kept on the host, 0600)");
+    // The agent is on the proxy's network: on Podman its bridge's MAC is pinned before and after
+    // the agent's container comes or goes (see src/server/bridge.ts).
+    const pinBridge = () => applySteps(transport, planBridgePin(hostEngine));
     const spec = agentContainer(monitoring.image, host, {
       publicStatus: monitoring.public_status,
-      engine: hostEngine,
+      engine: socket,
       localtime:
         (await transport.run(["test", "-f", "/etc/localtime"], { check: false })).code === 0,
     });
@@ -163,12 +173,16 @@ export async function installAgent(
     const facts = await inspect(transport);
     let outcome: "started" | "restarted" | "unchanged";
     if (!facts || facts.spec !== digest) {
+      await pinBridge();
       if (facts) await transport.run(["docker", "rm", "--force", AGENT_CONTAINER]);
       await ensureNetwork(transport, PROXY_NETWORK);
       await transport.run(dockerRun(spec));
+      await pinBridge();
       outcome = facts ? "restarted" : "started";
     } else if (changed || !facts.running) {
+      await pinBridge();
       await transport.run(["docker", "restart", "--time", "10", AGENT_CONTAINER]);
+      await pinBridge();
       outcome = "restarted";
     } else {
       outcome = "unchanged";
@@ -265,12 +279,19 @@ export async function upgradeAgent(
   return outcomes;
 }
 
+/** The host's engine socket (for the backup runner, as for the agent): probed, then engineSocket. */
+export async function hostEngineSocket(transport: Transport): Promise<"docker" | "podman"> {
+  return engineSocket(transport, parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout));
+}
+
 /**
  * Which engine's socket the agent gets. Podman serves its Docker API only through the
  * podman.socket unit, started here when it is not running yet.
  */
-export async function engineSocket(transport: Transport): Promise<"docker" | "podman"> {
-  const facts = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
+async function engineSocket(
+  transport: Transport,
+  facts: EngineFacts,
+): Promise<"docker" | "podman"> {
   if (facts.engine !== "podman") return "docker";
   const active = await transport.run(["systemctl", "is-active", "--quiet", "podman.socket"], {
     check: false,

@@ -12,6 +12,7 @@ export {
   type UpstreamTarget,
 } from "./model.ts";
 export {
+  CHECKED_RELOAD_SCRIPT,
   PROXY_SPEC_LABEL,
   planProxyBoot,
   planProxyFiles,
@@ -20,6 +21,7 @@ export {
   planStatusSite,
   RELOAD_SCRIPT,
   SWITCH_SCRIPT,
+  SWITCHED_MARK,
   statusSiteName,
 } from "./plan.ts";
 export {

@@ -177,6 +177,9 @@ export function planProxyBoot(image: string): Step[] {
   ];
 }
 
+/** The line RELOAD_SCRIPT prints once traffic has moved, before it drains. */
+export const SWITCHED_MARK = "slipway: switched";
+
 /**
  * Run in the proxy container: a graceful reload that returns only once the new configuration
  * serves. `nginx -s reload` returns as soon as the signal is sent, and until the master has
@@ -189,6 +192,10 @@ export function planProxyBoot(image: string): Step[] {
  * tests run this script) keeps its workers and must not hold the reload up or pass for ours.
  * The pid file is the one `nginx -s reload` signals: nginx's built-in path (the rendered
  * nginx.conf names none), or SLIPWAY_NGINX_PID_FILE where nginx was started with another.
+ *
+ * With a drain time in milliseconds as $1, the script then prints SWITCHED_MARK and waits, at
+ * most that long, for the old workers to exit: a worker that is shutting down exits once it has
+ * answered every request it held, so after that no request is on its way to the old upstream.
  */
 export const RELOAD_SCRIPT = [
   'pid_file="$SLIPWAY_NGINX_PID_FILE"',
@@ -204,21 +211,43 @@ export const RELOAD_SCRIPT = [
   'parent() { ppid=\'\'; while read -r key value; do if [ "$key" = PPid: ]; then ppid="$value"; return; fi; done 2>/dev/null < "/proc/$1/status"; }',
   // stderr first: a worker gone between the listing and the read is not an error.
   "serving() { [ \"$(tr -d '\\000' 2>/dev/null < \"/proc/$1/cmdline\")\" = 'nginx: worker process' ]; }",
+  // A worker of our master, serving or shutting down.
+  'alive() { parent "$1"; [ "$ppid" = "$master" ]; }',
   "old=''",
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
   'for d in /proc/[0-9]*; do p="${d#/proc/}"; parent "$p"; if [ "$ppid" = "$master" ] && serving "$p"; then old="$old $p"; fi; done',
   "nginx -s reload || exit $?",
   "i=0",
-  'while [ "$i" -lt 100 ]; do',
+  "while :; do",
   "  busy=''",
   '  for p in $old; do if serving "$p"; then busy=1; fi; done',
-  '  [ -z "$busy" ] && exit 0',
+  '  [ -z "$busy" ] && break',
   "  i=$((i + 1))",
+  '  if [ "$i" -ge 100 ]; then',
+  '    echo "slipway: nginx did not take the new configuration: its old workers still serve after 5s" >&2',
+  "    exit 1",
+  "  fi",
   "  sleep 0.05",
   "done",
-  'echo "slipway: nginx did not take the new configuration: its old workers still serve after 5s" >&2',
-  "exit 1",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
+  'drain="${1:-0}"',
+  '[ "$drain" -gt 0 ] || exit 0',
+  `echo '${SWITCHED_MARK}'`,
+  "waited=0",
+  'while [ "$waited" -lt "$drain" ]; do',
+  "  left=''",
+  '  for p in $old; do if alive "$p"; then left=1; fi; done',
+  '  [ -z "$left" ] && exit 0',
+  "  waited=$((waited + 50))",
+  "  sleep 0.05",
+  "done",
 ].join("\n");
+
+/** The exit code of CHECKED_RELOAD_SCRIPT when `nginx -t` refuses the configuration. */
+const REFUSED = 78; // EX_CONFIG
+
+/** RELOAD_SCRIPT after `nginx -t`, in one exec: the switch's check and reload. */
+export const CHECKED_RELOAD_SCRIPT = `nginx -t || exit ${REFUSED}\n${RELOAD_SCRIPT}`;
 
 /** Checks the whole configuration, then reloads nginx gracefully (open requests finish). */
 export function planProxyReload(): Step[] {
@@ -232,8 +261,8 @@ export function planProxyReload(): Step[] {
 
 /**
  * The switch, as one constant script: the values arrive as $1 (upstreams directory), $2 (upstream
- * name), $3 (proxy container), $4 (RELOAD_SCRIPT) and the new upstream on stdin, never in the
- * script's text.
+ * name), $3 (proxy container), $4 (CHECKED_RELOAD_SCRIPT), $5 (the drain time in milliseconds)
+ * and the new upstream on stdin, never in the script's text.
  * A configuration that nginx -t refuses never replaces one that works: the previous file is put
  * back and the script exits 1 before any reload.
  */
@@ -246,15 +275,16 @@ export const SWITCH_SCRIPT = [
   'chmod 0644 "$next"',
   'if [ -e "$current" ]; then cp -p "$current" "$previous"; else rm -f "$previous"; fi',
   'mv -f "$next" "$current"',
-  'if ! docker exec "$3" nginx -t; then',
-  '  if [ -e "$previous" ]; then mv -f "$previous" "$current"; else rm -f "$current"; fi',
-  '  echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
-  "  exit 1",
-  "fi",
-  'if ! docker exec "$3" sh -c "$4"; then',
+  "rc=0",
+  'docker exec "$3" sh -c "$4" sh "$5" || rc=$?',
+  'if [ "$rc" -ne 0 ]; then',
   // nginx kept its old configuration: the file on disk must say the same, for the next reload.
   '  if [ -e "$previous" ]; then mv -f "$previous" "$current"; else rm -f "$current"; fi',
-  '  echo "slipway: the reload of $2 did not take; the previous upstream is back in place" >&2',
+  `  if [ "$rc" -eq ${REFUSED} ]; then`,
+  '    echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
+  "  else",
+  '    echo "slipway: the reload of $2 did not take; the previous upstream is back in place" >&2',
+  "  fi",
   "  exit 1",
   "fi",
 ].join("\n");
@@ -267,7 +297,13 @@ export const SWITCH_SCRIPT = [
 export function planProxySwitch(
   site: ProxySite,
   target: UpstreamTarget,
-  options: ProxyOptions = {},
+  options: ProxyOptions & {
+    /**
+     * After the switch, print SWITCHED_MARK and wait at most this long for the old workers to
+     * finish what they hold (the step's run ends then).
+     */
+    drainMs?: number;
+  } = {},
 ): Step[] {
   const name = upstreamName(site);
   return [
@@ -276,16 +312,24 @@ export function planProxySwitch(
       `${hostDir(options)}/upstreams`,
       name,
       renderUpstream(site, target),
+      options.drainMs ?? 0,
     ),
   ];
 }
 
 /** SWITCH_SCRIPT on `dir/name.conf` with `content`: nginx -t first, the old file back if refused. */
-function switchStep(description: string, dir: string, name: string, content: string): Step {
+function switchStep(
+  description: string,
+  dir: string,
+  name: string,
+  content: string,
+  drainMs: number,
+): Step {
+  const drain = String(Math.max(0, Math.round(drainMs)));
   return run(
     description,
-    ["sh", "-c", SWITCH_SCRIPT, "sh", dir, name, PROXY_CONTAINER, RELOAD_SCRIPT],
-    { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS },
+    ["sh", "-c", SWITCH_SCRIPT, "sh", dir, name, PROXY_CONTAINER, CHECKED_RELOAD_SCRIPT, drain],
+    { stdin: content, timeoutMs: SWITCH_TIMEOUT_MS + drainMs },
   );
 }
 
@@ -309,6 +353,7 @@ export function planStatusSite(
       `${hostDir(options)}/sites`,
       statusSiteName(site),
       renderStatusSite(status, options),
+      0,
     ),
   ];
 }

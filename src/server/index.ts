@@ -10,6 +10,7 @@ import { planProxyBoot } from "../proxy/index.ts";
 import { planBridgePin } from "./bridge.ts";
 import type { EngineFacts } from "./engine.ts";
 
+export { proxyBridgePin } from "./bootstrap.ts";
 export { ADDR_SET, planBridgePin } from "./bridge.ts";
 export {
   ENGINE_PROBE,

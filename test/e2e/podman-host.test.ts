@@ -5,10 +5,12 @@
  * that come back when the host boots (podman-restart.service) with their logs capped.
  */
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
+import { appendFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   imagesAvailable,
+  NODE_IMAGE,
   rigAvailable,
   skipUnless,
   startVpsBox,
@@ -253,5 +255,19 @@ describe("a Podman host end to end", {
     assert.equal(run.code, 0, run.stderr);
     assert.equal((await bridge()).assign, "3");
     assert.doesNotMatch(run.stdout + run.stderr, /bridge MAC/);
+  });
+
+  it("pins it on agent install too: the agent's container is on the proxy's network", async () => {
+    // A boot again (every container down, then what boot starts): a new, unpinned bridge.
+    const ids = (await box.exec(["docker", "ps", "--quiet"])).trim().split("\n").filter(Boolean);
+    await box.exec(["docker", "stop", "-t", "5", ...ids], { timeoutMs: 120_000 });
+    await box.exec(["systemctl", "restart", "podman-restart.service"], { timeoutMs: 120_000 });
+    assert.notEqual((await bridge()).assign, "3");
+    await appendFile(join(hello.dir, "slipway.yml"), `monitoring:\n  image: ${NODE_IMAGE}\n`);
+    const run = await slipway(["agent", "install"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await inspect("slipway-agent", "{{.State.Running}}"), "true");
+    assert.equal((await bridge()).assign, "3");
+    assert.deepEqual(await answerWithin(30_000), { version: "v1", message: "first" });
   });
 });

@@ -32,6 +32,7 @@ import {
   type ProxySite,
   planProxyFiles,
   planProxySwitch,
+  SWITCHED_MARK,
   type UpstreamTarget,
 } from "../../src/proxy/index.ts";
 import { isArgv, LocalTransport } from "../../src/transport/index.ts";
@@ -81,6 +82,12 @@ async function startBackend(id: string): Promise<Backend> {
   const server = http.createServer((req, res) => {
     req.resume();
     req.on("end", () => {
+      const slow = /^\/slow\?ms=(\d+)$/.exec(req.url ?? "");
+      if (slow) {
+        // A request the old workers still hold at a switch: answered after ms.
+        setTimeout(() => res.end(`${id} slow\n`), Number(slow[1]));
+        return;
+      }
       if (req.url === "/big") {
         res.setHeader("content-type", "text/plain; charset=utf-8");
         res.end(BIG_TEXT);
@@ -264,24 +271,41 @@ describe("proxy: rendered config in a real nginx", { skip: skipUnless(nginxAvail
     site: ProxySite,
     target: UpstreamTarget,
     stdin?: string,
-  ): Promise<{ code: number | null; stderr: string }> {
-    const step = planProxySwitch(site, target, options)[0] as RunStep;
+    drainMs?: number,
+  ): Promise<{ code: number | null; stderr: string; stdout: string; markedAt?: number }> {
+    const step = planProxySwitch(site, target, {
+      ...options,
+      ...(drainMs === undefined ? {} : { drainMs }),
+    })[0] as RunStep;
     assert.equal(step.kind, "run");
     assert.ok(isArgv(step.command));
     const [program, ...args] = step.command;
     return new Promise((resolve, reject) => {
       const child = spawn(program ?? "sh", args, {
         env: { ...process.env, PATH: `${prefix}/bin:${process.env.PATH}` },
-        stdio: ["pipe", "ignore", "pipe"],
+        stdio: ["pipe", "pipe", "pipe"],
       });
       let stderr = "";
+      let stdout = "";
+      let markedAt: number | undefined;
       child.stderr.setEncoding("utf8").on("data", (d: string) => {
         stderr += d;
       });
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        stdout += d;
+        if (markedAt === undefined && stdout.includes(SWITCHED_MARK)) markedAt = performance.now();
+      });
       child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stderr }));
+      child.on("close", (code) =>
+        resolve({ code, stderr, stdout, ...(markedAt === undefined ? {} : { markedAt }) }),
+      );
       child.stdin.end(stdin ?? step.stdin);
     });
+  }
+
+  /** Switches hello's upstream to `backend`, draining for at most `drainMs`. */
+  function drainingSwitch(backend: Backend, drainMs: number) {
+    return runSwitch(hello, { container: LOCALHOST, port: backend.port }, undefined, drainMs);
   }
 
   function upstreamFile(name: string): string {
@@ -700,6 +724,73 @@ describe("proxy: rendered config in a real nginx", { skip: skipUnless(nginxAvail
     }
     return { port: otherPort, workers, stop };
   }
+
+  it("drains: the switch marks when traffic moved, then ends once the old workers answered what they held, long before the drain time", {
+    timeout: 30_000,
+  }, async () => {
+    const current = json(await request(port, { host: "app.test" })).backend;
+    const [from, to] = current === "A" ? [backendA, backendB] : [backendB, backendA];
+    // A request the old workers hold across the switch: 1.5 s at the old backend.
+    let answeredAt = 0;
+    const held = request(port, { host: "app.test", path: "/slow?ms=1500" }).then((reply) => {
+      answeredAt = performance.now();
+      return reply;
+    });
+    await sleep(300);
+    const started = performance.now();
+    const result = await drainingSwitch(to, 10_000);
+    const ended = performance.now();
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${SWITCHED_MARK}\n`);
+    const reply = await held;
+    assert.equal(reply.status, 200);
+    assert.equal(
+      reply.body.toString("utf8"),
+      `${from.id} slow\n`,
+      "the held request ends at the old backend",
+    );
+    assert.ok(
+      result.markedAt !== undefined && result.markedAt < answeredAt,
+      "marked before the held request ended",
+    );
+    // New requests reach the new backend as soon as the mark is printed.
+    assert.equal(json(await request(port, { host: "app.test" })).backend, to.id);
+    assert.ok(
+      ended >= answeredAt - 50,
+      `ended ${Math.round(answeredAt - ended)} ms before the held request did`,
+    );
+    assert.ok(
+      ended - started < 5_000,
+      `the drain took ${Math.round(ended - started)} ms of its 10 s`,
+    );
+
+    // Nothing held: the drain ends at once.
+    const quick = performance.now();
+    const back = await drainingSwitch(from, 10_000);
+    assert.equal(back.code, 0, back.stderr);
+    assert.ok(
+      performance.now() - quick < 2_000,
+      `an idle drain took ${Math.round(performance.now() - quick)} ms`,
+    );
+  });
+
+  it("drains for the drain time at most: a request held longer does not hold the switch", {
+    timeout: 30_000,
+  }, async () => {
+    const current = json(await request(port, { host: "app.test" })).backend;
+    const to = current === "A" ? backendB : backendA;
+    const held = request(port, { host: "app.test", path: "/slow?ms=4000" });
+    await sleep(300);
+    const started = performance.now();
+    const result = await drainingSwitch(to, 1_000);
+    const took = performance.now() - started;
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(
+      took >= 1_000 && took < 3_500,
+      `the switch with a 1 s drain took ${Math.round(took)} ms`,
+    );
+    assert.equal((await held).status, 200, "nginx still answers the held request");
+  });
 
   it("switches promptly while another nginx's workers run on the machine: only its own master's workers count", async () => {
     const other = await startOtherNginx();

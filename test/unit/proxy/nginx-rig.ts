@@ -74,12 +74,15 @@ export function fakeDockerScript(prefix: string): string {
     // stdout may be a socket, where it does not. nginx -t and -s print on stderr only.
     `  exec ${[NGINX, ...nginxArgs(prefix)].map(quoted).join(" ")} "$@" >/dev/null`,
     "fi",
-    // `docker exec slipway-proxy sh -c SCRIPT` (the reload that waits for new workers): the
-    // script runs here, its `nginx` being the local one, whose pid file is the prefix's (-g pid).
-    'if [ "$#" -eq 5 ] && [ "$1" = exec ] && [ "$2" = slipway-proxy ] && [ "$3" = sh ] && [ "$4" = -c ]; then',
+    // `docker exec slipway-proxy sh -c SCRIPT [sh ARGS...]` (the reload that waits for new
+    // workers): the script runs here with its arguments, its `nginx` being the local one, whose
+    // pid file is the prefix's (-g pid).
+    'if [ "$#" -ge 5 ] && [ "$1" = exec ] && [ "$2" = slipway-proxy ] && [ "$3" = sh ] && [ "$4" = -c ]; then',
     `  export SLIPWAY_NGINX_PID_FILE=${quoted(`${prefix}/nginx.pid`)}`,
+    "  script=$5",
+    "  shift 5",
     `  exec sh -c "nginx() { ${[NGINX, ...nginxArgs(prefix)].map(quoted).join(" ").replaceAll('"', '\\"')} "\\$@" >/dev/null; }
-$5"`,
+$script" "$@"`,
     "fi",
     'echo "fake docker: unexpected arguments: $*" >&2',
     "exit 99",

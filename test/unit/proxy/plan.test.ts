@@ -17,6 +17,7 @@ import { after, describe, it } from "node:test";
 import { BugError } from "../../../src/errors/index.ts";
 import type { RunStep, Step } from "../../../src/plan/index.ts";
 import {
+  CHECKED_RELOAD_SCRIPT,
   DEFAULT_PROXY_IMAGE,
   PROXY_CONTAINER,
   PROXY_DIR,
@@ -32,6 +33,7 @@ import {
   renderSite,
   renderUpstream,
   SWITCH_SCRIPT,
+  SWITCHED_MARK,
 } from "../../../src/proxy/index.ts";
 import { type Command, isArgv, renderCommand } from "../../../src/transport/index.ts";
 
@@ -192,22 +194,42 @@ describe("planProxyReload", () => {
         "fi",
         'parent() { ppid=\'\'; while read -r key value; do if [ "$key" = PPid: ]; then ppid="$value"; return; fi; done 2>/dev/null < "/proc/$1/status"; }',
         "serving() { [ \"$(tr -d '\\000' 2>/dev/null < \"/proc/$1/cmdline\")\" = 'nginx: worker process' ]; }",
+        'alive() { parent "$1"; [ "$ppid" = "$master" ]; }',
         "old=''",
         // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
         'for d in /proc/[0-9]*; do p="${d#/proc/}"; parent "$p"; if [ "$ppid" = "$master" ] && serving "$p"; then old="$old $p"; fi; done',
         "nginx -s reload || exit $?",
         "i=0",
-        'while [ "$i" -lt 100 ]; do',
+        "while :; do",
         "  busy=''",
         '  for p in $old; do if serving "$p"; then busy=1; fi; done',
-        '  [ -z "$busy" ] && exit 0',
+        '  [ -z "$busy" ] && break',
         "  i=$((i + 1))",
+        '  if [ "$i" -ge 100 ]; then',
+        '    echo "slipway: nginx did not take the new configuration: its old workers still serve after 5s" >&2',
+        "    exit 1",
+        "  fi",
         "  sleep 0.05",
         "done",
-        'echo "slipway: nginx did not take the new configuration: its old workers still serve after 5s" >&2',
-        "exit 1",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
+        'drain="${1:-0}"',
+        '[ "$drain" -gt 0 ] || exit 0',
+        "echo 'slipway: switched'",
+        "waited=0",
+        'while [ "$waited" -lt "$drain" ]; do',
+        "  left=''",
+        '  for p in $old; do if alive "$p"; then left=1; fi; done',
+        '  [ -z "$left" ] && exit 0',
+        "  waited=$((waited + 50))",
+        "  sleep 0.05",
+        "done",
       ].join("\n"),
     );
+    assert.ok(RELOAD_SCRIPT.includes(`echo '${SWITCHED_MARK}'`));
+  });
+
+  it("checks the configuration in the same exec as the switch's reload, with its own exit code", () => {
+    assert.equal(CHECKED_RELOAD_SCRIPT, `nginx -t || exit 78\n${RELOAD_SCRIPT}`);
   });
 
   it("fails before any reload when nginx's pid file names no master", () => {
@@ -254,11 +276,19 @@ describe("planProxySwitch", () => {
       "/var/lib/slipway/proxy/upstreams",
       "hello-web",
       "slipway-proxy",
-      RELOAD_SCRIPT,
+      CHECKED_RELOAD_SCRIPT,
+      "0",
     ]);
     assert.equal(step.stdin, renderUpstream(hello, target));
     assert.equal(step.timeoutMs, 60_000);
     assert.ok(!step.allowFailure);
+  });
+
+  it("passes the drain time to the reload, and gives the step that much longer", () => {
+    const step = planProxySwitch(hello, target, { drainMs: 3_000 })[0] as RunStep;
+    assert.ok(isArgv(step.command));
+    assert.deepEqual(step.command.slice(-2), [CHECKED_RELOAD_SCRIPT, "3000"]);
+    assert.equal(step.timeoutMs, 63_000);
   });
 
   it("keeps every value out of the script text", () => {
@@ -267,7 +297,7 @@ describe("planProxySwitch", () => {
     }
   });
 
-  it("spells the script: stage, back up, move into place, nginx -t, restore or reload", () => {
+  it("spells the script: stage, back up, move into place, nginx -t and reload in one exec, restore on failure", () => {
     assert.equal(
       SWITCH_SCRIPT,
       [
@@ -279,14 +309,15 @@ describe("planProxySwitch", () => {
         'chmod 0644 "$next"',
         'if [ -e "$current" ]; then cp -p "$current" "$previous"; else rm -f "$previous"; fi',
         'mv -f "$next" "$current"',
-        'if ! docker exec "$3" nginx -t; then',
+        "rc=0",
+        'docker exec "$3" sh -c "$4" sh "$5" || rc=$?',
+        'if [ "$rc" -ne 0 ]; then',
         '  if [ -e "$previous" ]; then mv -f "$previous" "$current"; else rm -f "$current"; fi',
-        '  echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
-        "  exit 1",
-        "fi",
-        'if ! docker exec "$3" sh -c "$4"; then',
-        '  if [ -e "$previous" ]; then mv -f "$previous" "$current"; else rm -f "$current"; fi',
-        '  echo "slipway: the reload of $2 did not take; the previous upstream is back in place" >&2',
+        '  if [ "$rc" -eq 78 ]; then',
+        '    echo "slipway: nginx refused the new upstream $2; the previous one is back in place" >&2',
+        "  else",
+        '    echo "slipway: the reload of $2 did not take; the previous upstream is back in place" >&2',
+        "  fi",
         "  exit 1",
         "fi",
       ].join("\n"),
@@ -313,9 +344,9 @@ describe("the switch script, with a recording fake docker", () => {
       join(bin, "docker"),
       [
         "#!/bin/sh",
-        `printf '%s\\n' "$1 $2 $3 $4" >> '${log}'`,
-        `if [ "$4" = -t ]; then exit ${testCode}; fi`,
-        `if [ "$3" = sh ]; then exit ${reloadCode}; fi`,
+        `printf '%s\\n' "$1 $2 $3 $4 [$7]" >> '${log}'`,
+        // The checked reload: nginx -t first (exit 78 when it refuses), then the reload.
+        `if [ "$3" = sh ]; then [ ${testCode} -eq 0 ] || exit 78; exit ${reloadCode}; fi`,
         "exit 99",
         "",
       ].join("\n"),
@@ -342,7 +373,7 @@ describe("the switch script, with a recording fake docker", () => {
     writeFileSync(join(dir, "hello-web.conf"), "old\n");
     const r = runSwitch(dir, "new\n", 0);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.calls, ["exec slipway-proxy nginx -t", "exec slipway-proxy sh -c"]);
+    assert.deepEqual(r.calls, ["exec slipway-proxy sh -c [0]"]);
     assert.equal(readFileSync(join(dir, "hello-web.conf"), "utf8"), "new\n");
     assert.equal(readFileSync(join(dir, "hello-web.conf.previous"), "utf8"), "old\n");
     assert.equal(existsSync(join(dir, "hello-web.conf.next")), false);
@@ -351,7 +382,7 @@ describe("the switch script, with a recording fake docker", () => {
     assert.equal(existsSync("pwned"), false);
   });
 
-  it("restores the previous upstream, exits 1 and never reloads when nginx -t fails", () => {
+  it("restores the previous upstream and exits 1 when nginx -t refuses it (exit 78 from the checked reload)", () => {
     const dir = join(root, "refused");
     mkdirSync(dir);
     writeFileSync(join(dir, "hello-web.conf"), "old\n");
@@ -361,7 +392,7 @@ describe("the switch script, with a recording fake docker", () => {
       r.stderr,
       /nginx refused the new upstream hello-web; the previous one is back in place/,
     );
-    assert.deepEqual(r.calls, ["exec slipway-proxy nginx -t"]);
+    assert.deepEqual(r.calls, ["exec slipway-proxy sh -c [0]"]);
     assert.equal(readFileSync(join(dir, "hello-web.conf"), "utf8"), "old\n");
   });
 
@@ -379,7 +410,7 @@ describe("the switch script, with a recording fake docker", () => {
     const r = runSwitch(dir, "new\n", 0, 1);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /the reload of hello-web did not take; the previous upstream is back/);
-    assert.deepEqual(r.calls, ["exec slipway-proxy nginx -t", "exec slipway-proxy sh -c"]);
+    assert.deepEqual(r.calls, ["exec slipway-proxy sh -c [0]"]);
     assert.equal(readFileSync(join(dir, "hello-web.conf"), "utf8"), "old\n");
   });
 });
