@@ -6,7 +6,9 @@
  *   sizes, verify by restoring into a throwaway container (marked beside the backup), restore
  *   into another container with the same rows and checksum; one flipped byte in the stored
  *   archive fails the keyless check and the restore (which then changes nothing).
- * - Redis verified by restoring its RDB through a one-off container attached over the API.
+ * - Redis verified by restoring its RDB through a one-off container attached over the API; a
+ *   flipped byte in its small archive fails at the first chunk, as a finding.
+ * - MariaDB dumped with mariadb-dump (rows counted in the stream) and verified in a throwaway.
  * - A folder as tar into a directory store: verified by its entries, restored whole (modes,
  *   links, nested files), the folder's old content gone; retention after a second backup.
  * - SQLite: a consistent copy, restored into a new file with the same rows.
@@ -35,7 +37,7 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { RunnerRequest, RunnerResult } from "../../src/backup/index.ts";
-import { POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
+import { MARIADB_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
 import { freePort, onProcessExit, rigAvailable, run, skipUnless } from "../rig/index.ts";
 import { ageKeys } from "../support/age-keys.ts";
 import { ROOT } from "../support/hello-project.ts";
@@ -100,6 +102,12 @@ async function waitFor(ready: () => Promise<boolean>, what: string): Promise<voi
     if (Date.now() > deadline) throw new Error(`no ${what} in 120 s`);
     await sleep(500);
   }
+}
+
+/** Throwaway verification containers of one backup ("db/ID") still there: none once it ended. */
+async function throwaways(backup: string): Promise<string> {
+  const filter = `label=slipway.verify=${backup}`;
+  return (await podman(["ps", "-a", "--filter", filter, "--format", "{{.Names}}"])).trim();
 }
 
 /** The stored files under a folder, by path relative to it. */
@@ -241,13 +249,7 @@ describe("the backup runner: Postgres into S3, through the Engine API", {
       after.result.targets as { backups: { verified: { ok: boolean; how: string } }[] }[]
     )[0]?.backups[0]?.verified;
     assert.deepEqual([mark?.ok, mark?.how], [true, "restore"]);
-    assert.equal(
-      (
-        await podman(["ps", "-a", "--filter", "label=slipway.verify", "--format", "{{.Names}}"])
-      ).trim(),
-      "",
-      "the throwaway container is gone",
-    );
+    assert.equal(await throwaways(`db/${id}`), "", "the throwaway container is gone");
   });
 
   it("restores into another container: the same rows, checked", async () => {
@@ -352,12 +354,62 @@ describe("the backup runner: Redis verified through a one-off container over the
     const failed = await runner({ action: "verify", store, targets: [target] }, { identity });
     assert.equal(failed.code, 1, failed.stderr);
     assert.match(failed.result.summary, /^cache \S+: FAILED restore: /);
-    assert.equal(
-      (
-        await podman(["ps", "-a", "--filter", "label=slipway.verify", "--format", "{{.Names}}"])
-      ).trim(),
-      "",
-      "the throwaway container is gone",
+    const id = (made.result.backup as { id: string }).id;
+    assert.equal(await throwaways(`cache/${id}`), "", "the throwaway container is gone");
+  });
+});
+
+describe("the backup runner: MariaDB through the Engine API", {
+  skip: cannot(MARIADB_IMAGE),
+  timeout: 400_000,
+}, () => {
+  it("dumps with mariadb-dump, counts rows in the stream, verifies in a throwaway MariaDB", async () => {
+    const name = `slipway-test-runner-${ID}-maria`;
+    containers.add(name);
+    await podman([
+      "run",
+      "-d",
+      "--name",
+      name,
+      ...["-e", "MARIADB_ROOT_PASSWORD=root-pw-2", "-e", "MARIADB_DATABASE=appdb"],
+      ...["-e", "MARIADB_USER=appuser", "-e", "MARIADB_PASSWORD=app-pw-2"],
+      MARIADB_IMAGE,
+    ]);
+    const sql = (q: string) =>
+      podman(
+        [
+          "exec",
+          "-i",
+          name,
+          "sh",
+          "-c",
+          'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot -N -B appdb',
+        ],
+        q,
+      );
+    await waitFor(async () => (await sql("SELECT 1")).trim() === "1", "mariadb");
+    await sql(
+      "CREATE TABLE items (id INT PRIMARY KEY, name TEXT) ENGINE=InnoDB; INSERT INTO items SELECT seq, CONCAT('item ', seq) FROM seq_1_to_3000;",
+    );
+    const target = {
+      name: "reports",
+      source: {
+        kind: "mariadb" as const,
+        container: name,
+        user: "appuser",
+        database: "appdb",
+        image: MARIADB_IMAGE,
+      },
+    };
+    const store = { kind: "directory" as const, path: join(dir, "maria-store") };
+    const made = await runner({ action: "backup", store, targets: [target] });
+    assert.equal(made.code, 0, made.stderr);
+    const verified = await runner({ action: "verify", store, targets: [target] }, { identity });
+    assert.equal(verified.code, 0, verified.stderr);
+    const report = verified.result.report as { checks: { what: string; actual: string }[] };
+    assert.deepEqual(
+      report.checks.map((c) => [c.what, c.actual]),
+      [["rows in appdb.items", "3000"]],
     );
   });
 });
