@@ -4,9 +4,10 @@
  * agent the backup jobs; `backup run db` backs the database up through the agent (progress and
  * sizes), `backup list --json` shows it, `backup verify` restores it into a throwaway container
  * and passes, `backup restore --to` brings the rows back in a new accessory with the same
- * checksum; one flipped byte in the stored archive fails verification, marks the backup and
- * opens the agent's incident; `backup restore --yes` restores in place after a safety backup; the
- * SQLite target is backed up by the agent on its own schedule.
+ * checksum (and from a backup folder copied to this machine); the app's state on the host is
+ * backed up and restored beside it; one flipped byte in the stored archive fails verification,
+ * marks the backup and opens the agent's incident; `backup restore --yes` restores in place after
+ * a safety backup; the SQLite target is backed up by the agent on its own schedule.
  * The store is a folder on the box: its containers cannot reach this machine's loopback, so S3
  * (s3rver) is tested at integration level (test/integration/backup-runner.test.ts).
  */
@@ -19,6 +20,7 @@ import {
   NGINX_IMAGE,
   NODE_IMAGE,
   rigAvailable,
+  run,
   skipUnless,
   startVpsBox,
   type VpsBox,
@@ -94,6 +96,7 @@ describe("backups on a VPS box", {
         "  targets:",
         '    db: { schedule: "0 0 1 1 *", keep: { last: 5 } }',
         '    visits: { sqlite: /app/data/hello.db, schedule: "* * * * *", verify: false }',
+        '    state: { config: true, schedule: "0 0 1 1 *", verify: false }',
       ],
     });
     keyFile = join(hello.dir, "backup.key");
@@ -126,7 +129,7 @@ describe("backups on a VPS box", {
   it("agent install gives the box's agent the backup jobs; backup run backs up through it", async () => {
     assert.match(
       (await ok(["agent", "install"])).stdout,
-      /^127\.0\.0\.1: agent started, 0 checks of hello, 3 backup jobs$/m,
+      /^127\.0\.0\.1: agent started, 0 checks of hello, 4 backup jobs$/m,
     );
     const run = await ok(["backup", "run", "db"]);
     assert.match(
@@ -196,6 +199,48 @@ describe("backups on a VPS box", {
     const again = await hello.slipway(["backup", "restore", "db", "--to", "db2"]);
     assert.equal(again.code, 2, `${again.stdout}\n${again.stderr}`);
     assert.match(again.stderr, /hello-db2 exists already/);
+  });
+
+  it("backup restore --from-file streams a backup folder from this machine", async () => {
+    const local = join(hello.dir, "copied");
+    const copy = await run("podman", ["cp", `${box.name}:${STORE}/hello/db/${first}`, local]);
+    assert.equal(copy.code, 0, copy.stderr);
+    const restored = await ok(["backup", "restore", "db", "--from-file", local, "--to", "db3"]);
+    assert.match(
+      restored.stdout,
+      new RegExp(`^127\\.0\\.0\\.1 db ${first} restored into hello-db3 `, "m"),
+    );
+    assert.equal(await checksum("hello-db3"), await checksum("hello-db"));
+    assert.equal(
+      (
+        await box.exec([
+          "sh",
+          "-c",
+          `ls ${"/var/lib/slipway/hello/backups/work"} | grep -c upload || true`,
+        ])
+      ).trim(),
+      "0",
+      "the uploaded copy is removed",
+    );
+  });
+
+  it("the app's state on its host is backed up and restored beside it, without the runner's work files", async () => {
+    assert.match(
+      (await ok(["backup", "run", "state"])).stdout,
+      /^127\.0\.0\.1 state \d{8}T\d{6}Z: /m,
+    );
+    await ok(["backup", "restore", "state"]);
+    const restored = await box.exec(["find", "/var/lib/slipway/restored/hello", "-maxdepth", "3"]);
+    assert.match(
+      restored,
+      /^\/var\/lib\/slipway\/restored\/hello\/accessories\/db\/credentials\.json$/m,
+    );
+    assert.match(restored, /\/restored\/hello\/backups\/jobs$/m);
+    assert.doesNotMatch(restored, /\/backups\/work$/m);
+    assert.equal(
+      await box.exec(["cat", "/var/lib/slipway/restored/hello/accessories/db/credentials.json"]),
+      await box.exec(["cat", "/var/lib/slipway/hello/accessories/db/credentials.json"]),
+    );
   });
 
   it("a flipped byte fails verification, marks the backup and opens the agent's incident", async () => {
