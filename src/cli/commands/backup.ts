@@ -60,8 +60,7 @@ export async function list(
   _options: Record<string, unknown>,
   args: string[],
 ): Promise<number> {
-  const { formatDuration } = await import("../../agent/index.ts");
-  const { formatBytes, table } = await import("../../output/index.ts");
+  const { formatAge, formatBytes, table } = await import("../../output/index.ts");
   return withOps(context, async (ops, lib) => {
     const now = Date.now();
     const listed = await lib.listTargets(ops, lib.chooseTargets(ops.loaded, args));
@@ -77,7 +76,7 @@ export async function list(
       json(context, rows);
       return ExitCode.ok;
     }
-    const ago = (at: string) => `${formatDuration(now - Date.parse(at))} ago`;
+    const ago = (at: string) => `${formatAge(now - Date.parse(at))} ago`;
     for (const t of rows) {
       context.print(`${t.target} (${t.kind} on ${t.host}, ${t.store}/${t.target})`);
       if (t.backups.length === 0) {
