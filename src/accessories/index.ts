@@ -7,6 +7,7 @@ export {
   ENGINES,
   type EngineDefinition,
   type EngineName,
+  mongoLogin,
   mysqlRoot,
   SECRETS_MOUNT,
 } from "./engines.ts";

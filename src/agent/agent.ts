@@ -86,10 +86,11 @@ export class Agent {
     this.env = options.env ?? process.env;
     this.random = options.random ?? Math.random;
     this.engine = new EngineClient(config.engine_socket);
+    const containers = new ContainerJobRunner(this.engine);
     this.scheduler = new Scheduler({
       jobs: config.jobs,
       store: new JobStore(store.database),
-      runners: { container: new ContainerJobRunner(this.engine) },
+      runners: { container: containers, runner: containers },
       onResult: (job, run) => this.jobResult(job, run),
       random: this.random,
     });
@@ -115,7 +116,10 @@ export class Agent {
       }
       this.states.set(name, state);
     };
-    for (const job of this.config.jobs) restore(jobCheckName(job));
+    for (const job of this.config.jobs) {
+      restore(jobCheckName(job));
+      if (job.stale_ms !== undefined) restore(staleName(job));
+    }
     for (const check of this.config.checks) {
       this.active.set(check.name, check);
       const names = [
@@ -134,6 +138,10 @@ export class Agent {
     this.scheduler.start().catch((error: Error) => {
       process.stderr.write(`slipway-agent: the scheduler did not start: ${error.message}\n`);
     });
+    const startedAt = Date.now();
+    for (const job of this.config.jobs) {
+      if (job.stale_ms !== undefined) this.watchStale(job, job.stale_ms, startedAt);
+    }
     this.metrics.openIncidents.set(open.size);
     this.every(FLUSH_MS, () => this.store.flush());
     this.every(PRUNE_MS, () => this.store.prune(Date.now(), this.config.raw_retention_ms));
@@ -358,25 +366,39 @@ export class Agent {
   private jobResult(job: JobConfig, run: JobRun): void {
     const at = run.endedAt ?? Date.now();
     this.metrics.observeJob(job.name, run.outcome, run.startedAt, at);
-    const alerted: Alerted = {
-      name: jobCheckName(job),
-      ...(job.service === undefined ? {} : { service: job.service }),
-      ...(job.notify === undefined ? {} : { notify: job.notify }),
-      alerting: {
-        open_after: 1,
-        resolve_after: 1,
-        remind_ms: 0,
-        flap_changes: 6,
-        flap_window_ms: 1_800_000,
-        severity: "critical",
-      },
-    };
+    const ok = run.outcome === "ok";
     this.advance(
-      alerted,
-      { ok: run.outcome === "ok", at, detail: run.detail },
+      jobAlerted(job, jobCheckName(job)),
+      { ok, at, detail: run.detail },
       job.name,
       " failed: ",
     );
+    // A success ends staleness at once; the watch then measures from it.
+    if (ok && job.stale_ms !== undefined)
+      this.advance(jobAlerted(job, staleName(job)), { ok, at, detail: run.detail }, job.name, ": ");
+  }
+
+  /**
+   * A job that must succeed at least every `staleMs` (a backup): its last good run (or the
+   * agent's start, for a job that never ran) plus that much, passed without a new one, opens
+   * "<job> stale", and counts again every hour while it stays so; the next good run resolves it.
+   */
+  private watchStale(job: JobConfig, staleMs: number, startedAt: number): void {
+    const look = () => {
+      if (this.stopped) return;
+      const now = Date.now();
+      const last = this.scheduler.lastGood(job.name) ?? startedAt;
+      const due = last + staleMs;
+      if (now < due) {
+        // Timers overflow past 24.8 days: look again at least daily.
+        this.after(Math.min(due - now, 86_400_000), look);
+        return;
+      }
+      const detail = `no successful run since ${new Date(last).toISOString()} (expected within ${formatDuration(staleMs)})`;
+      this.advance(jobAlerted(job, staleName(job)), { ok: false, at: now, detail }, job.name, ": ");
+      this.after(Math.min(staleMs, 3_600_000), look);
+    };
+    look();
   }
 
   /**
@@ -524,6 +546,28 @@ export class Agent {
 /** The incident a job's failures open: "<job> job". */
 function jobCheckName(job: JobConfig): string {
   return `${job.name} job`;
+}
+
+/** The incident a job's lack of success opens: "<job> stale". */
+function staleName(job: JobConfig): string {
+  return `${job.name} stale`;
+}
+
+/** A job's incident as alerting sees it: opened by one observation, resolved by one. */
+function jobAlerted(job: JobConfig, name: string): Alerted {
+  return {
+    name,
+    ...(job.service === undefined ? {} : { service: job.service }),
+    ...(job.notify === undefined ? {} : { notify: job.notify }),
+    alerting: {
+      open_after: 1,
+      resolve_after: 1,
+      remind_ms: 0,
+      flap_changes: 6,
+      flap_window_ms: 1_800_000,
+      severity: "critical",
+    },
+  };
 }
 
 function message(check: Alerted, event: AlertEvent, detail: string, opening: string): string {

@@ -168,6 +168,11 @@ const jobCommon = {
   timeout_ms: z._default(ms, 3_600_000),
   /** A deploy lock folder: a due run waits while it is held, so it never runs during a deploy. */
   lock_path: z.optional(text()),
+  /**
+   * No successful run within this long (since the last one, or the agent's start) opens the
+   * incident "<job> stale", even when no run failed: a backup that silently stopped happening.
+   */
+  stale_ms: z.optional(ms),
 };
 
 /**
@@ -183,8 +188,33 @@ const containerJob = z.strictObject({
   command: z.array(z.string()).check(z.minLength(1)),
 });
 
-/** Jobs by kind; backups and certificate renewals come as kinds of their own. */
-export const jobSchema = z.discriminatedUnion("kind", [containerJob]);
+/**
+ * A one-off container of Slipway's own (the backup runner): its image, command, mounts, env and
+ * labels as given, removed when it ends. A line of its output starting with `result_prefix` holds
+ * JSON whose `summary` becomes the run's detail.
+ */
+const runnerJob = z.strictObject({
+  ...jobCommon,
+  kind: z.literal("runner"),
+  image: text(),
+  command: z.array(z.string()).check(z.minLength(1)),
+  mounts: z._default(
+    z.array(
+      z.strictObject({
+        source: text(),
+        target: text(),
+        read_only: z._default(z.boolean(), false),
+      }),
+    ),
+    [],
+  ),
+  env: z._default(z.array(z.string()), []),
+  labels: z._default(z.record(text(200), z.string().check(z.maxLength(1_000))), {}),
+  result_prefix: z.optional(text(200)),
+});
+
+/** Jobs by kind: the app's commands (container), Slipway's own work such as backups (runner). */
+export const jobSchema = z.discriminatedUnion("kind", [containerJob, runnerJob]);
 
 const webhook = z.strictObject({
   name: text(200),

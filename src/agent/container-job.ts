@@ -1,20 +1,22 @@
 /**
  * Container jobs: the job's command in a one-off container made like the role's newest running
- * container (same image, env, network and volumes), labelled as a job run, removed when it ends.
- * A run container a killed agent left behind is found by its label when the agent comes back
- * and removed (the scheduler records that run as interrupted).
+ * container (same image, env, network and volumes), or, for a runner job, a container of
+ * Slipway's own as the job defines it; labelled as a job run, removed when it ends. A run
+ * container a killed agent left behind is found by its label when the agent comes back and
+ * removed (the scheduler records that run as interrupted).
  */
 import type { JobConfig } from "./config.ts";
-import type { ContainerInspected, EngineClient } from "./engine.ts";
+import type { ContainerCreate, ContainerInspected, EngineClient } from "./engine.ts";
 import { OUTPUT_BYTES } from "./job-store.ts";
 import { type JobResult, type JobRunner, TimeoutError } from "./scheduler.ts";
 
 type ContainerJob = Extract<JobConfig, { kind: "container" }>;
+type RunnerJob = Extract<JobConfig, { kind: "runner" }>;
 
 /** The label every job run container carries (its run's id), and by which leftovers are found. */
 export const JOB_RUN_LABEL = "slipway.job.run";
 
-export class ContainerJobRunner implements JobRunner<ContainerJob> {
+export class ContainerJobRunner implements JobRunner<ContainerJob | RunnerJob> {
   private readonly engine: EngineClient;
 
   constructor(engine: EngineClient) {
@@ -26,19 +28,26 @@ export class ContainerJobRunner implements JobRunner<ContainerJob> {
     for (const container of left) await this.engine.remove(container.Id).catch(() => {});
   }
 
-  async run(job: ContainerJob, run: { id: number; signal: AbortSignal }): Promise<JobResult> {
-    const newest = await this.engine.newestRunning(job.labels);
-    if (!newest) {
-      return {
-        outcome: "failed",
-        exitCode: null,
-        detail: `no running container of ${job.role} to run it like`,
-        output: "",
-      };
+  async run(
+    job: ContainerJob | RunnerJob,
+    run: { id: number; signal: AbortSignal },
+  ): Promise<JobResult> {
+    let spec: ContainerCreate;
+    if (job.kind === "runner") spec = runnerContainer(job, run.id);
+    else {
+      const newest = await this.engine.newestRunning(job.labels);
+      if (!newest) {
+        return {
+          outcome: "failed",
+          exitCode: null,
+          detail: `no running container of ${job.role} to run it like`,
+          output: "",
+        };
+      }
+      spec = jobContainer(job, await this.engine.inspect(newest.Id), run.id);
     }
-    const template = await this.engine.inspect(newest.Id);
-    const name = `${job.name.replaceAll("/", "-")}-cron-${run.id}`;
-    const id = await this.engine.create(name, jobContainer(job, template, run.id));
+    const name = `${job.name.replaceAll("/", "-")}-${job.kind === "runner" ? "run" : "cron"}-${run.id}`;
+    const id = await this.engine.create(name, spec);
     let removed = false;
     const remove = () => {
       if (removed) return Promise.resolve();
@@ -63,16 +72,47 @@ export class ContainerJobRunner implements JobRunner<ContainerJob> {
         };
       }
       const output = await this.engine.logs(id);
+      const summary = job.kind === "runner" ? resultSummary(output, job.result_prefix) : undefined;
       return {
         outcome: exitCode === 0 ? "ok" : "failed",
         exitCode,
-        detail: `exit ${exitCode}`,
+        detail: summary ?? `exit ${exitCode}`,
         output: output.length > OUTPUT_BYTES * 2 ? output.slice(-OUTPUT_BYTES * 2) : output,
       };
     } finally {
       await remove().catch(() => {});
     }
   }
+}
+
+/** The `summary` of the JSON on the last output line starting with `prefix`, if any. */
+export function resultSummary(output: string, prefix: string | undefined): string | undefined {
+  if (prefix === undefined) return undefined;
+  const line = output
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith(prefix));
+  if (line === undefined) return undefined;
+  try {
+    const summary = (JSON.parse(line.slice(prefix.length)) as { summary?: unknown }).summary;
+    return typeof summary === "string" && summary !== "" ? summary.slice(0, 1_000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A runner job's container, as the job defines it, labelled as this run's. Pure. */
+export function runnerContainer(job: RunnerJob, runId: number): ContainerCreate {
+  return {
+    Image: job.image,
+    Cmd: job.command,
+    Env: job.env,
+    Labels: { ...job.labels, "slipway.job": job.name, [JOB_RUN_LABEL]: String(runId) },
+    HostConfig: {
+      Binds: job.mounts.map((m) => `${m.source}:${m.target}${m.read_only ? ":ro" : ""}`),
+      RestartPolicy: { Name: "no" },
+    },
+  };
 }
 
 /** The run container's definition, from the role's container. Pure. */

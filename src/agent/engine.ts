@@ -5,6 +5,8 @@
  * small JSON requests, and a library would cost memory the agent does not have.
  */
 import type { IncomingMessage } from "node:http";
+import type { Duplex, Readable } from "node:stream";
+import { PassThrough, pipeline, Writable } from "node:stream";
 import { http } from "./builtins.ts";
 
 /** Where the agent's container sees the host's engine socket (see src/monitor/plan.ts). */
@@ -45,14 +47,31 @@ export interface ContainerInspected {
 /** What a new container is made of (the Engine API's create body, the parts the agent uses). */
 export interface ContainerCreate {
   Image: string;
-  Cmd: string[];
+  Cmd?: string[];
   Env?: string[];
   Labels?: Record<string, string>;
+  Entrypoint?: string[];
+  User?: string;
+  /** With OpenStdin and StdinOnce: stdin is attached (see attachStdin) and closed at its end. */
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
   HostConfig?: {
     Binds?: string[];
+    VolumesFrom?: string[];
     NetworkMode?: string;
     RestartPolicy?: { Name: "no" | "always" | "unless-stopped" | "on-failure" };
   };
+}
+
+/** A process's output streams, as the engine sends them (demultiplexed), and its exit. */
+export interface Streams {
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves with the exit code once the process has ended and its output has been read. */
+  exit: Promise<number>;
 }
 
 export class EngineError extends Error {
@@ -134,6 +153,100 @@ export class EngineClient {
     if (res.statusCode !== 204 && res.statusCode !== 200 && res.statusCode !== 404) {
       throw engineError(res, body);
     }
+  }
+
+  /**
+   * Runs `cmd` in a running container (Docker's exec), its output streamed as it comes; `stdin`
+   * (a stream or text) is fed in and closed at its end, so a restore can pipe a dump into it.
+   */
+  async exec(id: string, cmd: readonly string[], stdin?: Readable | string): Promise<Streams> {
+    const made = await this.json<{ Id: string }>(
+      "POST",
+      `/containers/${encodeURIComponent(id)}/exec`,
+      {
+        AttachStdin: stdin !== undefined,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        Cmd: cmd,
+      },
+    );
+    const socket = await this.hijack(`/exec/${encodeURIComponent(made.Id)}/start`, {
+      Detach: false,
+      Tty: false,
+    });
+    const streams = demuxStreams(socket, stdin);
+    const exit = streams.ended.then(() => this.execExit(made.Id));
+    exit.catch(() => {});
+    return { stdout: streams.stdout, stderr: streams.stderr, exit };
+  }
+
+  /**
+   * Attaches to a created container that is not started yet (made with OpenStdin, StdinOnce and
+   * the Attach* flags): its output streamed, `stdin` fed in and closed. Start it after this.
+   */
+  async attach(id: string, stdin: Readable | string): Promise<Omit<Streams, "exit">> {
+    const socket = await this.hijack(
+      `/containers/${encodeURIComponent(id)}/attach?stream=1&stdin=1&stdout=1&stderr=1`,
+    );
+    const streams = demuxStreams(socket, stdin);
+    return { stdout: streams.stdout, stderr: streams.stderr };
+  }
+
+  /** Stops a running container (SIGTERM, SIGKILL after `timeoutS`); a stopped one is fine. */
+  async stop(id: string, timeoutS: number): Promise<void> {
+    const res = await this.request(
+      "POST",
+      `/containers/${encodeURIComponent(id)}/stop?t=${timeoutS}`,
+    );
+    const body = await readAll(res);
+    if (res.statusCode !== 204 && res.statusCode !== 304 && res.statusCode !== 200) {
+      throw engineError(res, body);
+    }
+  }
+
+  /** An exec's exit code, once the engine has noticed its end. */
+  private async execExit(execId: string): Promise<number> {
+    for (let i = 0; ; i++) {
+      const info = await this.json<{ Running: boolean; ExitCode: number | null }>(
+        "GET",
+        `/exec/${encodeURIComponent(execId)}/json`,
+      );
+      if (!info.Running && info.ExitCode !== null) return info.ExitCode;
+      if (i > 100) throw new EngineError(0, `exec ${execId} still runs after its output ended`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * A request whose connection the engine takes over (HTTP upgrade to a raw stream): the
+   * multiplexed output comes on the socket, and what is written to it is the process's stdin.
+   */
+  private hijack(path: string, body?: unknown): Promise<Duplex> {
+    const payload = body === undefined ? "" : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request({
+        socketPath: this.socketPath,
+        path,
+        method: "POST",
+        headers: {
+          host: "engine",
+          connection: "Upgrade",
+          upgrade: "tcp",
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(payload),
+        },
+      });
+      req.on("upgrade", (_res, socket, head) => {
+        if (head.length > 0) socket.unshift(head);
+        resolve(socket);
+      });
+      req.on("response", (res) => {
+        readAll(res).then((b) => reject(engineError(res, b)), reject);
+      });
+      req.on("error", reject);
+      req.end(payload);
+    });
   }
 
   private async json<T = unknown>(
@@ -224,4 +337,56 @@ export function demux(data: Buffer): string {
     at += 8 + size;
   }
   return Buffer.concat(parts).toString("utf8");
+}
+
+/**
+ * A hijacked connection's streams: the frames of its output (see demux) sorted into stdout and
+ * stderr as they come, with backpressure; `stdin` written to it and then its write side closed
+ * (the engine closes the process's stdin then). `ended` resolves once the output has ended.
+ */
+function demuxStreams(
+  socket: Duplex,
+  stdin: Readable | string | undefined,
+): { stdout: PassThrough; stderr: PassThrough; ended: Promise<void> } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  // A broken connection or stdin fails `ended` (and the exit code); unread, it must not crash.
+  stdout.on("error", () => {});
+  stderr.on("error", () => {});
+  let pending: Buffer = Buffer.alloc(0);
+  const sorter = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      const waits: Promise<void>[] = [];
+      while (pending.length >= 8) {
+        const size = pending.readUInt32BE(4);
+        if (pending.length < 8 + size) break;
+        const target = pending[0] === 2 ? stderr : stdout;
+        if (!target.write(pending.subarray(8, 8 + size)))
+          waits.push(new Promise((r) => target.once("drain", r)));
+        pending = pending.subarray(8 + size);
+      }
+      if (waits.length === 0) done();
+      else Promise.all(waits).then(() => done());
+    },
+  });
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.pipe(sorter);
+    sorter.on("finish", () => {
+      stdout.end();
+      stderr.end();
+      resolve();
+    });
+    socket.on("error", (error) => {
+      stdout.destroy(error);
+      stderr.destroy(error);
+      reject(error);
+    });
+  });
+  ended.catch(() => {});
+  if (stdin === undefined) socket.end();
+  else if (typeof stdin === "string") socket.end(stdin);
+  // pipeline, not pipe: a stdin that failed already (a damaged archive) fails the exec too.
+  else pipeline(stdin, socket, (error) => error && socket.destroy(error));
+  return { stdout, stderr, ended };
 }

@@ -28,7 +28,7 @@ export {
   notifierSchema,
   parseAgentConfig,
 } from "./config.ts";
-export { JOB_RUN_LABEL, jobContainer } from "./container-job.ts";
+export { JOB_RUN_LABEL, jobContainer, resultSummary, runnerContainer } from "./container-job.ts";
 export { containerVerdict } from "./container-probe.ts";
 export {
   type ContainerCreate,
@@ -38,6 +38,7 @@ export {
   ENGINE_SOCKET,
   EngineClient,
   EngineError,
+  type Streams,
 } from "./engine.ts";
 export { PING_KEY_PATTERN } from "./heartbeat.ts";
 export { type JobRun, JobStore, type RunOutcome } from "./job-store.ts";

@@ -107,6 +107,19 @@ export class JobStore {
     return rows.map((r) => r.id);
   }
 
+  /**
+   * When the job last ended well, or else when its oldest kept run started (a job that only ever
+   * failed is measured from its first run); undefined for a job that never ran.
+   */
+  lastGood(job: string): number | undefined {
+    const row = this.db
+      .prepare(
+        "SELECT max(CASE WHEN outcome = 'ok' THEN ended_at END) AS ok, min(started_at) AS first FROM job_runs WHERE job = ? AND outcome != 'missed'",
+      )
+      .get(job) as { ok: number | null; first: number | null } | undefined;
+    return row?.ok ?? row?.first ?? undefined;
+  }
+
   /** The newest runs of a job, newest first. */
   runs(job: string, limit = 10): JobRun[] {
     const rows = this.db

@@ -2,7 +2,7 @@
  * The agent's scheduler: each job runs at its cron times (plus jitter), never twice at once, and
  * not while its deploy lock is held; each job's next run is in SQLite, so a restarted agent
  * keeps its schedule and skips or runs once what it missed. What a run does belongs to its kind
- * (a JobRunner): containers today, backups and certificate renewals later.
+ * (a JobRunner): the app's containers, Slipway's own runner containers (backups).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import type { JobConfig } from "./config.ts";
@@ -137,6 +137,26 @@ export class Scheduler {
     if (!job) throw new Error(`no job ${name}`);
     if (this.running.has(name)) throw new JobBusyError(`${name} is running already`);
     return this.launch(job, "manual");
+  }
+
+  /**
+   * Records a run that happened elsewhere (a verification the CLI ran on the host with a key the
+   * agent does not hold), as a run of the job: kept, and alerting like the job's own runs.
+   */
+  record(name: string, result: JobResult, startedAt: number, now = Date.now()): JobRun {
+    const job = this.job(name);
+    if (!job) throw new Error(`no job ${name}`);
+    const id = this.store.begin(job.name, "manual", startedAt);
+    this.store.finish(id, { at: now, ...result });
+    const run = this.store.runs(job.name, 1)[0];
+    if (!run) throw new Error(`run ${id} of ${job.name} is not in the store`);
+    this.onResult(job, run);
+    return run;
+  }
+
+  /** When the job last ended well (see JobStore.lastGood). */
+  lastGood(name: string): number | undefined {
+    return this.store.lastGood(name);
   }
 
   private setNext(job: JobConfig, next: PlannedRun | undefined): void {

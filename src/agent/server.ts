@@ -174,6 +174,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: ApiOptions):
     json(res, 200, o.agent.scheduler.views());
     return;
   }
+  if (route === "POST /api/jobs/record") {
+    await recordRun(req, res, o, url.searchParams.get("job") ?? "");
+    return;
+  }
   if (route === "GET /api/jobs/runs" || route === "POST /api/jobs/run") {
     const name = url.searchParams.get("job") ?? "";
     if (!o.agent.scheduler.job(name)) {
@@ -218,6 +222,44 @@ async function runJob(res: ServerResponse, o: ApiOptions, name: string): Promise
   } finally {
     clearInterval(keepAlive);
   }
+}
+
+/**
+ * Records a run that happened outside the agent (`slipway backup verify` runs with a key the agent
+ * must not keep): {outcome: "ok" | "failed", detail, output?, started_at?}. It alerts like the
+ * job's own runs, so a failed verification opens "<job> job" whoever ran it.
+ */
+async function recordRun(
+  req: IncomingMessage,
+  res: ServerResponse,
+  o: ApiOptions,
+  name: string,
+): Promise<void> {
+  if (!o.agent.scheduler.job(name)) {
+    json(res, 404, { error: `no job ${name}` });
+    return;
+  }
+  const body = await readJson(req);
+  const outcome = body.outcome;
+  const detail = typeof body.detail === "string" ? body.detail.slice(0, 1_000) : "";
+  if ((outcome !== "ok" && outcome !== "failed") || detail === "") {
+    json(res, 400, { error: 'outcome must be "ok" or "failed", with a detail' });
+    return;
+  }
+  const now = Date.now();
+  const started = Number(body.started_at ?? now);
+  const run = o.agent.scheduler.record(
+    name,
+    {
+      outcome,
+      exitCode: outcome === "ok" ? 0 : 1,
+      detail,
+      output: typeof body.output === "string" ? body.output : "",
+    },
+    Number.isFinite(started) && started <= now ? started : now,
+    now,
+  );
+  json(res, 200, run);
 }
 
 function model(o: ApiOptions): StatusModel {

@@ -6,7 +6,9 @@
 import { PassThrough, pipeline, type Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SlipwayError } from "../errors/index.ts";
+import type { Argv } from "../transport/index.ts";
 import { Meter, type Opening, openArchive, type SealOptions } from "./archive.ts";
+import { type Containers, dockerCli, execTextWith } from "./containers.ts";
 import {
   type DumpStep,
   type EngineTarget,
@@ -23,15 +25,31 @@ import {
   planVersion,
   SNAPSHOT_COUNTS_END,
 } from "./engines.ts";
-import { execStream, execText } from "./exec.ts";
+import type { ExecStreamOptions } from "./exec.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
+import {
+  type MongoTarget,
+  planMongoCounts,
+  planMongoDump,
+  planMongoRestore,
+  planMongoVersion,
+} from "./mongodb.ts";
 import { MysqlDumpCounter } from "./mysql-counts.ts";
-import { type DumpPart, runBackup } from "./run.ts";
+import { type DumpPart, type RunBackupOptions, runBackup } from "./run.ts";
 import { restoreSqlite, sqliteSnapshot } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
 
-/** Row counts per table, or the number of keys: what a restored copy must show. */
-export async function readFacts(t: EngineTarget): Promise<VerifyFacts> {
+/** An accessory to dump or restore into: an engine of engines.ts's, or MongoDB. */
+export type AccessoryTarget = EngineTarget | MongoTarget;
+
+/** Row counts per table (documents per collection), or keys: what a restored copy must show. */
+export async function readFacts(
+  t: AccessoryTarget,
+  containers: Containers = dockerCli,
+): Promise<VerifyFacts> {
+  const execText = (argv: Argv, options?: ExecStreamOptions) =>
+    execTextWith(containers, argv, options);
+  if (t.engine === "mongodb") return { tables: parseCounts(await execText(planMongoCounts(t))) };
   if (t.engine === "redis") return { keys: parseRedisKeys(await execText(planRedisDump(t).keys)) };
   const list = planTableList(t);
   const out = await execText(list.argv, { stdin: list.sql });
@@ -43,7 +61,12 @@ export async function readFacts(t: EngineTarget): Promise<VerifyFacts> {
 }
 
 /** BGSAVE, and wait until LASTSAVE moved past its value before (a new RDB is on disk). */
-async function redisSnapshot(t: EngineTarget, timeoutMs = 300_000): Promise<void> {
+async function redisSnapshot(
+  t: EngineTarget,
+  containers: Containers,
+  timeoutMs = 300_000,
+): Promise<void> {
+  const execText = (argv: Argv) => execTextWith(containers, argv);
   const plan = planRedisDump(t);
   const before = Number((await execText(plan.lastsave)).trim());
   // LASTSAVE counts seconds: a save in the same second as the last would not show as a move.
@@ -80,10 +103,11 @@ async function redisSnapshot(t: EngineTarget, timeoutMs = 300_000): Promise<void
  */
 async function snapshotSession(
   t: EngineTarget,
+  containers: Containers,
 ): Promise<{ snapshot: string; facts: VerifyFacts; end: () => Promise<void> }> {
   const plan = planSnapshotSession(t);
   const stdin = new PassThrough();
-  const session = execStream(plan.argv, { stdin });
+  const session = containers.exec(plan.argv, { stdin });
   const end = async () => {
     stdin.end(plan.end);
     session.stdout.resume();
@@ -119,13 +143,15 @@ async function snapshotSession(
 }
 
 /** A dump step as a part of the backup: its program's stdout, started when its turn comes. */
-const streamed = (step: DumpStep): DumpPart => ({
-  name: step.name,
-  open: () => execStream(step.argv).stdout,
-});
+const streamed =
+  (containers: Containers) =>
+  (step: DumpStep): DumpPart => ({
+    name: step.name,
+    open: () => containers.exec(step.argv).stdout,
+  });
 
 export interface BackupAccessoryOptions {
-  target: EngineTarget;
+  target: AccessoryTarget;
   store: BackupStore;
   seal: SealOptions;
   /** The accessory's name in slipway.yml: the store's folder for it. */
@@ -134,34 +160,46 @@ export interface BackupAccessoryOptions {
   /** The image the accessory runs, recorded for verification. */
   image?: string;
   now?: () => Date;
+  /** Where the engine's tools run; default: this machine's docker CLI. */
+  containers?: Containers;
+  /** Told of each part's bytes as they are read (see runBackup). */
+  onProgress?: RunBackupOptions["onProgress"];
 }
 
 /** Dumps an accessory into the store: the manifest says it is whole. */
 export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manifest> {
   const t = o.target;
-  const engineVersion = parseVersion(t, await execText(planVersion(t)));
+  const containers = o.containers ?? dockerCli;
+  const engineVersion =
+    t.engine === "mongodb"
+      ? (await execTextWith(containers, planMongoVersion(t))).trim()
+      : parseVersion(t, await execTextWith(containers, planVersion(t)));
   let parts: DumpPart[];
   /** Read once every part is in the store. */
   let facts: () => Promise<VerifyFacts>;
   let endSession = async () => {};
-  if (t.engine === "redis") {
-    await redisSnapshot(t);
-    const keys = await readFacts(t);
+  if (t.engine === "mongodb") {
+    // Counted after the dump: mongodump without an oplog is not one snapshot either.
+    facts = () => readFacts(t, containers);
+    parts = [{ name: "database", open: () => containers.exec(planMongoDump(t)).stdout }];
+  } else if (t.engine === "redis") {
+    await redisSnapshot(t, containers);
+    const keys = await readFacts(t, containers);
     facts = async () => keys;
-    parts = [{ name: "redis", open: () => execStream(planRedisDump(t).copy).stdout }];
+    parts = [{ name: "redis", open: () => containers.exec(planRedisDump(t).copy).stdout }];
   } else if (t.engine === "postgres") {
     // Counted in the snapshot pg_dump then dumps: exact, even while the app writes.
-    const session = await snapshotSession(t);
+    const session = await snapshotSession(t, containers);
     facts = async () => session.facts;
     endSession = session.end;
-    parts = planDump(t, { snapshot: session.snapshot }).map(streamed);
+    parts = planDump(t, { snapshot: session.snapshot }).map(streamed(containers));
   } else {
     // Counted in the dump itself as it streams: mysqldump's snapshot cannot be shared.
     const counter = new MysqlDumpCounter();
     facts = async () => ({ tables: counter.tables() });
     parts = planDump(t).map((step) => ({
       name: step.name,
-      open: () => pipeline(execStream(step.argv).stdout, counter, () => {}),
+      open: () => pipeline(containers.exec(step.argv).stdout, counter, () => {}),
     }));
   }
   try {
@@ -177,6 +215,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
       seal: o.seal,
       facts,
       ...(o.now ? { now: o.now } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
   } finally {
     await endSession();
@@ -203,6 +242,9 @@ export async function openPart(
   const opened = await openArchive(archive, { compression: m.compression, opening });
   const plain = opened.pipe(plainMeter);
   opened.on("error", (err) => plainMeter.destroy(err));
+  // A damaged archive can fail before its reader is attached (an exec being set up): the reader
+  // then finds the stream errored (pipeline does), and the process must not crash meanwhile.
+  plain.on("error", () => {});
   return {
     plain,
     checked: () => {
@@ -217,39 +259,46 @@ export async function openPart(
 }
 
 export interface RestoreAccessoryOptions {
-  target: EngineTarget;
+  target: AccessoryTarget;
   store: BackupStore;
   manifest: Manifest;
   opening: Opening;
   /** Redis: the image the accessory runs (the restore writes its volume with it). */
   image?: string;
+  /** Where the engine's tools run; default: this machine's docker CLI. */
+  containers?: Containers;
 }
 
 /** Restores a backup into the target container (replacing its data). */
 export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void> {
   const t = o.target;
+  const containers = o.containers ?? dockerCli;
+  const steps =
+    t.engine === "mongodb"
+      ? [{ name: "database", argv: planMongoRestore(t) }]
+      : t.engine === "redis"
+        ? []
+        : planRestore(t);
   if (t.engine === "redis") {
     if (!o.image) throw new TypeError("a Redis restore needs the accessory's image");
     const plan = planRedisRestore(t, o.image);
     // With appendonly Redis loads its AOF at start and ignores the RDB: the restore would not show.
-    if (/^yes$/m.test(await execText(planRedisDump(t).appendonly)))
+    if (/^yes$/m.test(await execTextWith(containers, planRedisDump(t).appendonly)))
       throw new SlipwayError({
         code: "backup.redis",
         message: `${t.container} runs with appendonly yes: a restored RDB would be ignored at start`,
         hint: "restoring into an append-only Redis is not supported yet: turn appendonly off for the restore, then on again",
       });
     const { plain, checked } = await openPart(o.store, o.manifest, "redis", o.opening);
-    await execText(plan.stop);
-    const write = execStream(plan.write, { stdin: plain });
-    write.stdout.resume();
-    await write.done;
+    await containers.stop(t.container, plan.stopTimeoutS);
+    await containers.runOnce(plan.writer, plain);
     checked();
-    await execText(plan.start);
+    await containers.start(t.container);
     return;
   }
-  for (const step of planRestore(t)) {
+  for (const step of steps) {
     const { plain, checked } = await openPart(o.store, o.manifest, step.name, o.opening);
-    const run = execStream(step.argv, { stdin: plain });
+    const run = containers.exec(step.argv, { stdin: plain });
     run.stdout.resume(); // psql's notices: read so the program never blocks on them
     await run.done;
     checked();
@@ -264,6 +313,7 @@ export interface BackupSqliteOptions {
   accessory: string;
   sourceHost: string;
   now?: () => Date;
+  onProgress?: RunBackupOptions["onProgress"];
 }
 
 /** Backs up a SQLite database from a VACUUM INTO snapshot (counted and checked on the snapshot). */
@@ -280,6 +330,7 @@ export async function backupSqlite(o: BackupSqliteOptions): Promise<Manifest> {
       seal: o.seal,
       facts: async () => snap.facts,
       ...(o.now ? { now: o.now } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
   } finally {
     await snap.cleanup();

@@ -7,8 +7,9 @@
  */
 
 import { mysqlRoot, SECRETS_MOUNT } from "../accessories/index.ts";
-import { checkImageRef, checkName, dockerExec, dockerStart, dockerStop } from "../engine/index.ts";
+import { dockerExec, dockerStart, dockerStop } from "../engine/index.ts";
 import { type Argv, quoteWord } from "../transport/index.ts";
+import { dockerRunOnce, type OneOffContainer } from "./containers.ts";
 
 export type DumpEngine = "postgres" | "mysql" | "mariadb" | "redis";
 
@@ -295,27 +296,25 @@ export function planRedisRestore(
   t: EngineTarget,
   image: string,
   options: { dataPath?: string; stopTimeoutS?: number } = {},
-): { stop: Argv; write: Argv; start: Argv } {
+): { stop: Argv; write: Argv; start: Argv; writer: OneOffContainer; stopTimeoutS: number } {
   const data = options.dataPath ?? "/data";
-  return {
-    stop: dockerStop(t.container, options.stopTimeoutS ?? 60),
-    // By hand: ContainerSpec has no --volumes-from, --user or --entrypoint.
-    write: [
-      "docker",
-      "run",
-      "--rm",
-      "--interactive",
-      "--volumes-from",
-      checkName("container name", t.container),
-      "--user",
-      "redis",
-      "--entrypoint",
-      "sh",
-      checkImageRef(image),
+  const stopTimeoutS = options.stopTimeoutS ?? 60;
+  const writer: OneOffContainer = {
+    image,
+    volumesFrom: t.container,
+    user: "redis",
+    entrypoint: "sh",
+    cmd: [
       "-c",
       `cat > ${data}/dump.rdb.restoring && mv ${data}/dump.rdb.restoring ${data}/dump.rdb`,
     ],
+  };
+  return {
+    stop: dockerStop(t.container, stopTimeoutS),
+    write: dockerRunOnce(writer),
     start: dockerStart(t.container),
+    writer,
+    stopTimeoutS,
   };
 }
 

@@ -26,6 +26,13 @@ export {
   sealArchive,
 } from "./archive.ts";
 export {
+  type Containers,
+  dockerCli,
+  dockerRunOnce,
+  type ExecRun,
+  type OneOffContainer,
+} from "./containers.ts";
+export {
   type DumpEngine,
   type DumpStep,
   type EngineTarget,
@@ -43,6 +50,15 @@ export {
 } from "./engines.ts";
 export { execStream, execText } from "./exec.ts";
 export {
+  backupFiles,
+  FILES_PART,
+  planTar,
+  planUntar,
+  readFilesBackup,
+  restoreFiles,
+  TarCounter,
+} from "./files.ts";
+export {
   backupId,
   type EngineKind,
   MANIFEST_NAME,
@@ -51,6 +67,34 @@ export {
   parseManifest,
   type VerifyFacts,
 } from "./manifest.ts";
+export {
+  type MongoTarget,
+  planMongoCounts,
+  planMongoDump,
+  planMongoReady,
+  planMongoRestore,
+  planMongoVersion,
+} from "./mongodb.ts";
+export {
+  type BackupTarget,
+  backupDir,
+  backupJobName,
+  backupRequestPath,
+  backupSecretsPath,
+  backupWorkDir,
+  cronPeriodMs,
+  planBackupFiles,
+  planBackupJobs,
+  planRequest,
+  planSecrets,
+  planStore,
+  planTargets,
+  RESTORE_MOUNT,
+  type RunnerPlacement,
+  runnerContainer,
+  SOURCE_MOUNT,
+  type TargetSettings,
+} from "./plan.ts";
 export {
   type BackupRecord,
   type KeepReason,
@@ -61,18 +105,33 @@ export {
 export {
   type DumpPart,
   listBackups,
+  type PartProgress,
   pruneBackups,
   type RunBackupOptions,
   readManifest,
   runBackup,
 } from "./run.ts";
+export {
+  parseRunnerResult,
+  RESULT_PREFIX,
+  type RunnerAction,
+  type RunnerRequest,
+  type RunnerResult,
+  type RunnerSecrets,
+  type RunnerSource,
+  type StoreSpec,
+} from "./runner/request.ts";
 export { restoreSqlite, sqliteFacts, sqliteSnapshot } from "./sqlite.ts";
 export { directoryStore } from "./stores/directory.ts";
 export { parseS3Url, type S3StoreOptions, s3Store } from "./stores/s3.ts";
 export type { BackupStore, StoredObject, WriteReceipt } from "./stores/store.ts";
 export {
+  checkBackup,
   compareFacts,
+  markVerified,
+  VERIFY_MARK_NAME,
   type VerifyCheck,
+  type VerifyMark,
   type VerifyOptions,
   type VerifyReport,
   verifyBackup,

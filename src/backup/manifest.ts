@@ -13,11 +13,13 @@ export const verifyFacts = z.object({
   keys: z.int().min(0).optional(),
   /** SQLite: PRAGMA integrity_check said "ok". */
   integrity: z.literal("ok").optional(),
+  /** A folder's tar: its entries (files, folders, links). */
+  entries: z.int().min(0).optional(),
 });
 export type VerifyFacts = z.infer<typeof verifyFacts>;
 
 const part = z.object({
-  /** "database", "globals", "redis", "sqlite". */
+  /** "database", "globals", "redis", "sqlite", "files". */
   name: z.string().min(1),
   /** Relative to the store. */
   key: z.string().min(1),
@@ -32,7 +34,8 @@ export const manifest = z.object({
   format: z.literal(1),
   id: z.string().min(1),
   accessory: z.string().min(1),
-  engine: z.enum(["postgres", "mysql", "mariadb", "redis", "sqlite"]),
+  /** "files": a folder as tar (a volume, a host folder, the app's state on its host). */
+  engine: z.enum(["postgres", "mysql", "mariadb", "mongodb", "redis", "sqlite", "files"]),
   engineVersion: z.string(),
   sourceHost: z.string(),
   /** The image the accessory ran: verification restores into a throwaway container of it. */

@@ -5,7 +5,7 @@
  * backup that is not whole. Retention and listing read the same layout:
  * ACCESSORY/ID/PART.zst.age and ACCESSORY/ID/manifest.json.
  */
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { text } from "node:stream/consumers";
 import { archiveSuffix, type SealOptions, sealArchive } from "./archive.ts";
 import {
@@ -46,6 +46,32 @@ export interface RunBackupOptions {
   /** What verification will compare a restored copy with; read after the dump. */
   facts?: () => Promise<VerifyFacts>;
   now?: () => Date;
+  /**
+   * Told as each part's dump is read (its plain bytes so far), and once more when the store has
+   * confirmed it (with the archive's size), for progress on long runs.
+   */
+  onProgress?: (progress: PartProgress) => void;
+}
+
+/** How far a part is: bytes of the dump read; the archive's bytes once it is stored. */
+export interface PartProgress {
+  part: string;
+  plainBytes: number;
+  archiveBytes?: number;
+}
+
+/** The dump as it is read, counted for onProgress. */
+function counted(source: Readable, part: string, tell: (p: PartProgress) => void): Readable {
+  let plainBytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      plainBytes += chunk.length;
+      tell({ part, plainBytes });
+      done(null, chunk);
+    },
+  });
+  source.on("error", (error) => counter.destroy(error));
+  return source.pipe(counter);
 }
 
 export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
@@ -57,12 +83,14 @@ export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
     const parts: ManifestPart[] = [];
     for (const p of o.parts) {
       const key = `${o.accessory}/${id}/${p.name}${archiveSuffix(o.seal.compression)}`;
-      const { archive, stats } = sealArchive(p.open(), o.seal);
+      const source = o.onProgress ? counted(p.open(), p.name, o.onProgress) : p.open();
+      const { archive, stats } = sealArchive(source, o.seal);
       written.push(key);
       const receipt = await o.store.write(key, archive);
       const s = await stats;
       if (receipt.bytes !== s.archiveBytes || receipt.sha256 !== s.archiveSha256)
         throw new Error(`${key}: the store received other bytes than the archive made`);
+      o.onProgress?.({ part: p.name, plainBytes: s.plainBytes, archiveBytes: s.archiveBytes });
       parts.push({ name: p.name, key, ...s });
     }
     const verify = o.facts ? await o.facts() : {};

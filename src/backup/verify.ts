@@ -10,15 +10,17 @@ import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ENGINES } from "../accessories/index.ts";
-import { dockerRemove, dockerRun, formatEnvFile } from "../engine/index.ts";
-import { openPart, readFacts, restoreAccessory } from "./accessory.ts";
-import type { Opening } from "./archive.ts";
-import { type EngineTarget, planReady } from "./engines.ts";
-import { execStream, execText } from "./exec.ts";
+import { ENGINES, SECRETS_MOUNT } from "../accessories/index.ts";
+import { type AccessoryTarget, openPart, readFacts, restoreAccessory } from "./accessory.ts";
+import { Meter, type Opening } from "./archive.ts";
+import { type Containers, dockerCli } from "./containers.ts";
+import { planReady } from "./engines.ts";
+import { readFilesBackup } from "./files.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
+import { planMongoReady } from "./mongodb.ts";
 import { sqliteFacts } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
 
@@ -32,10 +34,19 @@ export interface VerifyCheck {
 export interface VerifyReport {
   id: string;
   ok: boolean;
+  /** "restore": opened and restored, what it holds compared; "check": sizes and SHA-256 only. */
+  how?: "restore" | "check";
   checks: VerifyCheck[];
   /** Why the restore itself failed (a damaged archive, a refused dump). */
   error?: string;
 }
+
+/** A verification's outcome, kept beside the backup's manifest (ACCESSORY/ID/verify.json). */
+export interface VerifyMark extends VerifyReport {
+  at: string;
+}
+
+export const VERIFY_MARK_NAME = "verify.json";
 
 export interface VerifyOptions {
   store: BackupStore;
@@ -45,6 +56,11 @@ export interface VerifyOptions {
   image?: string;
   /** How long the throwaway container may take to come up; default 180 s. */
   readyTimeoutMs?: number;
+  /**
+   * Where the throwaway container is made; default: this machine's docker CLI. Its secret files
+   * are made in the temporary folder (TMPDIR), which the engine must see at the same path.
+   */
+  containers?: Containers;
 }
 
 /** Expected against actual, one check per table and per fact; a missing table fails. */
@@ -60,13 +76,17 @@ export function compareFacts(expected: VerifyFacts, actual: VerifyFacts): Verify
     const a = actual.tables?.[table];
     checks.push({ what: `rows in ${table}`, expected: show(e), actual: show(a), ok: e === a });
   }
-  if (expected.keys !== undefined)
-    checks.push({
-      what: "keys",
-      expected: String(expected.keys),
-      actual: show(actual.keys),
-      ok: expected.keys === actual.keys,
-    });
+  // Redis's keys, a folder's entries.
+  for (const what of ["keys", "entries"] as const) {
+    const e = expected[what];
+    if (e !== undefined)
+      checks.push({
+        what,
+        expected: String(e),
+        actual: show(actual[what]),
+        ok: e === actual[what],
+      });
+  }
   if (expected.integrity !== undefined)
     checks.push({
       what: "integrity_check",
@@ -77,10 +97,14 @@ export function compareFacts(expected: VerifyFacts, actual: VerifyFacts): Verify
   return checks;
 }
 
-async function waitReady(t: EngineTarget, timeoutMs: number): Promise<void> {
+async function waitReady(
+  t: AccessoryTarget,
+  containers: Containers,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = execStream(planReady(t));
+    const probe = containers.exec(t.engine === "mongodb" ? planMongoReady(t) : planReady(t));
     probe.stdout.resume();
     if (
       await probe.done.then(
@@ -101,7 +125,7 @@ async function waitReady(t: EngineTarget, timeoutMs: number): Promise<void> {
 async function restoreInContainer(o: VerifyOptions, image: string): Promise<VerifyFacts> {
   const m = o.manifest;
   const engine = m.engine;
-  if (engine === "sqlite") throw new TypeError("not a container engine");
+  if (engine === "sqlite" || engine === "files") throw new TypeError("not a container engine");
   const name = `slipway-verify-${m.accessory}-${m.id.toLowerCase()}-${randomBytes(3).toString("hex")}`;
   const dir = await mkdtemp(join(tmpdir(), "slipway-verify-"));
   const login = m.login ?? { user: "slipway", database: "slipway" };
@@ -112,10 +136,7 @@ async function restoreInContainer(o: VerifyOptions, image: string): Promise<Veri
     rootPassword: randomBytes(18).toString("base64url"),
   };
   const def = ENGINES[engine];
-  const envFile = join(dir, "container.env");
-  await writeFile(envFile, formatEnvFile(Object.entries(def.containerEnv(credentials))), {
-    mode: 0o600,
-  });
+  const containers = o.containers ?? dockerCli;
   const secrets = join(dir, "secrets");
   const files = def.secretFiles?.(credentials) ?? {};
   if (Object.keys(files).length > 0) {
@@ -125,27 +146,39 @@ async function restoreInContainer(o: VerifyOptions, image: string): Promise<Veri
       await writeFile(join(secrets, file), content, { mode: 0o644 });
   }
   const command = def.command({});
-  const t: EngineTarget = { engine, container: name, user: login.user, database: login.database };
+  const t: AccessoryTarget = {
+    engine,
+    container: name,
+    user: login.user,
+    database: login.database,
+  };
   try {
-    await execText(
-      dockerRun({
+    await containers.run(
+      {
         name,
         image,
         labels: { "slipway.verify": `${m.accessory}/${m.id}` },
-        envFile,
         restart: "no",
         ...(command ? { cmd: command } : {}),
         ...(Object.keys(files).length > 0
-          ? { volumes: [{ source: secrets, target: "/run/slipway-secrets", readOnly: true }] }
+          ? { volumes: [{ source: secrets, target: SECRETS_MOUNT, readOnly: true }] }
           : {}),
-      }),
+      },
+      def.containerEnv(credentials),
     );
-    await waitReady(t, o.readyTimeoutMs ?? 180_000);
-    await restoreAccessory({ target: t, store: o.store, manifest: m, opening: o.opening, image });
-    await waitReady(t, o.readyTimeoutMs ?? 180_000);
-    return await readFacts(t);
+    await waitReady(t, containers, o.readyTimeoutMs ?? 180_000);
+    await restoreAccessory({
+      target: t,
+      store: o.store,
+      manifest: m,
+      opening: o.opening,
+      image,
+      containers,
+    });
+    await waitReady(t, containers, o.readyTimeoutMs ?? 180_000);
+    return await readFacts(t, containers);
   } finally {
-    await execText(dockerRemove(name, { force: true })).catch(() => {});
+    await containers.remove(name).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -172,13 +205,56 @@ export async function verifyBackup(o: VerifyOptions): Promise<VerifyReport> {
   try {
     let actual: VerifyFacts;
     if (m.engine === "sqlite") actual = await restoreSqliteCopy(o);
+    else if (m.engine === "files") actual = await readFilesBackup(o.store, m, o.opening);
     else {
       if (!image) throw new Error(`backup ${m.id} names no image; give the accessory's image`);
       actual = await restoreInContainer(o, image);
     }
     const checks = compareFacts(m.verify, actual);
-    return { id: m.id, ok: checks.every((c) => c.ok), checks };
+    return { id: m.id, ok: checks.every((c) => c.ok), how: "restore", checks };
   } catch (err) {
-    return { id: m.id, ok: false, checks: [], error: (err as Error).message };
+    return { id: m.id, ok: false, how: "restore", checks: [], error: (err as Error).message };
   }
+}
+
+/**
+ * Checks a backup without opening it, so without a key (the host that wrote it can): every part
+ * is read from the store whole and its size and SHA-256 compared with the manifest. A flipped
+ * byte, a cut or a missing part fails; whether the dump inside restores takes verifyBackup.
+ */
+export async function checkBackup(store: BackupStore, m: Manifest): Promise<VerifyReport> {
+  const checks: VerifyCheck[] = [];
+  try {
+    for (const part of m.parts) {
+      const meter = new Meter();
+      await pipeline(
+        await store.read(part.key),
+        meter,
+        new Writable({ write: (_c, _e, cb) => cb() }),
+      );
+      checks.push({
+        what: `${part.name} archive`,
+        expected: `${part.archiveBytes} bytes, SHA-256 ${part.archiveSha256.slice(0, 16)}`,
+        actual: `${meter.bytes} bytes, SHA-256 ${meter.sha256.slice(0, 16)}`,
+        ok: meter.bytes === part.archiveBytes && meter.sha256 === part.archiveSha256,
+      });
+    }
+    return { id: m.id, ok: checks.every((c) => c.ok), how: "check", checks };
+  } catch (err) {
+    return { id: m.id, ok: false, how: "check", checks, error: (err as Error).message };
+  }
+}
+
+/** Keeps a verification's outcome beside the backup, for `backup list`. */
+export async function markVerified(
+  store: BackupStore,
+  accessory: string,
+  report: VerifyReport,
+  at: Date,
+): Promise<void> {
+  const mark: VerifyMark = { ...report, at: at.toISOString() };
+  await store.write(
+    `${accessory}/${report.id}/${VERIFY_MARK_NAME}`,
+    Readable.from([Buffer.from(`${JSON.stringify(mark, null, 2)}\n`)]),
+  );
 }

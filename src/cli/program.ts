@@ -291,6 +291,50 @@ function buildProgram(): Command {
     .addOption(new Option("--runs <n>", "how many runs (default 5)"))
     .action(lazy(cronCommands, "logs"));
 
+  const backupCommands = () => import("./commands/backup.ts");
+  const backup = program
+    .command("backup")
+    .description("backups of the accessories, volumes and SQLite files in slipway.yml's backups");
+  backup
+    .command("run")
+    .description("back up now through the agent of each target's host (all without NAME)")
+    .argument("[names...]", "targets in backups.targets")
+    .action(lazy(backupCommands, "run"));
+  backup
+    .command("list")
+    .description("each target's backups: status, size, age, verified")
+    .argument("[names...]", "targets in backups.targets")
+    .action(lazy(backupCommands, "list"));
+  backup
+    .command("verify")
+    .description("restore a backup into a throwaway container and compare; exit 1 when it fails")
+    .argument("<name>", "the target")
+    .addOption(new Option("--backup <id>", "this backup (default: the newest whole one)"))
+    .addOption(new Option("--identity <file>", "age identity file (default: backups.identity)"))
+    .action(lazy(backupCommands, "verify"));
+  backup
+    .command("restore")
+    .description(
+      "restore into a new accessory, volume or file (--to); in place only with --yes, after a safety backup",
+    )
+    .argument("<name>", "the target")
+    .addOption(new Option("--backup <id>", "this backup (default: the newest whole one)"))
+    .addOption(
+      new Option("--to <name>", "a new accessory, volume or file (default: NAME-restored)"),
+    )
+    .addOption(
+      new Option("--from-file <path>", "a backup folder on this machine (manifest.json and parts)"),
+    )
+    .addOption(new Option("--identity <file>", "age identity file (default: backups.identity)"))
+    .addOption(new Option("--yes", "without --to: in place, after a safety backup"))
+    .action(lazy(backupCommands, "restore"));
+  backup
+    .command("prune")
+    .description("apply retention now: list what goes, remove it only with --yes")
+    .argument("[names...]", "targets in backups.targets")
+    .addOption(new Option("--yes", "remove what is listed"))
+    .action(lazy(backupCommands, "prune"));
+
   program
     .command("render")
     .description("configuration for other tools, from slipway.yml")

@@ -100,19 +100,103 @@ export function crossCheckIssues(source: Sourced): ConfigIssue[] {
     }
   }
 
-  const backups = valueAt(root, ["backups"]);
-  if (Array.isArray(backups)) {
-    const known = isMap(accessories) ? Object.keys(accessories) : [];
-    backups.forEach((backup, i) => {
-      const name = isMap(backup) ? backup.accessory : undefined;
-      if (typeof name === "string" && !known.includes(name)) {
-        at(
-          ["backups", i, "accessory"],
-          `backup of accessory ${JSON.stringify(name)}, which accessories does not define`,
-          `accessories defined: ${known.join(", ") || "none"}`,
-        );
-      }
+  const targets = valueAt(root, ["backups", "targets"]);
+  if (isMap(targets)) {
+    for (const [target, spec] of Object.entries(targets)) {
+      if (isMap(spec)) issues.push(...backupTargetIssues(source, target, spec));
+    }
+  }
+  return issues;
+}
+
+/** A volume of a role as its containers see it: "NAME:/path" or "/host/path:/path". */
+interface RoleVolume {
+  role: string;
+  source: string;
+  target: string;
+}
+
+function roleVolumes(root: unknown): RoleVolume[] {
+  const servers = valueAt(root, ["servers"]);
+  if (!isMap(servers)) return [];
+  return Object.entries(servers).flatMap(([role, spec]) => {
+    const volumes = isMap(spec) ? spec.volumes : undefined;
+    if (!Array.isArray(volumes)) return [];
+    return volumes.flatMap((v) => {
+      if (typeof v !== "string") return [];
+      const [volume = "", target = ""] = v.split(":");
+      return [{ role, source: volume, target }];
     });
+  });
+}
+
+/** What a backup target names must exist: its accessory (and be dumpable), role, volume, file. */
+function backupTargetIssues(
+  source: Sourced,
+  target: string,
+  spec: Record<string, unknown>,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const root = source.value;
+  const here = ["backups", "targets", target];
+  const at = (key: string | undefined, message: string, hint: string) =>
+    issues.push(
+      issueAt(source.locations, key === undefined ? here : [...here, key], "value", message, hint),
+    );
+  const accessories = valueAt(root, ["accessories"]);
+  const servers = valueAt(root, ["servers"]);
+  const roles = isMap(servers) ? Object.keys(servers) : [];
+  const other = ["volume", "sqlite", "config"].some((k) => spec[k] !== undefined);
+  const accessory =
+    typeof spec.accessory === "string" ? spec.accessory : other ? undefined : target;
+  if (accessory !== undefined) {
+    const key = spec.accessory === undefined ? undefined : "accessory";
+    const definition = isMap(accessories) ? accessories[accessory] : undefined;
+    const engine = isMap(definition) ? definition.engine : undefined;
+    if (definition === undefined) {
+      const known = isMap(accessories) ? Object.keys(accessories) : [];
+      at(
+        key,
+        `backup target ${JSON.stringify(target)} is accessory ${JSON.stringify(accessory)}, which accessories does not define`,
+        `accessories defined: ${known.join(", ") || "none"}; or say what it is: volume:, sqlite: or config: true`,
+      );
+    } else if (engine === "generic" || engine === "influxdb") {
+      at(
+        key,
+        engine === "generic"
+          ? `accessory ${accessory} is generic: Slipway does not know how to dump it consistently`
+          : "InfluxDB backups are not supported yet (no InfluxDB 2 server can be tested against here)",
+        `back up its data folder as a volume target (volume:) while it is stopped, or dump it with a cron job`,
+      );
+    }
+  }
+  const role = spec.role;
+  if (typeof role === "string" && !roles.includes(role)) {
+    at(
+      "role",
+      `backup target ${JSON.stringify(target)} names role ${JSON.stringify(role)}, which servers does not define`,
+      `roles defined in servers: ${roles.join(", ") || "none"}`,
+    );
+    return issues;
+  }
+  const volumes = roleVolumes(root).filter((v) => typeof role !== "string" || v.role === role);
+  const volume = spec.volume;
+  if (typeof volume === "string" && !volume.startsWith("/")) {
+    if (!volumes.some((v) => v.source === volume)) {
+      at(
+        "volume",
+        `no role${typeof role === "string" ? ` ${role}` : ""} has a volume ${JSON.stringify(volume)}`,
+        `volumes of the roles: ${volumes.map((v) => v.source).join(", ") || "none"}; an absolute folder of the host works too`,
+      );
+    }
+  }
+  const file = spec.sqlite;
+  if (typeof file === "string" && !volumes.some((v) => file.startsWith(`${v.target}/`))) {
+    at(
+      "sqlite",
+      `${file} is on no volume${typeof role === "string" ? ` of role ${role}` : " of a role"}: it would go with its container`,
+      `put the database on a volume, e.g. servers.web.volumes: ["data:${file.slice(0, file.lastIndexOf("/")) || "/data"}"]`,
+    );
   }
   return issues;
 }

@@ -8,6 +8,9 @@ import { splitCommand } from "./command-words.ts";
 import { unknownKeyHint } from "./suggest.ts";
 import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from "./units.ts";
 import {
+  ageRecipientProblem,
+  backupStoreProblem,
+  containerFileProblem,
   cronProblem,
   domainProblem,
   durationProblem,
@@ -459,15 +462,214 @@ const accessory = z
   })
   .describe("An accessory: a database, cache or other service of its own.");
 
-const backup = z.strictObject({
-  accessory: name("accessory name", "accessory").describe("Accessory to back up."),
-  schedule: cron.describe("When to back up (cron, in the host's time zone)."),
-  keep_last: z.int().min(1).default(7).describe("How many backups to keep."),
-  store: z
-    .string()
-    .min(1)
-    .describe("Where backups go: an S3 URL like s3://bucket/prefix, or a path on the host."),
-});
+const keep = z
+  .strictObject({
+    last: z.int().min(1).default(7).describe("The newest N good backups."),
+    daily: z
+      .int()
+      .min(0)
+      .default(7)
+      .describe("The newest backup of each of the last N days that have one."),
+    weekly: z.int().min(0).default(4).describe("The newest of each of the last N ISO weeks."),
+    monthly: z.int().min(0).default(6).describe("The newest of each of the last N months."),
+    yearly: z.int().min(0).default(0).describe("The newest of each of the last N years."),
+  })
+  .prefault({})
+  .describe(
+    "Which backups stay: applied after each successful backup only, never removing the newest good one; days, weeks, months and years counted in UTC, as backup ids are.",
+  );
+
+const TARGET_KINDS = ["accessory", "volume", "sqlite", "config"] as const;
+
+const backupTarget = z
+  .strictObject({
+    accessory: name("accessory name", "accessory")
+      .optional()
+      .describe(
+        "An accessory to dump with its engine's own tools (postgres, mysql, mariadb, mongodb, redis). Absent, and no volume, sqlite or config: the accessory named like the target.",
+      ),
+    volume: checkedString(volumeProblem)
+      .optional()
+      .describe(
+        "A volume of the app (its NAME in servers.<role>.volumes) or an absolute folder on the host, archived with tar. Files being written meanwhile are archived as they are: for a database, use accessory or sqlite.",
+      ),
+    sqlite: checkedString(containerFileProblem)
+      .optional()
+      .describe(
+        'A SQLite database, by its path in the role\'s containers on one of its volumes (e.g. "/app/data/hello.db"), copied consistently with VACUUM INTO while the app runs.',
+      ),
+    config: z
+      .literal(true)
+      .optional()
+      .describe(
+        "The app's state on its host for disaster recovery: /var/lib/slipway/<site> (release records and their env files, which hold the app's secrets; the accessories' credentials). Always encrypted, like every backup.",
+      ),
+    role: name("role name", "role")
+      .optional()
+      .describe(
+        "For volume and sqlite: the role whose volume it is. Default: the first role that declares the volume.",
+      ),
+    host: host
+      .optional()
+      .describe(
+        "For volume, sqlite and config: the host whose data it is. Default: the role's first host (config: the app's first host). An accessory's backup runs on the accessory's host.",
+      ),
+    schedule: cron
+      .default("0 3 * * *")
+      .describe(
+        "When the agent of the target's host backs it up (cron, in the host's time zone); never during a deploy. A failure opens the incident 'backup.<target> job'.",
+      ),
+    keep,
+    verify: z
+      .union([cron, z.literal(false)])
+      .default("0 4 * * 0")
+      .describe(
+        "When the agent verifies the newest backup (cron; false: never on its own). On the host it checks every part's size and SHA-256 in the store; with backups.verify_identity it also restores into a throwaway container and compares rows. A failure opens the incident 'verify.<target> job'.",
+      ),
+    grace: duration
+      .prefault("1h")
+      .describe(
+        "No good backup within the schedule's longest gap plus this opens the incident 'backup.<target> stale', even when no run failed (the agent was down, the job was removed).",
+      ),
+    timeout: duration
+      .prefault("6h")
+      .describe("A backup or verification still running after this long is stopped and fails."),
+  })
+  .superRefine((value, ctx) => {
+    const kinds = TARGET_KINDS.filter((kind) => value[kind] !== undefined);
+    if (kinds.length > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: [kinds[1] ?? "accessory"],
+        message: `a backup target is one of ${TARGET_KINDS.join(", ")}, not ${kinds.join(" and ")}`,
+        params: { hint: "make one target for each" },
+      });
+    }
+    const fileKind = value.volume !== undefined || value.sqlite !== undefined;
+    if (value.role !== undefined && !fileKind) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["role"],
+        message: "role is for volume and sqlite targets",
+        params: { hint: "remove it" },
+      });
+    }
+    if (value.host !== undefined && kinds.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["host"],
+        message: "an accessory's backup runs on the accessory's host",
+        params: { hint: "remove host here; set it on the accessory" },
+      });
+    }
+  })
+  .describe(
+    "One thing to back up, on its own schedule: an accessory, a volume or folder, a SQLite file, or the app's state on its host.",
+  );
+
+const S3_HINT =
+  "add s3: { endpoint: https://..., access_key_id: S3_ACCESS_KEY_ID, secret_access_key: S3_SECRET_ACCESS_KEY } with the keys in .slipway/secrets";
+
+const backups = z
+  .strictObject({
+    store: checkedString(backupStoreProblem).describe(
+      'Where backups go: "s3://BUCKET/PREFIX" (AWS or any S3-compatible store: B2, R2, MinIO...; see s3), or an absolute folder on each target\'s host (a mounted disk, NFS). Each app keeps its backups under <site>/<target>/<id>/.',
+    ),
+    s3: z
+      .strictObject({
+        endpoint: checkedString(httpUrlProblem)
+          .optional()
+          .describe(
+            'The store\'s URL for anything but AWS, e.g. "https://s3.eu-central-003.backblazeb2.com".',
+          ),
+        region: z.string().min(1).default("us-east-1").describe("The bucket's region."),
+        path_style: z
+          .boolean()
+          .optional()
+          .describe(
+            "Address the bucket as ENDPOINT/BUCKET (MinIO and most others) rather than BUCKET.ENDPOINT. Absent: true when endpoint is set.",
+          ),
+        access_key_id: secretName.describe("NAME of the secret holding the access key id."),
+        secret_access_key: secretName.describe("NAME of the secret holding the secret access key."),
+      })
+      .optional()
+      .describe(
+        "The S3 store's endpoint and credentials (secret names). Kept on each target's host in a 0600 file.",
+      ),
+    recipients: z
+      .array(checkedString(ageRecipientProblem).meta({ title: "age recipient" }))
+      .min(1)
+      .superRefine(noDuplicates("recipient"))
+      .optional()
+      .describe(
+        "age public keys (age1...) every backup is encrypted to: the hosts that write backups hold no key that reads them.",
+      ),
+    passphrase: secretName
+      .optional()
+      .describe(
+        "Instead of recipients: NAME of the secret holding a passphrase (12 characters or more). The hosts then keep it, so they can read the backups too.",
+      ),
+    identity: secretName
+      .optional()
+      .describe(
+        "NAME of the secret holding an age identity (AGE-SECRET-KEY-1...) of one recipient, for slipway backup verify and restore (or --identity FILE). It goes to the host on stdin for that run only.",
+      ),
+    verify_identity: secretName
+      .optional()
+      .describe(
+        "NAME of the secret holding an age identity kept on the targets' hosts (0600) so scheduled verification restores each backup into a throwaway container. Those hosts can then read the backups: give it a recipient of its own. Absent: scheduled verification checks sizes and SHA-256 only.",
+      ),
+    compression: z
+      .enum(["zstd", "gzip"])
+      .default("zstd")
+      .describe("How archives are compressed before encryption (zstd level 1, or gzip)."),
+    targets: z
+      .record(name("target name", "target"), backupTarget)
+      .superRefine((value, ctx) => {
+        if (Object.keys(value).length === 0) {
+          ctx.addIssue({
+            code: "custom",
+            message: "backups lists no targets",
+            params: { hint: "add one, e.g. db: {} for the accessory db" },
+          });
+        }
+      })
+      .transform((targets) =>
+        Object.fromEntries(
+          Object.entries(targets).map(([key, target]) => [
+            key,
+            TARGET_KINDS.some((kind) => target[kind] !== undefined)
+              ? target
+              : { ...target, accessory: key },
+          ]),
+        ),
+      )
+      .describe("What is backed up, by name (slipway backup run NAME)."),
+  })
+  .superRefine((value, ctx) => {
+    const problem = (path: string, message: string, hint: string) =>
+      ctx.addIssue({ code: "custom", path: [path], message, params: { hint } });
+    const s3 = value.store.startsWith("s3://");
+    if (s3 && value.s3 === undefined)
+      problem("store", "an s3:// store needs backups.s3 (its credentials)", S3_HINT);
+    if (!s3 && value.s3 !== undefined)
+      problem("s3", "s3 is for an s3:// store", "remove it, or make store an s3:// URL");
+    if ((value.recipients === undefined) === (value.passphrase === undefined))
+      problem(
+        "recipients",
+        "backups are encrypted to recipients or with a passphrase: give exactly one",
+        "make a key pair with age-keygen -o backup.key and list its public key: recipients: [age1...]",
+      );
+    if (value.verify_identity !== undefined && value.recipients === undefined)
+      problem(
+        "verify_identity",
+        "verify_identity is an identity of one of the recipients",
+        "with a passphrase, the hosts verify with the passphrase already",
+      );
+  })
+  .describe(
+    "Backups, run on each target's host by the agent (slipway agent install), encrypted before they leave it, verified by restoring (slipway backup).",
+  );
 
 const monitorCheck = z
   .strictObject({
@@ -925,10 +1127,7 @@ export const configSchema = z.strictObject({
     .describe(
       "Databases, caches and other services run beside the app, each in its own container on the site's private network.",
     ),
-  backups: z
-    .array(backup)
-    .optional()
-    .describe("Scheduled backups of accessories (not supported yet)."),
+  backups: backups.optional(),
   monitoring: monitoring.optional(),
   cron: z
     .record(name("job name", "job"), cronJob)

@@ -39,7 +39,7 @@ const MAX_COMMAND_OUTPUT = 1024 * 1024;
 /**
  * The secrets `data` refers to, in file order: env.secret names, each accessory's env.secret
  * names, the monitoring notifiers' keys, URLs, tokens and passwords, heartbeat checks' ping keys,
- * then registry.password.
+ * the backups' store keys, passphrase and identities, then registry.password.
  */
 export function secretReferences(data: unknown): SecretReference[] {
   const references: SecretReference[] = [];
@@ -80,6 +80,17 @@ export function secretReferences(data: unknown): SecretReference[] {
       const name = valueAt(data, path);
       if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
     });
+  }
+  for (const key of [
+    ["s3", "access_key_id"],
+    ["s3", "secret_access_key"],
+    ["passphrase"],
+    ["identity"],
+    ["verify_identity"],
+  ]) {
+    const path = ["backups", ...key];
+    const name = valueAt(data, path);
+    if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
   }
   const registry = valueAt(data, ["registry"]);
   const password = isMap(registry) ? registry.password : undefined;

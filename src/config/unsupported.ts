@@ -8,9 +8,7 @@ import { isMap } from "./paths.ts";
 import type { Sourced } from "./yaml-positions.ts";
 
 /** Section -> what will bring it. Delete an entry when that work lands. */
-export const UNSUPPORTED_SECTIONS: Readonly<Record<string, string>> = {
-  backups: "the upcoming `slipway backup` command",
-};
+export const UNSUPPORTED_SECTIONS: Readonly<Record<string, string>> = {};
 
 /** One issue per unsupported top-level section present in `source`, at its key. */
 export function unsupportedSectionIssues(source: Sourced): ConfigIssue[] {

@@ -360,3 +360,41 @@ export function roleVolumeProblem(s: string): Problem | undefined {
   }
   return undefined;
 }
+
+/** Where backups go: "s3://BUCKET[/PREFIX]" or an absolute folder on the host. */
+export function backupStoreProblem(s: string): Problem | undefined {
+  const hint =
+    'write "s3://BUCKET/PREFIX" (with backups.s3 for its endpoint and keys) or an absolute folder on the host, like "/var/backups/slipway"';
+  if (s.startsWith("s3://")) {
+    if (/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9!_.*'()/-]*)?$/.test(s))
+      return undefined;
+    return { message: `${quote(s)} is not an S3 URL with a valid bucket name`, hint };
+  }
+  if (!s.startsWith("/")) return { message: `${quote(s)} is neither s3:// nor absolute`, hint };
+  if (/[\0\n:]/.test(s) || s.split("/").some((p) => p === ".." || p === ".")) {
+    return { message: `${quote(s)} is not a plain absolute path`, hint };
+  }
+  if (s === "/") return { message: "the root folder cannot be the backup store", hint };
+  return undefined;
+}
+
+/** An age recipient: a public key made by age-keygen. */
+export function ageRecipientProblem(s: string): Problem | undefined {
+  if (/^age1[02-9ac-hj-np-z]{58}$/.test(s)) return undefined;
+  return {
+    message: s.startsWith("AGE-SECRET-KEY-")
+      ? "this is an age identity (a SECRET key), not a recipient"
+      : `${quote(s.slice(0, 80))} is not an age public key (age1...)`,
+    hint: "give the public key: age-keygen -y key.txt prints it; the secret key never goes in slipway.yml",
+  };
+}
+
+/** An absolute path in a container (a SQLite file on a role's volume). */
+export function containerFileProblem(s: string): Problem | undefined {
+  if (/^\/[^\0\n:]*[^/]$/.test(s) && !s.split("/").some((p) => p === ".." || p === "."))
+    return undefined;
+  return {
+    message: `${quote(s)} is not an absolute path to a file`,
+    hint: 'the database file as the app sees it, e.g. "/app/data/hello.db"',
+  };
+}

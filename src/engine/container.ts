@@ -268,3 +268,27 @@ export function dockerExec(name: string, argv: readonly string[], options: ExecO
     ...checkCommand("exec command", argv),
   ];
 }
+
+/** An exec as {@link dockerExec} spells it, taken apart again. */
+export interface ExecParts {
+  container: string;
+  cmd: string[];
+  interactive: boolean;
+  tty: boolean;
+}
+
+/**
+ * The inverse of {@link dockerExec}: what runs where, for an engine reached without the docker
+ * CLI (the Engine API's exec takes the same container and command). Undefined for any argv
+ * dockerExec cannot have built.
+ */
+export function parseDockerExec(argv: readonly string[]): ExecParts | undefined {
+  if (argv[0] !== "docker" || argv[1] !== "exec") return undefined;
+  let at = 2;
+  const flags = new Set<string>();
+  while (argv[at] === "--interactive" || argv[at] === "--tty") flags.add(argv[at++] ?? "");
+  const container = argv[at];
+  const cmd = argv.slice(at + 1);
+  if (container === undefined || container.startsWith("-") || cmd.length === 0) return undefined;
+  return { container, cmd, interactive: flags.has("--interactive"), tty: flags.has("--tty") };
+}

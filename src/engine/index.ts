@@ -17,9 +17,11 @@ export {
   dockerStart,
   dockerStop,
   type ExecOptions,
+  type ExecParts,
   type HealthSpec,
   type LogsOptions,
   type PortMapping,
+  parseDockerExec,
   type VolumeMount,
 } from "./container.ts";
 export { formatEnvFile } from "./env-file.ts";

@@ -3,13 +3,22 @@
  * checks and notifiers, and talks to its API over SSH.
  */
 export { type ApiMethod, callAgent, callAgentRaw, planApiRequest } from "./api.ts";
-export { agentBundle, appHosts, installAgent, upgradeAgent } from "./install.ts";
+export {
+  agentBundle,
+  agentSettings,
+  appHosts,
+  hostEngineSocket,
+  installAgent,
+  placeBackups,
+  upgradeAgent,
+} from "./install.ts";
 export {
   AGENT_CONTAINER,
   AGENT_DIR,
   agentContainer,
   apiArgv,
   BUNDLE_DIR,
+  ENGINE_SOCKETS,
   fragmentPath,
   notifierSecretName,
   notifierSecretPath,

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
 import { PING_KEY_PATTERN } from "../agent/index.ts";
+import { backupWorkDir, planBackupFiles, planStore, planTargets } from "../backup/index.ts";
 import { detectLocalEngine } from "../build/index.ts";
 import { configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
@@ -64,7 +65,25 @@ export function agentBundle(): Map<string, string> {
   });
 }
 
-/** Every host of the app: the hosts of its roles. */
+/**
+ * The agent's settings: the monitoring section, or its defaults when only jobs (cron, backups)
+ * need the agent; undefined when nothing does.
+ */
+export function agentSettings(loaded: LoadedConfig) {
+  return (
+    loaded.config.monitoring ??
+    (loaded.config.cron || loaded.config.backups
+      ? configSchema.shape.monitoring.unwrap().parse({})
+      : undefined)
+  );
+}
+
+/** The hosts an agent runs on: the app's, and those of its backup targets (an accessory's own). */
+export function agentHosts(loaded: LoadedConfig): string[] {
+  return [...new Set([...appHosts(loaded), ...planTargets(loaded).map((t) => t.host)])];
+}
+
+/** Every host of the app: the hosts of its roles (an accessory's own host is not one). */
 export function appHosts(loaded: LoadedConfig): string[] {
   return [...new Set(rolesInOrder(loaded.config).flatMap((role) => role.hosts))];
 }
@@ -75,15 +94,19 @@ export async function installAgent(
   reporter: Reporter,
   /** Only these hosts (agent upgrade); the others are still peers. */
   options: { only?: readonly string[] } = {},
-): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged"; jobs: number }[]> {
-  // Jobs alone need the agent too: it then runs with monitoring's defaults.
-  const monitoring =
-    loaded.config.monitoring ??
-    (loaded.config.cron ? configSchema.shape.monitoring.unwrap().parse({}) : undefined);
+): Promise<
+  {
+    host: string;
+    outcome: "started" | "restarted" | "unchanged";
+    jobs: number;
+    backupJobs: number;
+  }[]
+> {
+  const monitoring = agentSettings(loaded);
   if (!monitoring) {
     throw new UserError({
       code: "agent.no_monitoring",
-      message: `${loaded.file} has no monitoring or cron section: the agent would have nothing to do`,
+      message: `${loaded.file} has no monitoring, cron or backups section: the agent would have nothing to do`,
       hint: 'add one, for example\n  monitoring:\n    checks:\n      - { name: home, url: "http://slipway-proxy/up" }',
     });
   }
@@ -106,13 +129,15 @@ export async function installAgent(
       .filter((role) => role.proxied)
       .flatMap((role) => role.hosts),
   );
-  for (const [index, host] of hosts.entries()) {
+  for (const [index, host] of agentHosts(loaded).entries()) {
     if (options.only && !options.only.includes(host)) continue;
     const transport = connections.get(host);
+    const hostEngine = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
+    const socket = await engineSocket(transport, hostEngine);
     // The first host's fragment has the heartbeats (a job pings one agent).
     const planned = planFragment(site, monitoring, {
       primary: index === 0,
-      on: { host, loaded },
+      on: { host, loaded, engine: socket },
     });
     const own = { ...planned, checks: [...planned.checks, ...planPeerChecks(host, peers)] };
     const fragment = `${JSON.stringify(own, null, 2)}\n`;
@@ -129,14 +154,14 @@ export async function installAgent(
       const value = loaded.secrets.values.get(secret) ?? "";
       await put(transport, notifierSecretPath(site, notifier.name), value);
     }
+    await placeBackups(transport, loaded, host);
     if (await ensureToken(transport)) say("made its API token (kept on the host, 0600)");
-    const hostEngine = parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout);
     // The agent is on the proxy's network: on Podman its bridge's MAC is pinned before and after
     // the agent's container comes or goes (see src/server/bridge.ts).
     const pinBridge = () => applySteps(transport, planBridgePin(hostEngine));
     const spec = agentContainer(monitoring.image, host, {
       publicStatus: monitoring.public_status,
-      engine: await engineSocket(transport, hostEngine),
+      engine: socket,
       localtime:
         (await transport.run(["test", "-f", "/etc/localtime"], { check: false })).code === 0,
     });
@@ -167,9 +192,35 @@ export async function installAgent(
     await waitReady(transport);
     say(outcome === "unchanged" ? "up to date, running" : `${outcome}, answering`);
     if (proxied.has(host)) await statusSite(transport, site, monitoring.status_domain, say);
-    results.push({ host, outcome, jobs: own.jobs.length });
+    const backupJobs = own.jobs.filter((j) => j.kind === "runner").length;
+    results.push({ host, outcome, jobs: own.jobs.length - backupJobs, backupJobs });
   }
   return results;
+}
+
+/**
+ * What the backup runner reads and mounts on a host: its jobs' requests and their secrets
+ * (0600; the identity only when backups.verify_identity opts in), its work folder and a
+ * directory store's folder (0700). Nothing for a host without backup targets.
+ */
+export async function placeBackups(
+  transport: Transport,
+  loaded: LoadedConfig,
+  host: string,
+): Promise<void> {
+  const files = planBackupFiles(loaded, host);
+  if (files.length === 0) return;
+  for (const file of files) await put(transport, file.path, file.content);
+  const site = siteName(loaded.config.service, loaded.environment);
+  const store = loaded.config.backups ? planStore(loaded.config.backups, site) : undefined;
+  await transport.run([
+    "install",
+    "-d",
+    "-m",
+    "0700",
+    backupWorkDir(site),
+    ...(store?.kind === "directory" ? [store.path] : []),
+  ]);
 }
 
 /**
@@ -222,10 +273,15 @@ export async function upgradeAgent(
   connections: Connections,
   reporter: Reporter,
 ): Promise<UpgradeOutcome[]> {
-  const outcomes = await agentVersions(appHosts(loaded), connections, agentBundle());
+  const outcomes = await agentVersions(agentHosts(loaded), connections, agentBundle());
   const outdated = outcomes.filter((o) => o.upgraded).map((o) => o.host);
   if (outdated.length > 0) await installAgent(loaded, connections, reporter, { only: outdated });
   return outcomes;
+}
+
+/** The host's engine socket (for the backup runner, as for the agent): probed, then engineSocket. */
+export async function hostEngineSocket(transport: Transport): Promise<"docker" | "podman"> {
+  return engineSocket(transport, parseEngineProbe((await transport.run(ENGINE_PROBE)).stdout));
 }
 
 /**

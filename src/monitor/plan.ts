@@ -11,6 +11,7 @@ import {
   type JobConfig,
   type NotifierConfig,
 } from "../agent/index.ts";
+import { planBackupJobs } from "../backup/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { roleSelector, rolesInOrder } from "../deploy/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
@@ -65,13 +66,17 @@ export function pingUrls(
 
 /**
  * This app's part of the agent's configuration; with `on`, the part of that host's agent (its
- * roles' container checks, the jobs it runs). Heartbeat checks go to the first host's agent
- * only (`primary`): a cron job pings one agent, and the others would miss its pings.
+ * roles' container checks, the cron and backup jobs it runs; `engine` says whose socket the
+ * backup runner mounts). Heartbeat checks go to the first host's agent only (`primary`): a cron
+ * job pings one agent, and the others would miss its pings.
  */
 export function planFragment(
   site: string,
   monitoring: Monitoring,
-  options: { primary?: boolean; on?: { host: string; loaded: LoadedConfig } } = {},
+  options: {
+    primary?: boolean;
+    on?: { host: string; loaded: LoadedConfig; engine?: keyof typeof ENGINE_SOCKETS };
+  } = {},
 ): AgentFragment {
   const primary = options.primary ?? true;
   const on = options.on;
@@ -139,7 +144,16 @@ export function planFragment(
     service: site,
     checks,
     notifiers: monitoring.notify.map((n) => planNotifier(site, n)),
-    jobs: on ? planJobs(site, on.host, on.loaded) : [],
+    jobs: on
+      ? [
+          ...planJobs(site, on.host, on.loaded),
+          ...planBackupJobs(on.loaded, on.host, {
+            image: monitoring.image,
+            bundleDir: BUNDLE_DIR,
+            engineSocket: ENGINE_SOCKETS[on.engine ?? "docker"],
+          }),
+        ]
+      : [],
   };
 }
 

@@ -1,11 +1,15 @@
 /**
  * The agent's Engine API client against the real Podman Docker-API socket: a container made,
- * started, waited for, its logs read, found by label and inspected, then removed; and the
- * container check that reads a role's container through it.
+ * started, waited for, its logs read, found by label and inspected, then removed; the
+ * container check that reads a role's container through it; and the streams the backup runner
+ * uses: exec with stdin fed and closed, stdout and stderr apart, 64 MiB through with
+ * backpressure, the exit code; a one-off container attached before its start, fed its stdin.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
 import { after, describe, it } from "node:test";
 import { checkSchema, EngineClient, type EngineError, probe } from "../../src/agent/index.ts";
 import { NODE_IMAGE, rigAvailable, skipUnless } from "../rig/index.ts";
@@ -91,6 +95,75 @@ describe("the agent's engine client on Podman's socket", {
     await engine.remove(id);
     const gone = await probe(check, engine);
     assert.deepEqual([gone.ok, gone.detail], [false, "no running container of worker"]);
+  });
+
+  it("exec: stdin fed and closed, stdout and stderr apart, the exit code", async () => {
+    const id = await engine.create(`${label}-exec`, {
+      Image: NODE_IMAGE,
+      Cmd: ["sleep", "600"],
+      Labels: { "slipway.test": label },
+    });
+    made.push(id);
+    await engine.start(id);
+    const run = await engine.exec(
+      id,
+      ["sh", "-c", "tr a-z A-Z; echo 'to stderr' >&2; exit 3"],
+      "fed on stdin\n",
+    );
+    const [out, err] = await Promise.all([text(run.stdout), text(run.stderr)]);
+    assert.deepEqual([out, err, await run.exit], ["FED ON STDIN\n", "to stderr\n", 3]);
+    const quiet = await engine.exec(id, ["true"]);
+    quiet.stdout.resume();
+    quiet.stderr.resume();
+    assert.equal(await quiet.exit, 0);
+  });
+
+  it("exec: 64 MiB each way, read slowly, arrive whole", async () => {
+    const id = (await engine.list({ "slipway.test": label }))[0]?.Id;
+    assert.ok(id, "the container of the test before");
+    const size = 64 * 1024 * 1024;
+    const block = Buffer.alloc(1024 * 1024, 7);
+    const sent = createHash("sha256");
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < size / block.length; i++) {
+          block[0] = i;
+          sent.update(block);
+          yield Buffer.from(block);
+        }
+      })(),
+    );
+    const run = await engine.exec(id, ["cat"], source);
+    const got = createHash("sha256");
+    let bytes = 0;
+    for await (const chunk of run.stdout as AsyncIterable<Buffer>) {
+      got.update(chunk);
+      bytes += chunk.length;
+      if (bytes % (8 * 1024 * 1024) < chunk.length) await new Promise((r) => setTimeout(r, 20));
+    }
+    run.stderr.resume();
+    assert.equal(await run.exit, 0);
+    assert.equal(bytes, size);
+    assert.equal(got.digest("hex"), sent.digest("hex"));
+  });
+
+  it("attach: a one-off container fed its stdin before it starts, then waited for", async () => {
+    const id = await engine.create(`${label}-once`, {
+      Image: NODE_IMAGE,
+      Cmd: ["sh", "-c", "wc -c; echo done >&2"],
+      OpenStdin: true,
+      StdinOnce: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Labels: { "slipway.test": label },
+    });
+    made.push(id);
+    const streams = await engine.attach(id, Readable.from([Buffer.alloc(100_000, 1)]));
+    await engine.start(id);
+    const [out, err] = await Promise.all([text(streams.stdout), text(streams.stderr)]);
+    assert.equal(await engine.wait(id), 0);
+    assert.deepEqual([out.trim(), err], ["100000", "done\n"]);
   });
 
   it("says clearly when there is no engine at the socket", async () => {

@@ -79,6 +79,7 @@ describe("SQLite: VACUUM INTO snapshot, restore, verify", () => {
     assert.deepEqual(report, {
       id: m.id,
       ok: true,
+      how: "restore",
       checks: [
         { what: "rows in kv", expected: "2", actual: "2", ok: true },
         { what: "rows in notes", expected: "3000", actual: "3000", ok: true },

@@ -7,7 +7,6 @@
  * proxy that flips one byte of a part on its way shows that the size-and-ETag check catches it.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, request } from "node:http";
@@ -29,80 +28,21 @@ import {
 } from "../../src/backup/index.ts";
 import { freePort, onProcessExit } from "../rig/index.ts";
 import { ageKeys } from "../support/age-keys.ts";
+import { killAllS3rvers, S3rver } from "../support/s3rver.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "slipway-backup-store-"));
-const children = new Set<ChildProcess>();
 const unregister = onProcessExit(() => {
-  for (const c of children) c.kill("SIGKILL");
+  killAllS3rvers();
   rmSync(dir, { recursive: true, force: true });
 });
 after(() => {
-  for (const c of children) c.kill("SIGKILL");
+  killAllS3rvers();
   rmSync(dir, { recursive: true, force: true });
   unregister();
 });
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const MiB = 1024 * 1024;
-
-/** s3rver in a child process, so that it can be killed like a real outage; its log is kept. */
-class S3rver {
-  log = "";
-  private child: ChildProcess | undefined;
-  readonly port: number;
-  readonly data: string;
-  constructor(port: number, data: string) {
-    this.port = port;
-    this.data = data;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [
-        "node_modules/s3rver/bin/s3rver.js",
-        ...["-d", this.data, "-a", "127.0.0.1", "-p", String(this.port)],
-        ...["--configure-bucket", "backups"],
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    children.add(child);
-    this.child = child;
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      this.log += d;
-    });
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-      this.log += d;
-    });
-    const deadline = Date.now() + 20_000;
-    while (!this.log.includes("S3rver listening")) {
-      if (Date.now() > deadline) throw new Error(`s3rver did not start:\n${this.log}`);
-      await sleep(50);
-    }
-  }
-
-  async kill(): Promise<void> {
-    const c = this.child;
-    if (!c) return;
-    const gone = new Promise((r) => c.once("exit", r));
-    c.kill("SIGKILL");
-    await gone;
-    children.delete(c);
-    this.child = undefined;
-  }
-
-  store(prefix = "site/prod"): BackupStore {
-    return s3Store({
-      bucket: "backups",
-      prefix,
-      endpoint: `http://127.0.0.1:${this.port}`,
-      forcePathStyle: true,
-      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-      partSize: 5 * MiB,
-      maxAttempts: 2,
-    });
-  }
-}
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

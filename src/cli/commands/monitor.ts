@@ -26,7 +26,7 @@ export async function install(context: CommandContext): Promise<number> {
     const results = await installAgent(loaded, connections, context.reporter);
     for (const r of results) {
       context.print(
-        `${r.host}: agent ${r.outcome === "unchanged" ? "already up to date" : r.outcome}, ${loaded.config.monitoring?.checks.length ?? 0} checks of ${loaded.config.service}${r.jobs > 0 ? `, ${r.jobs} cron job${r.jobs === 1 ? "" : "s"}` : ""}`,
+        `${r.host}: agent ${r.outcome === "unchanged" ? "already up to date" : r.outcome}, ${loaded.config.monitoring?.checks.length ?? 0} checks of ${loaded.config.service}${r.jobs > 0 ? `, ${r.jobs} cron job${r.jobs === 1 ? "" : "s"}` : ""}${r.backupJobs > 0 ? `, ${r.backupJobs} backup job${r.backupJobs === 1 ? "" : "s"}` : ""}`,
       );
     }
     return ExitCode.ok;

@@ -1,7 +1,8 @@
 /**
  * The scheduler with a real SQLite store: a due run runs once and plans the next, runs of one job
  * never overlap, a held deploy lock holds a due run back, a restarted scheduler keeps its plan and
- * treats what it missed by policy, and a run a killed agent left "running" becomes interrupted.
+ * treats what it missed by policy, and a run a killed agent left "running" becomes interrupted;
+ * a run recorded from outside alerts like the job's own, and the last good run is known.
  * The runner is a stand-in for a job kind (a promise the test resolves), not for an outside system.
  */
 import assert from "node:assert/strict";
@@ -198,5 +199,32 @@ describe("the scheduler", () => {
     gate.finish(ok);
     assert.equal((await run).outcome, "ok");
     await scheduler.stop();
+  });
+
+  it("records a run made elsewhere like its own, and knows the job's last good run", async () => {
+    const store = new JobStore(new Store(":memory:").database);
+    const results: JobRun[] = [];
+    const scheduler = new Scheduler({
+      jobs: [job({ name: "hello/verify.db" })],
+      store,
+      runners: { container: { run: async () => ok } },
+      onResult: (_job, run) => results.push(run),
+    });
+    assert.equal(scheduler.lastGood("hello/verify.db"), undefined, "never ran");
+    const failed = scheduler.record(
+      "hello/verify.db",
+      { outcome: "failed", exitCode: 1, detail: "rows in public.t: expected 3, got 2", output: "" },
+      1_000,
+      2_000,
+    );
+    assert.deepEqual(
+      [failed.trigger, failed.outcome, failed.startedAt, failed.endedAt, results.length],
+      ["manual", "failed", 1_000, 2_000, 1],
+    );
+    assert.equal(scheduler.lastGood("hello/verify.db"), 1_000, "only failures: since the first");
+    scheduler.record("hello/verify.db", ok, 3_000, 4_000);
+    scheduler.record("hello/verify.db", { ...ok, outcome: "failed" }, 5_000, 6_000);
+    assert.equal(scheduler.lastGood("hello/verify.db"), 4_000, "the end of the last good one");
+    assert.throws(() => scheduler.record("hello/none", ok, 0), /no job hello\/none/);
   });
 });

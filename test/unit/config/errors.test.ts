@@ -395,65 +395,139 @@ servers:
   });
 });
 
-describe("unsupported sections", () => {
-  it("rejects each of them at its key, naming what will bring it", async () => {
-    const issues = await issuesOf({
-      "slipway.yml": yaml`
-${MINIMAL.trimEnd()}
+describe("backups", () => {
+  const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+  const APP = yaml`
+service: hello
+image: hello
+servers:
+  web:
+    hosts: [127.0.0.1]
+    volumes: ["data:/app/data"]
 accessories:
-  db:
-    engine: postgres
-    version: "16"
-    host: 127.0.0.1
-backups:
-  - accessory: db
-    schedule: "@daily"
-    store: s3://backups/hello
-monitoring:
-  checks:
-    - name: home
-      url: https://example.com/
-cron:
-  report:
-    schedule: "0 3 * * *"
-    command: bin/report
-`,
-    });
-    assert.deepEqual(
-      issues.map((i) => [i.line, i.column, i.path, i.message, i.hint]),
-      [
-        [
-          12,
-          1,
-          "backups",
-          "backups is not supported yet",
-          "backups will come with the upcoming `slipway backup` command; remove the section for now",
-        ],
-      ],
-    );
-  });
+  db: { engine: postgres }
+  queue: { engine: generic, image: nats }
+`;
 
-  it("still validates their content fully", async () => {
+  it("names each wrong target at its line: accessory, engine, volume, file, role, two kinds", async () => {
     const issues = await issuesOf({
       "slipway.yml": yaml`
-${MINIMAL.trimEnd()}
-accessories:
-  db:
-    engine: oracle
-    host: "db;x"
+${APP.trimEnd()}
 backups:
-  - accessory: cache
-    schedule: daily
-    store: s3://b
+  store: /var/backups/slipway
+  recipients: [${RECIPIENT}]
+  targets:
+    cache: {}
+    queue: { keep: { last: 0 } }
+    files: { volume: uploads }
+    app: { sqlite: /srv/hello.db }
+    both: { volume: data, config: true }
+    other: { volume: data, role: worker }
+    db: { host: 127.0.0.1, verify: weekly }
 `,
     });
     assert.deepEqual(brief(issues), [
-      'slipway.yml:9:13 accessories.db.engine: must be one of postgres, mysql, mariadb, mongodb, redis, influxdb, generic, got "oracle"',
-      'slipway.yml:10:11 accessories.db.host: host "db;x" contains ";", which is not allowed in a hostname',
-      "slipway.yml:11:1 backups: backups is not supported yet",
-      'slipway.yml:12:16 backups[0].accessory: backup of accessory "cache", which accessories does not define',
-      'slipway.yml:13:15 backups[0].schedule: cron expression "daily" has 1 field, it needs 5',
+      'slipway.yml:14:12 backups.targets.cache: backup target "cache" is accessory "cache", which accessories does not define',
+      "slipway.yml:15:12 backups.targets.queue: accessory queue is generic: Slipway does not know how to dump it consistently",
+      "slipway.yml:15:28 backups.targets.queue.keep.last: must be at least 1, got 0",
+      'slipway.yml:16:22 backups.targets.files.volume: no role has a volume "uploads"',
+      "slipway.yml:17:20 backups.targets.app.sqlite: /srv/hello.db is on no volume of a role: it would go with its container",
+      "slipway.yml:18:35 backups.targets.both.config: a backup target is one of accessory, volume, sqlite, config, not volume and config",
+      'slipway.yml:19:34 backups.targets.other.role: backup target "other" names role "worker", which servers does not define',
+      "slipway.yml:20:17 backups.targets.db.host: an accessory's backup runs on the accessory's host",
+      'slipway.yml:20:36 backups.targets.db.verify: cron expression "weekly" has 1 field, it needs 5',
     ]);
+  });
+
+  it("wants an S3 store's keys as secret names, and recipients or a passphrase", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${APP.trimEnd()}
+backups:
+  store: s3://Backups
+  recipients: [AGE-SECRET-KEY-1QQQ]
+  passphrase: BACKUP_PASSPHRASE
+  targets: { db: {} }
+`,
+    });
+    assert.deepEqual(
+      issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message} | ${i.hint}`),
+      [
+        '11:10 backups.store: "s3://Backups" is not an S3 URL with a valid bucket name | write "s3://BUCKET/PREFIX" (with backups.s3 for its endpoint and keys) or an absolute folder on the host, like "/var/backups/slipway"',
+        "11:10 backups.store: an s3:// store needs backups.s3 (its credentials) | add s3: { endpoint: https://..., access_key_id: S3_ACCESS_KEY_ID, secret_access_key: S3_SECRET_ACCESS_KEY } with the keys in .slipway/secrets",
+        "12:15 backups.recipients: backups are encrypted to recipients or with a passphrase: give exactly one | make a key pair with age-keygen -o backup.key and list its public key: recipients: [age1...]",
+        "12:16 backups.recipients[0]: this is an age identity (a SECRET key), not a recipient | give the public key: age-keygen -y key.txt prints it; the secret key never goes in slipway.yml",
+        '13:15 backups.passphrase: secret "BACKUP_PASSPHRASE" is not set: looked in .slipway/secrets (no such file) | add the line BACKUP_PASSPHRASE=<value> to .slipway/secrets',
+      ],
+    );
+    const s3 = await issuesOf({
+      "slipway.yml": yaml`
+${APP.trimEnd()}
+backups:
+  store: s3://backups/hello
+  recipients: [${RECIPIENT}]
+  targets: { db: {} }
+`,
+    });
+    assert.deepEqual(brief(s3), [
+      "slipway.yml:11:10 backups.store: an s3:// store needs backups.s3 (its credentials)",
+    ]);
+  });
+
+  it("resolves targets with their defaults, an accessory by the target's name", async () => {
+    const { config, secrets } = await load({
+      "slipway.yml": yaml`
+${APP.trimEnd()}
+backups:
+  store: s3://backups/hello
+  s3: { endpoint: "http://127.0.0.1:9000", access_key_id: S3_KEY, secret_access_key: S3_SECRET }
+  recipients: [${RECIPIENT}]
+  targets:
+    db: { schedule: "@hourly", keep: { last: 3, yearly: 2 }, verify: false }
+    files: { volume: data, grace: 2h }
+    state: { config: true }
+`,
+      ".slipway/secrets": "S3_KEY=key-id\nS3_SECRET=secret-value\n",
+      ".gitignore": ".slipway/secrets\n",
+    });
+    assert.deepEqual(config.backups, {
+      store: "s3://backups/hello",
+      s3: {
+        endpoint: "http://127.0.0.1:9000",
+        region: "us-east-1",
+        access_key_id: "S3_KEY",
+        secret_access_key: "S3_SECRET",
+      },
+      recipients: [RECIPIENT],
+      compression: "zstd",
+      targets: {
+        db: {
+          accessory: "db",
+          schedule: "@hourly",
+          keep: { last: 3, daily: 7, weekly: 4, monthly: 6, yearly: 2 },
+          verify: false,
+          grace: 3_600_000,
+          timeout: 21_600_000,
+        },
+        files: {
+          volume: "data",
+          schedule: "0 3 * * *",
+          keep: { last: 7, daily: 7, weekly: 4, monthly: 6, yearly: 0 },
+          verify: "0 4 * * 0",
+          grace: 7_200_000,
+          timeout: 21_600_000,
+        },
+        state: {
+          config: true,
+          schedule: "0 3 * * *",
+          keep: { last: 7, daily: 7, weekly: 4, monthly: 6, yearly: 0 },
+          verify: "0 4 * * 0",
+          grace: 3_600_000,
+          timeout: 21_600_000,
+        },
+      },
+    });
+    assert.equal(secrets.values.get("S3_SECRET"), "secret-value");
   });
 });
 

@@ -18,6 +18,7 @@ import {
   dockerStart,
   dockerStop,
   dockerTag,
+  parseDockerExec,
 } from "../../../src/engine/index.ts";
 import { renderCommand } from "../../../src/transport/index.ts";
 
@@ -182,6 +183,29 @@ describe("container lifecycle", () => {
       dockerExec("hello-web-1", ["sh"], { interactive: true, tty: true }).join(" "),
       "docker exec --interactive --tty hello-web-1 sh",
     );
+  });
+
+  it("parseDockerExec takes apart what dockerExec built, and nothing else", () => {
+    const cmd = ["sh", "-c", "pg_dump --dbname hello", "--interactive"];
+    assert.deepEqual(parseDockerExec(dockerExec("hello-db", cmd, { interactive: true })), {
+      container: "hello-db",
+      cmd,
+      interactive: true,
+      tty: false,
+    });
+    assert.deepEqual(parseDockerExec(dockerExec("hello-db", ["psql"])), {
+      container: "hello-db",
+      cmd: ["psql"],
+      interactive: false,
+      tty: false,
+    });
+    for (const other of [
+      ["docker", "run", "hello"],
+      ["docker", "exec", "hello-db"],
+      ["docker", "exec", "--user", "root", "hello-db", "sh"],
+      ["podman", "exec", "hello-db", "sh"],
+    ])
+      assert.equal(parseDockerExec(other), undefined, other.join(" "));
   });
 });
 

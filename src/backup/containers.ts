@@ -1,0 +1,114 @@
+/**
+ * Where a backup's engine work happens: the port between the engine planners (argv in the docker
+ * CLI's spelling, an exec built by dockerExec) and a container engine. `dockerCli` runs the argv
+ * as they are, through the `docker` command of the machine it runs on (DOCKER_HOST honoured);
+ * the backup runner on a host maps the same steps to the Engine API over the host's socket
+ * (src/backup/runner), where no docker CLI exists. The planners' knowledge stays in one place.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import {
+  type ContainerSpec,
+  checkImageRef,
+  checkName,
+  dockerRemove,
+  dockerRun,
+  dockerStart,
+  dockerStop,
+  formatEnvFile,
+} from "../engine/index.ts";
+import type { Argv } from "../transport/index.ts";
+import { type ExecStreamOptions, execStream } from "./exec.ts";
+
+/** A program's stdout, ending once it exited 0 and failing otherwise; `done` settles alike. */
+export interface ExecRun {
+  stdout: Readable;
+  done: Promise<void>;
+}
+
+/** A one-off container that shares another's volumes, fed on stdin, removed when it exits. */
+export interface OneOffContainer {
+  image: string;
+  /** The container whose volumes it mounts (the accessory's, stopped meanwhile). */
+  volumesFrom: string;
+  user?: string;
+  entrypoint?: string;
+  cmd: readonly string[];
+}
+
+export interface Containers {
+  /** Runs an exec step (argv as dockerExec builds it, or a plain local program for dockerCli). */
+  exec(argv: Argv, options?: ExecStreamOptions): ExecRun;
+  /**
+   * Starts a detached container; `secretEnv` reaches it without argv (an env file for the CLI,
+   * the create call's body for the Engine API).
+   */
+  run(
+    spec: Omit<ContainerSpec, "envFile" | "env">,
+    secretEnv: Record<string, string>,
+  ): Promise<void>;
+  /** A one-off container fed `stdin`; resolves once it exited 0 (and was removed). */
+  runOnce(container: OneOffContainer, stdin: Readable): Promise<void>;
+  stop(name: string, timeoutS: number): Promise<void>;
+  start(name: string): Promise<void>;
+  /** Removes a container, running or not. */
+  remove(name: string): Promise<void>;
+}
+
+/** `docker run --rm --interactive` of a one-off container. Pure. */
+export function dockerRunOnce(c: OneOffContainer): Argv {
+  return [
+    "docker",
+    "run",
+    "--rm",
+    "--interactive",
+    "--volumes-from",
+    checkName("container name", c.volumesFrom),
+    ...(c.user === undefined ? [] : ["--user", c.user]),
+    ...(c.entrypoint === undefined ? [] : ["--entrypoint", c.entrypoint]),
+    checkImageRef(c.image),
+    ...c.cmd,
+  ];
+}
+
+/** Runs argv to its end and returns its stdout as text; fails like the exec does. */
+export async function execTextWith(
+  containers: Containers,
+  argv: Argv,
+  options: ExecStreamOptions = {},
+): Promise<string> {
+  const { stdout, done } = containers.exec(argv, options);
+  let out = "";
+  stdout.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+  });
+  await done;
+  return out;
+}
+
+/** Runs argv and discards its output (read, so the program never blocks on it). */
+async function drained(run: ExecRun): Promise<void> {
+  run.stdout.resume();
+  await run.done;
+}
+
+/** The docker CLI of this machine. */
+export const dockerCli: Containers = {
+  exec: (argv, options) => execStream(argv, options),
+  async run(spec, secretEnv) {
+    const dir = await mkdtemp(join(tmpdir(), "slipway-env-"));
+    try {
+      const envFile = join(dir, "container.env");
+      await writeFile(envFile, formatEnvFile(Object.entries(secretEnv)), { mode: 0o600 });
+      await drained(execStream(dockerRun({ ...spec, envFile })));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+  runOnce: (container, stdin) => drained(execStream(dockerRunOnce(container), { stdin })),
+  stop: (name, timeoutS) => drained(execStream(dockerStop(name, timeoutS))),
+  start: (name) => drained(execStream(dockerStart(name))),
+  remove: (name) => drained(execStream(dockerRemove(name, { force: true }))),
+};

@@ -1,0 +1,112 @@
+/**
+ * The Containers port over the Engine API (the host's socket, mounted into the runner), for a
+ * runner whose image has no docker CLI: an exec step of the planners (argv as dockerExec spells
+ * it) becomes an API exec of the same container and command; a throwaway container gets its
+ * secret env in the create call's body, never argv.
+ */
+import { randomBytes } from "node:crypto";
+import { PassThrough, type Readable } from "node:stream";
+// The client alone, not the agent's index: the runner must not load the agent's other parts.
+import type { ContainerCreate, EngineClient } from "../../agent/engine.ts";
+import { parseDockerExec } from "../../engine/index.ts";
+import { SlipwayError } from "../../errors/index.ts";
+import type { Argv } from "../../transport/index.ts";
+import type { Containers, ExecRun, OneOffContainer } from "../containers.ts";
+import type { ExecStreamOptions } from "../exec.ts";
+
+const STDERR_TAIL = 4000;
+
+/** Keeps the last few KiB of a stream (an error's explanation), reading it to its end. */
+function tail(stream: Readable): () => string {
+  let text = "";
+  stream.setEncoding("utf8").on("data", (d: string) => {
+    text = (text + d).slice(-STDERR_TAIL);
+  });
+  return () => text;
+}
+
+function failed(what: string, code: number, stderr: string): SlipwayError {
+  return new SlipwayError({
+    code: "backup.exec",
+    message: `${what} failed (exit ${code}): ${stderr.trim().split("\n").slice(-5).join("\n")}`,
+    hint: "the backup or restore stopped here; the output above is the program's own",
+  });
+}
+
+/** The runner's Containers: everything through `client`. */
+export function engineContainers(client: EngineClient): Containers {
+  return {
+    exec(argv: Argv, options: ExecStreamOptions = {}): ExecRun {
+      const parts = parseDockerExec(argv);
+      if (!parts) throw new TypeError(`not an exec step: ${argv.slice(0, 3).join(" ")}`);
+      const stdout = new PassThrough();
+      // Whoever reads stdout sees its error; a caller that awaits `done` alone must not crash.
+      stdout.on("error", () => {});
+      const done = (async () => {
+        const run = await client.exec(
+          parts.container,
+          parts.cmd,
+          parts.interactive ? options.stdin : undefined,
+        );
+        const stderr = tail(run.stderr);
+        run.stdout.pipe(stdout, { end: false });
+        const code = await run.exit;
+        if (code !== 0)
+          throw failed(`${parts.container}: ${parts.cmd.slice(0, 4).join(" ")}`, code, stderr());
+      })();
+      done.then(
+        () => stdout.end(),
+        (error: Error) => stdout.destroy(error),
+      );
+      return { stdout, done };
+    },
+
+    async run(spec, secretEnv) {
+      const body: ContainerCreate = {
+        Image: spec.image,
+        ...(spec.cmd === undefined ? {} : { Cmd: [...spec.cmd] }),
+        Env: Object.entries(secretEnv).map(([k, v]) => `${k}=${v}`),
+        Labels: spec.labels,
+        HostConfig: {
+          Binds: (spec.volumes ?? []).map(
+            (v) => `${v.source}:${v.target}${v.readOnly ? ":ro" : ""}`,
+          ),
+          RestartPolicy: { Name: spec.restart ?? "no" },
+          ...(spec.network === undefined ? {} : { NetworkMode: spec.network }),
+        },
+      };
+      const id = await client.create(spec.name, body);
+      await client.start(id);
+    },
+
+    async runOnce(container: OneOffContainer, stdin: Readable) {
+      const name = `slipway-restore-${randomBytes(4).toString("hex")}`;
+      const id = await client.create(name, {
+        Image: container.image,
+        Cmd: [...container.cmd],
+        ...(container.entrypoint === undefined ? {} : { Entrypoint: [container.entrypoint] }),
+        ...(container.user === undefined ? {} : { User: container.user }),
+        OpenStdin: true,
+        StdinOnce: true,
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: { VolumesFrom: [container.volumesFrom] },
+      });
+      try {
+        const streams = await client.attach(id, stdin);
+        streams.stdout.resume();
+        const stderr = tail(streams.stderr);
+        await client.start(id);
+        const code = await client.wait(id);
+        if (code !== 0) throw failed(`a one-off container of ${container.image}`, code, stderr());
+      } finally {
+        await client.remove(id).catch(() => {});
+      }
+    },
+
+    stop: (name, timeoutS) => client.stop(name, timeoutS),
+    start: (name) => client.start(name),
+    remove: (name) => client.remove(name),
+  };
+}
