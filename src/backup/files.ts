@@ -11,7 +11,7 @@ import { pipeline, Transform, type TransformCallback } from "node:stream";
 import { SlipwayError } from "../errors/index.ts";
 import type { Argv } from "../transport/index.ts";
 import { type BackupSqliteOptions, openPart } from "./accessory.ts";
-import type { Opening, SealOptions } from "./archive.ts";
+import type { Opening } from "./archive.ts";
 import { execStream, execText } from "./exec.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
 import { runBackup } from "./run.ts";

@@ -450,15 +450,18 @@ describe("the backup runner: a folder as tar, and SQLite", {
     const into = join(dir, "uploads-restored");
     mkdirSync(into);
     writeFileSync(join(into, "stale.txt"), "not in the backup");
-    const restored = await runner(
-      {
-        action: "restore",
-        store: store(),
-        targets: [target],
-        into: { kind: "files", path: into, exclude: [] },
-      },
-      { identity },
-    );
+    const request = {
+      action: "restore" as const,
+      store: store(),
+      targets: [target],
+      into: { kind: "files" as const, path: into, exclude: [] },
+    };
+    // A folder that holds something is replaced only when the request says so (--yes).
+    const refused = await runner(request, { identity });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr + JSON.stringify(refused.result), /holds data already/);
+    assert.deepEqual(filesUnder(into), ["stale.txt"]);
+    const restored = await runner({ ...request, replace: true }, { identity });
     assert.equal(restored.code, 0, restored.stderr);
     assert.deepEqual(filesUnder(into), filesUnder(source));
     assert.equal(readFileSync(join(into, "a/b/deep.txt"), "utf8"), "deep\n");

@@ -357,6 +357,13 @@ async function restoreTarget(ctx: RunnerContext, target: Target): Promise<Runner
       message: `backup ${target.name}/${manifest.id} is of ${manifest.engine}, not ${into.kind}`,
       hint: "restore it into a target of the same kind",
     });
+  // Beside the target, a restore never replaces something that is there unless told to.
+  if (!request.replace && (await holdsData(into)))
+    throw new UserError({
+      code: "backup.restore_not_empty",
+      message: `${"container" in into ? into.container : into.path} holds data already: nothing was restored`,
+      hint: "restore over it with --yes, or choose another --to",
+    });
   // Nothing changes before the whole backup has been read and found as its manifest says.
   ctx.say(`${target.name}: checking ${manifest.id} before restoring it`);
   const check = await checkBackup(from, manifest);
