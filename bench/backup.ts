@@ -46,7 +46,7 @@ const dir = mkdtempSync(join(tmpdir(), "slipway-backup-bench-"));
 let s3: ChildProcess | undefined;
 function cleanup(): void {
   s3?.kill("SIGKILL");
-  spawnSync("podman", ["rm", "-f", "-t", "0", source], { stdio: "ignore", timeout: 120_000 });
+  spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", source], { stdio: "ignore", timeout: 120_000 });
   // A verification interrupted by a signal leaves its throwaway container: it carries this label.
   const left = spawnSync(
     "podman",
@@ -56,7 +56,7 @@ function cleanup(): void {
   for (const name of (left.stdout ?? "")
     .split("\n")
     .filter((n) => n.startsWith("slipway-verify-bench-")))
-    spawnSync("podman", ["rm", "-f", "-t", "0", name], { stdio: "ignore" });
+    spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", name], { stdio: "ignore" });
   rmSync(dir, { recursive: true, force: true });
 }
 onProcessExit(cleanup);

@@ -148,7 +148,7 @@ export class EngineClient {
 
   /** Removes the container, running or not; a container already gone is fine. */
   async remove(id: string): Promise<void> {
-    const res = await this.request("DELETE", `/containers/${encodeURIComponent(id)}?force=1&v=0`);
+    const res = await this.request("DELETE", `/containers/${encodeURIComponent(id)}?force=1&v=1`);
     const body = await readAll(res);
     if (res.statusCode !== 204 && res.statusCode !== 200 && res.statusCode !== 404) {
       throw engineError(res, body);

@@ -291,7 +291,7 @@ async function finish(
   } else if (old.length > 0) {
     // A rollback or restart brings no new image or env file: only the stopped containers go.
     await transport
-      .run(["docker", "rm", "--", ...old.map((n) => checkName("container name", n))])
+      .run(["docker", "rm", "--volumes", "--", ...old.map((n) => checkName("container name", n))])
       .catch((error: unknown) => {
         reporter.warn(
           `${transport.host}: could not remove ${old.join(", ")}: ${error instanceof Error ? error.message : String(error)}`,

@@ -191,7 +191,15 @@ export function dockerStop(name: string, timeoutS: number): Argv {
 
 /** `docker rm [--force] NAME`; --force also stops a running container (SIGKILL). */
 export function dockerRemove(name: string, options: { force?: boolean } = {}): Argv {
-  return ["docker", "rm", ...(options.force ? ["--force"] : []), checkName("container name", name)];
+  // --volumes: the container's anonymous volumes (an image's VOLUME nobody mounted) go with it;
+  // nothing can reach them afterwards. Named volumes and bind mounts are never touched.
+  return [
+    "docker",
+    "rm",
+    ...(options.force ? ["--force"] : []),
+    "--volumes",
+    checkName("container name", name),
+  ];
 }
 
 /**

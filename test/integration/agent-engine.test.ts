@@ -6,12 +6,14 @@
  * backpressure, the exit code; a one-off container attached before its start, fed its stdin.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { after, describe, it } from "node:test";
 import { checkSchema, EngineClient, type EngineError, probe } from "../../src/agent/index.ts";
+import { REDIS_IMAGE } from "../rig/images.ts";
 import { NODE_IMAGE, rigAvailable, skipUnless } from "../rig/index.ts";
 
 const PODMAN_SOCKET = "/run/podman/podman.sock";
@@ -55,6 +57,23 @@ describe("the agent's engine client on Podman's socket", {
     await engine.remove(id);
     await engine.remove(id); // gone already: fine
     await assert.rejects(engine.inspect(id), (e: EngineError) => e.status === 404);
+  });
+
+  it("removes a one-off container with its anonymous volumes (an image's VOLUME), which nothing could reach again", {
+    skip: skipUnless(rigAvailable(REDIS_IMAGE)),
+  }, async () => {
+    // The rig's Redis image declares VOLUME /data.
+    const id = await engine.create(`${label}-volume`, { Image: REDIS_IMAGE, Cmd: ["true"] });
+    made.push(id);
+    const info = (await engine.inspect(id)) as {
+      Mounts?: { Name?: string; Destination: string }[];
+    };
+    const volume = info.Mounts?.find((m) => m.Destination === "/data")?.Name;
+    assert.ok(volume, `an anonymous volume at /data: ${JSON.stringify(info.Mounts)}`);
+    const exists = () => spawnSync("podman", ["volume", "exists", volume]).status === 0;
+    assert.ok(exists());
+    await engine.remove(id);
+    assert.equal(exists(), false, `volume ${volume} left behind`);
   });
 
   it("a container check: running, then restarted since the last look, then no container", async () => {

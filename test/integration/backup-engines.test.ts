@@ -47,7 +47,7 @@ const dir = mkdtempSync(join(tmpdir(), "slipway-backup-engines-"));
 chmodSync(dir, 0o755);
 function cleanup(): void {
   if (containers.size > 0)
-    spawnSync("podman", ["rm", "-f", "-t", "0", ...containers], {
+    spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", ...containers], {
       stdio: "ignore",
       timeout: 120_000,
     });

@@ -52,7 +52,7 @@ const containers = new Set<string>();
 function cleanup(): void {
   killAllS3rvers();
   if (containers.size > 0)
-    spawnSync("podman", ["rm", "-f", "-t", "0", ...containers], { stdio: "ignore" });
+    spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", ...containers], { stdio: "ignore" });
   containers.clear();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -27,7 +27,7 @@ let networkMade = false;
 
 function removeAllSync(): void {
   const quiet = { stdio: "ignore", timeout: 120_000 } as const;
-  if (containers.size > 0) spawnSync("podman", ["rm", "-f", "-t", "0", ...containers], quiet);
+  if (containers.size > 0) spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", ...containers], quiet);
   if (volumes.size > 0) spawnSync("podman", ["volume", "rm", "-f", ...volumes], quiet);
   if (networkMade) spawnSync("podman", ["network", "rm", "-f", NETWORK], quiet);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -126,7 +126,7 @@ const startClient = (role: string, image: string) =>
 /** Stops a container with its image's stop signal (a clean shutdown), then removes it. */
 async function stopAndRemove(name: string): Promise<void> {
   await podmanOk(["stop", "-t", "60", name]);
-  await podmanOk(["rm", "-f", name]);
+  await podmanOk(["rm", "-f", "--volumes", name]);
   containers.delete(name);
 }
 
@@ -497,7 +497,7 @@ describe("slipway-redis:7 (stands in for redis:7)", {
     // appendfsync everysec: on disk within a second. Then SIGKILL, so no shutdown save can be
     // what keeps it: only the append-only file.
     await sleep(1_500);
-    await podmanOk(["rm", "-f", "-t", "0", server]);
+    await podmanOk(["rm", "-f", "--volumes", "-t", "0", server]);
     containers.delete(server);
     server = await start("redis-aof2", REDIS_IMAGE, {
       options: ["-v", `${volume}:/data`],

@@ -137,7 +137,13 @@ export function pruneSteps(plan: PrunePlan): Step[] {
     steps.push(
       run(
         "remove stopped containers",
-        ["docker", "rm", "--", ...plan.containers.map((n) => checkName("container name", n))],
+        [
+          "docker",
+          "rm",
+          "--volumes",
+          "--",
+          ...plan.containers.map((n) => checkName("container name", n)),
+        ],
         { allowFailure: true },
       ),
     );

@@ -137,10 +137,10 @@ describe("container lifecycle", () => {
   it("start, stop with a timeout, remove (forced or not)", () => {
     assert.equal(dockerStart("hello-web-1").join(" "), "docker start hello-web-1");
     assert.equal(dockerStop("hello-web-1", 30).join(" "), "docker stop -t 30 hello-web-1");
-    assert.equal(dockerRemove("hello-web-1").join(" "), "docker rm hello-web-1");
+    assert.equal(dockerRemove("hello-web-1").join(" "), "docker rm --volumes hello-web-1");
     assert.equal(
       dockerRemove("hello-web-1", { force: true }).join(" "),
-      "docker rm --force hello-web-1",
+      "docker rm --force --volumes hello-web-1",
     );
   });
 

@@ -236,7 +236,7 @@ describe("prune planning", () => {
     assert.deepEqual(
       pruneSteps(plan).map((s) => (s.kind === "run" ? s.command : s.kind)),
       [
-        ["docker", "rm", "--", "hello-web-v1-bbbbbb"],
+        ["docker", "rm", "--volumes", "--", "hello-web-v1-bbbbbb"],
         ["rm", "-f", "--", ...plan.envFiles],
         ["docker", "image", "rm", "--", ...plan.images],
         ["docker", "image", "rm", "--", id],
