@@ -100,6 +100,8 @@ export function crossCheckIssues(source: Sourced): ConfigIssue[] {
     }
   }
 
+  issues.push(...tlsIssues(source));
+
   const backups = valueAt(root, ["backups"]);
   if (Array.isArray(backups)) {
     const known = isMap(accessories) ? Object.keys(accessories) : [];
@@ -114,5 +116,41 @@ export function crossCheckIssues(source: Sourced): ConfigIssue[] {
       }
     });
   }
+  return issues;
+}
+
+/** proxy.tls needs names to certify; a wildcard can only be proven by DNS-01 (or bought). */
+function tlsIssues(source: Sourced): ConfigIssue[] {
+  const tls = valueAt(source.value, ["proxy", "tls"]);
+  if (!isMap(tls)) return [];
+  const domains = valueAt(source.value, ["proxy", "domains"]);
+  const names = Array.isArray(domains) ? domains : [];
+  if (names.length === 0) {
+    return [
+      issueAt(
+        source.locations,
+        ["proxy", "tls"],
+        "key",
+        "proxy.tls needs proxy.domains: a certificate is for names",
+        "list the domains the site answers to under proxy.domains",
+      ),
+    ];
+  }
+  const challenge = valueAt(source.value, ["proxy", "tls", "acme", "challenge"]);
+  if (!isMap(tls.acme) || challenge === "dns-01") return [];
+  const issues: ConfigIssue[] = [];
+  names.forEach((name, i) => {
+    if (typeof name === "string" && name.startsWith("*.")) {
+      issues.push(
+        issueAt(
+          source.locations,
+          ["proxy", "domains", i],
+          "value",
+          `${JSON.stringify(name)} is a wildcard: ACME issues those only through dns-01`,
+          "set proxy.tls.acme.challenge: dns-01 with a dns provider, or list each name",
+        ),
+      );
+    }
+  });
   return issues;
 }

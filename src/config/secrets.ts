@@ -39,7 +39,7 @@ const MAX_COMMAND_OUTPUT = 1024 * 1024;
 /**
  * The secrets `data` refers to, in file order: env.secret names, each accessory's env.secret
  * names, the monitoring notifiers' keys, URLs, tokens and passwords, heartbeat checks' ping keys,
- * then registry.password.
+ * the ACME EAB key and DNS token, then registry.password.
  */
 export function secretReferences(data: unknown): SecretReference[] {
   const references: SecretReference[] = [];
@@ -80,6 +80,14 @@ export function secretReferences(data: unknown): SecretReference[] {
       const name = valueAt(data, path);
       if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
     });
+  }
+  // The ACME account's EAB key and the DNS provider's token (dns-01).
+  for (const path of [
+    ["proxy", "tls", "acme", "eab", "hmac_key"],
+    ["proxy", "tls", "acme", "dns", "api_token"],
+  ]) {
+    const name = valueAt(data, path);
+    if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
   }
   const registry = valueAt(data, ["registry"]);
   const password = isMap(registry) ? registry.password : undefined;

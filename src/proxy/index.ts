@@ -9,6 +9,7 @@ export {
   PROXY_NETWORK,
   type ProxyOptions,
   type ProxySite,
+  type SiteHttps,
   type UpstreamTarget,
 } from "./model.ts";
 export {
@@ -23,6 +24,11 @@ export {
   statusSiteName,
 } from "./plan.ts";
 export {
+  DEFAULT_TLS_SITE,
+  DH_PARAMS_FILE,
+  FFDHE2048,
+  MOZILLA_INTERMEDIATE,
+  renderDefaultTlsSite,
   renderNginxConf,
   renderSite,
   renderStatusSite,
@@ -30,3 +36,4 @@ export {
   type StatusSite,
   upstreamName,
 } from "./render.ts";
+export { CLOUDFLARE, FORWARDED_FOR_HEADER } from "./trusted.ts";
