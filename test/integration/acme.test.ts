@@ -1,0 +1,265 @@
+/**
+ * ACME for real: pebble (Let's Encrypt's test CA) with pebble-challtestsrv as its DNS on
+ * loopback, this machine's nginx serving the rendered HTTPS site (its HTTP-01 challenges from
+ * the webroot, on the port pebble validates), and the runner's own code issuing. Then the
+ * served certificate is looked at with openssl s_client and curl --cacert (pebble's root, from
+ * its management API).
+ */
+import assert from "node:assert/strict";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { certificateFiles } from "../../src/certs/index.ts";
+import type { Order } from "../../src/certs/order.ts";
+import { runOrder } from "../../src/certs/run.ts";
+import { readState } from "../../src/certs/store.ts";
+import { applySteps } from "../../src/plan/index.ts";
+import { type ProxyOptions, type ProxySite, planProxyFiles } from "../../src/proxy/index.ts";
+import { LocalTransport } from "../../src/transport/index.ts";
+import { freePort, skipUnless } from "../rig/index.ts";
+import { type LocalNginx, startLocalNginx } from "../support/local-nginx.ts";
+import { type Pebble, pebbleAvailable, startPebble } from "../support/pebble.ts";
+import { curlHttp, curlHttps, headerOf, sClient, served, statusOf } from "../support/tls-probe.ts";
+import { nginxAvailable } from "../unit/proxy/nginx-rig.ts";
+
+const LOCALHOST = "127.0.0.1";
+const DAY_MS = 86_400_000;
+const DOMAINS = ["hello.test", "www.hello.test"];
+
+const site: ProxySite = {
+  site: "hello",
+  role: "web",
+  domains: DOMAINS,
+  appPort: 3000,
+  healthPath: "/up",
+  maxBodySize: 1024,
+  https: { acme: true, hsts: { maxAgeS: 63_072_000, includeSubdomains: false, preload: false } },
+};
+
+const ready = skipUnless(nginxAvailable()) || skipUnless(pebbleAvailable());
+
+describe("ACME issuance with pebble, served by nginx", { skip: ready }, () => {
+  let prefix = "";
+  let tlsDir = "";
+  let httpPort = 0;
+  let httpsPort = 0;
+  let backend: http.Server;
+  let nginx: LocalNginx;
+  let pebble: Pebble;
+  let rootFile = "";
+  let order: Order;
+
+  before(async () => {
+    prefix = mkdtempSync(join(tmpdir(), "slipway-acme-"));
+    // nginx's workers (not root) read the temporary folders and the webroot.
+    chmodSync(prefix, 0o755);
+    tlsDir = join(prefix, "tls");
+    mkdirSync(join(tlsDir, "webroot/.well-known/acme-challenge"), { recursive: true, mode: 0o755 });
+    mkdirSync(join(tlsDir, "certs"), { mode: 0o700 });
+    [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
+    backend = http.createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ app: "hello" }));
+    });
+    await new Promise<void>((resolve) => backend.listen(0, LOCALHOST, resolve));
+    const address = backend.address();
+    const appPort = typeof address === "object" && address ? address.port : 0;
+    const options: ProxyOptions = {
+      hostDir: prefix,
+      confDir: prefix,
+      tempDir: prefix,
+      listenAddress: LOCALHOST,
+      listenPort: httpPort,
+      tlsListenPort: httpsPort,
+      certsDir: join(tlsDir, "certs"),
+      hostCertsDir: join(tlsDir, "certs"),
+      webroot: join(tlsDir, "webroot"),
+    };
+    await applySteps(
+      new LocalTransport(),
+      planProxyFiles(
+        [site],
+        new Map([["hello-web", { container: LOCALHOST, port: appPort }]]),
+        options,
+      ),
+    );
+    nginx = await startLocalNginx(prefix, async () => {
+      const r = await curlHttp("hello.test", httpPort, "/");
+      if (statusOf(r.stdout) !== 200) throw new Error(r.stderr || r.stdout);
+    });
+    pebble = await startPebble({ httpPort });
+    rootFile = join(prefix, "pebble-root.pem");
+    writeFileSync(rootFile, await pebble.root());
+    order = {
+      site: "hello",
+      domains: DOMAINS,
+      directory: pebble.directory,
+      ca_file: pebble.directoryCaFile,
+      challenge: "http-01",
+      renew_before_ms: 30 * DAY_MS,
+      tls_dir: tlsDir,
+      proxy_certs_dir: join(tlsDir, "certs"),
+      https_port: httpsPort,
+    };
+  });
+
+  after(async () => {
+    await nginx?.stop();
+    await pebble?.stop();
+    backend?.closeAllConnections();
+    backend?.close();
+    if (prefix) rmSync(prefix, { recursive: true, force: true });
+  });
+
+  /** Reloads nginx and waits until it serves the certificate with this fingerprint. */
+  async function reloadUntilServed(fingerprint: string): Promise<void> {
+    await nginx.reload();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const now = await served(httpsPort, "hello.test", pebble.directoryCa).catch(() => undefined);
+      if (now?.fingerprint === fingerprint) return;
+      if (Date.now() > deadline)
+        throw new Error(`nginx does not serve ${fingerprint}:\n${nginx.stderr()}`);
+      await sleep(100);
+    }
+  }
+
+  it("before any certificate: HTTP serves the app and HTTPS handshakes are refused", async () => {
+    const plain = await curlHttp("hello.test", httpPort, "/");
+    assert.equal(statusOf(plain.stdout), 200, plain.stdout);
+    await assert.rejects(served(httpsPort, "hello.test", pebble.directoryCa));
+  });
+
+  it("issues for every domain by HTTP-01 through the webroot; nginx serves it over TLS 1.3 and HTTP redirects", async () => {
+    const result = await runOrder(order);
+    assert.equal(result.outcome, "issued", JSON.stringify(result));
+    assert.ok(result.outcome === "issued");
+    assert.deepEqual(result.facts.names.sort(), [...DOMAINS].sort());
+    const files = certificateFiles("hello");
+    assert.equal(
+      statSync(join(tlsDir, "certs", files.pem)).mode & 0o777,
+      0o600,
+      "certificate 0600",
+    );
+    const accounts = join(tlsDir, "accounts");
+    for (const name of await import("node:fs").then((fs) => fs.readdirSync(accounts))) {
+      assert.equal(statSync(join(accounts, name)).mode & 0o777, 0o600, `account key ${name} 0600`);
+    }
+    await reloadUntilServed(result.facts.fingerprint);
+
+    const s = await sClient(httpsPort, "hello.test", rootFile, ["-brief"]);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stderr, /Protocol version: TLSv1\.3/);
+    assert.match(s.stderr, /Verification: OK/);
+    const page = await curlHttps("www.hello.test", httpsPort, "/", rootFile);
+    assert.equal(page.code, 0, page.stderr);
+    assert.equal(statusOf(page.stdout), 200);
+    assert.match(page.stdout, /\{"app":"hello"\}/);
+    assert.equal(headerOf(page.stdout, "strict-transport-security"), "max-age=63072000");
+    assert.equal(headerOf(page.stdout, "x-content-type-options"), "nosniff");
+
+    const redirect = await curlHttp("hello.test", httpPort, "/some/page?q=1");
+    assert.equal(statusOf(redirect.stdout), 301);
+    assert.equal(
+      headerOf(redirect.stdout, "location"),
+      `https://hello.test:${httpsPort}/some/page?q=1`,
+    );
+    const challenge = await curlHttp("hello.test", httpPort, "/.well-known/acme-challenge/none");
+    assert.equal(statusOf(challenge.stdout), 404, "the challenge path is never redirected");
+
+    const unknown = await sClient(httpsPort, "other.test", rootFile, ["-brief"]);
+    assert.notEqual(unknown.code, 0, "a name no site serves gets no certificate");
+    assert.match(unknown.stderr, /unrecognized name|alert/);
+  });
+
+  it("leaves a good certificate alone; forced, replaces it and keeps the previous one", async () => {
+    const before = await served(httpsPort, "hello.test", pebble.directoryCa);
+    const again = await runOrder(order);
+    assert.equal(again.outcome, "not-due");
+    assert.match(again.detail, /expires in \d+ days/);
+    const forced = await runOrder(order, { force: true });
+    assert.ok(forced.outcome === "issued", JSON.stringify(forced));
+    assert.notEqual(forced.facts.fingerprint, before.fingerprint);
+    await reloadUntilServed(forced.facts.fingerprint);
+    const previous = readFileSync(join(tlsDir, "certs", "hello.pem.previous"), "utf8");
+    assert.match(previous, /BEGIN CERTIFICATE/);
+  });
+
+  it("a failing issuance keeps the certificate in place, records the CA's error and backs off", async () => {
+    const before = await served(httpsPort, "hello.test", pebble.directoryCa);
+    // Nothing listens on 127.0.0.2: pebble's validation cannot connect.
+    await pebble.addA("hello.test", "127.0.0.2");
+    const failed = await runOrder(order, { force: true });
+    assert.equal(failed.outcome, "failed");
+    assert.ok(failed.outcome === "failed");
+    assert.match(failed.error, /^hello\.test: connection: .*127\.0\.0\.2/);
+    const state = readState(order);
+    assert.equal(state.failures, 1);
+    assert.equal(state.lastError, failed.error);
+    assert.ok((state.nextAttemptAt ?? 0) > Date.now() + 10 * 60_000, "retried in 15 minutes");
+    const waiting = await runOrder(order, { force: true, scheduled: true });
+    assert.equal(waiting.outcome, "waiting", "a scheduled run waits out the backoff");
+    await nginx.reload();
+    await sleep(300);
+    const after = await served(httpsPort, "hello.test", pebble.directoryCa);
+    assert.equal(after.fingerprint, before.fingerprint, "the old certificate still serves");
+    await pebble.addA("hello.test", LOCALHOST);
+  });
+});
+
+describe("ACME with external account binding (pebble requiring EAB)", { skip: ready }, () => {
+  let dir = "";
+  let pebble: Pebble;
+  const KID = "kid-1";
+  const HMAC = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "slipway-eab-"));
+    // The account is all this test is about: challenges pass without a look.
+    pebble = await startPebble({
+      httpPort: await freePort(),
+      eab: { [KID]: HMAC },
+      alwaysValid: true,
+    });
+  });
+  after(async () => {
+    await pebble?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const base = (): Order => ({
+    site: "eab",
+    domains: ["eab.test"],
+    directory: pebble.directory,
+    ca_file: pebble.directoryCaFile,
+    challenge: "http-01",
+    renew_before_ms: 30 * DAY_MS,
+    tls_dir: dir,
+    proxy_certs_dir: "/etc/slipway/certs",
+    https_port: 443,
+  });
+
+  it("is refused without a binding, and registers and issues with one (the key read from its file)", async () => {
+    const refused = await runOrder({ ...base(), email: "no-eab@example.com" });
+    assert.equal(refused.outcome, "failed");
+    assert.ok(refused.outcome === "failed");
+    assert.match(refused.error, /externalAccountBinding/);
+    writeFileSync(join(dir, "hmac"), `${HMAC}\n`, { mode: 0o600 });
+    const issued = await runOrder({
+      ...base(),
+      eab: { kid: KID, hmac_key_file: join(dir, "hmac") },
+    });
+    assert.equal(issued.outcome, "issued", JSON.stringify(issued));
+  });
+});
