@@ -3,6 +3,8 @@
  * inside: what Slipway ships to a host needs no node_modules there, and one small file loads in
  * less memory than a tree of modules. What only some agents use (nodemailer, for e-mail) is split
  * into a chunk beside it, loaded on first use: inlined, it would cost every agent 8 MB.
+ * certs.mjs beside it is the certificate runner (src/certs/main.ts, with acme-client): the CLI
+ * runs it in a one-off container, the agent as a child process, so it never loads in the agent.
  */
 
 import { rm } from "node:fs/promises";
@@ -12,9 +14,12 @@ const outdir = new URL("../dist/agent-bundle", import.meta.url).pathname;
 // Old chunks (their names carry a hash) must not be shipped with the new ones.
 await rm(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: [new URL("../src/agent/main.ts", import.meta.url).pathname],
+  entryPoints: {
+    agent: new URL("../src/agent/main.ts", import.meta.url).pathname,
+    certs: new URL("../src/certs/main.ts", import.meta.url).pathname,
+  },
   outdir,
-  entryNames: "agent",
+  entryNames: "[name]",
   chunkNames: "agent-[name]-[hash]",
   outExtension: { ".js": ".mjs" },
   splitting: true,

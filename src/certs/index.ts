@@ -4,6 +4,7 @@
  * loaded only by the certificate runner (main.ts), on demand.
  */
 export { type IncludeFacts, renderHttpInclude, renderTlsInclude } from "./fragments.ts";
+export { type Order, orderSchema, parseOrder } from "./order.ts";
 export {
   ACCOUNTS_DIR,
   ACME_CHALLENGE_PATH,
@@ -11,6 +12,7 @@ export {
   certificateFiles,
   checkSite,
   ORDERS_DIR,
+  orderFile,
   PROXY_CERTS_DIR,
   PROXY_WEBROOT,
   RUNNER_DIR,
@@ -19,6 +21,10 @@ export {
   TLS_DIR,
   WEBROOT_DIR,
 } from "./paths.ts";
+export { type Due, renewalDue, retryDelay } from "./renewal.ts";
+// A type only: run.ts (and the ACME client behind it) stays out of light importers.
+export type { RunResult } from "./run.ts";
+export { type CertState, currentFacts, readState } from "./store.ts";
 export {
   CertificateError,
   type CertificateFacts,

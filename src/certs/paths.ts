@@ -46,3 +46,8 @@ export function certificateFiles(site: string): { pem: string; tls: string; http
   const name = checkSite(site);
   return { pem: `${name}.pem`, tls: `${name}.tls.conf`, http: `${name}.http.conf` };
 }
+
+/** A site's order file (written by the CLI, read by the runner and the agent). */
+export function orderFile(site: string): string {
+  return `${ORDERS_DIR}/${checkSite(site)}.json`;
+}

@@ -8,13 +8,13 @@ import type { Order } from "./order.ts";
 import { afterAttempt, renewalDue } from "./renewal.ts";
 import {
   activateCertificate,
-  readCertificate,
+  currentFacts,
   readState,
   stageCertificate,
   withLock,
   writeState,
 } from "./store.ts";
-import { type CertificateFacts, certificateFacts } from "./validate.ts";
+import type { CertificateFacts } from "./validate.ts";
 
 export type RunResult =
   | { outcome: "issued"; site: string; detail: string; facts: CertificateFacts }
@@ -30,17 +30,6 @@ export interface RunOptions extends IssueOptions {
   /** Write the new files as `<name>.next` rather than in place. */
   stage?: boolean;
   now?: () => number;
-}
-
-/** The certificate in place, if it parses. */
-export function currentFacts(order: Order): CertificateFacts | undefined {
-  const pem = readCertificate(order);
-  if (pem === undefined) return undefined;
-  try {
-    return certificateFacts(pem);
-  } catch {
-    return undefined;
-  }
 }
 
 export function runOrder(order: Order, options: RunOptions = {}): Promise<RunResult> {

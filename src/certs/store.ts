@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { renderHttpInclude, renderTlsInclude } from "./fragments.ts";
 import type { Order } from "./order.ts";
 import { certificateFiles } from "./paths.ts";
-import type { CertificateFacts } from "./validate.ts";
+import { type CertificateFacts, certificateFacts } from "./validate.ts";
 
 /** What the runner remembers of a site between attempts (`state/<site>.json`). */
 export interface CertState {
@@ -93,6 +93,17 @@ export function writeState(order: Pick<Order, "tls_dir" | "site">, state: CertSt
 /** The certificate file in place (key and chain), or undefined. */
 export function readCertificate(order: Pick<Order, "tls_dir" | "site">): string | undefined {
   return readIfExists(join(orderPaths(order).certs, certificateFiles(order.site).pem));
+}
+
+/** The facts of the certificate in place, if there is one that parses. */
+export function currentFacts(order: Pick<Order, "tls_dir" | "site">): CertificateFacts | undefined {
+  const pem = readCertificate(order);
+  if (pem === undefined) return undefined;
+  try {
+    return certificateFacts(pem);
+  } catch {
+    return undefined;
+  }
 }
 
 // Another attempt holding the lock longer than this died without letting go.
