@@ -7,6 +7,7 @@
 import type { AlertEvent, CheckState, Observation, Severity } from "./alerts.ts";
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
+import { CertificateJobRunner } from "./certificate-job.ts";
 import type { AgentConfig, CheckConfig, JobConfig } from "./config.ts";
 import { ContainerJobRunner } from "./container-job.ts";
 import { EngineClient } from "./engine.ts";
@@ -86,7 +87,10 @@ export class Agent {
     this.scheduler = new Scheduler({
       jobs: config.jobs,
       store: new JobStore(store.database),
-      runners: { container: new ContainerJobRunner(this.engine) },
+      runners: {
+        container: new ContainerJobRunner(this.engine),
+        certificate: new CertificateJobRunner(this.engine),
+      },
       onResult: (job, run) => this.jobResult(job, run),
       random: this.random,
     });

@@ -183,8 +183,30 @@ const containerJob = z.strictObject({
   command: z.array(z.string()).check(z.minLength(1)),
 });
 
-/** Jobs by kind; backups and certificate renewals come as kinds of their own. */
-export const jobSchema = z.discriminatedUnion("kind", [containerJob]);
+/**
+ * A site's certificate renewal (src/certs): when due, or when the CA's renewal information says,
+ * the certificate runner in a one-off container of `image`, then the proxy reloaded (SIGHUP) and
+ * seen to serve the new certificate.
+ */
+const certificateJob = z.strictObject({
+  ...jobCommon,
+  kind: z.literal("certificate"),
+  /** The site's order file (src/certs), also read here for the due date. */
+  order: text(4_096),
+  /** The image the runner runs in (Node 22 or newer: the agent's). */
+  image: text(),
+  /** The runner, certs.mjs, on the host (its folder is mounted read-only into its container). */
+  runner: text(4_096),
+  /** The proxy container that reloads (SIGHUP) once the new certificate is in place. */
+  proxy: z._default(text(200), "slipway-proxy"),
+  /** The network the runner joins (an ACME CA inside it answers by name). */
+  network: z._default(text(200), "slipway"),
+  /** Where the proxy serves HTTPS to the agent, "HOST:PORT", to see the new certificate served. */
+  serves: z._default(text(), "slipway-proxy:443"),
+});
+
+/** Jobs by kind; backups come as a kind of their own. */
+export const jobSchema = z.discriminatedUnion("kind", [containerJob, certificateJob]);
 
 const webhook = z.strictObject({
   name: text(200),

@@ -10,11 +10,13 @@ export {
   agentContainer,
   apiArgv,
   BUNDLE_DIR,
+  CERTIFICATE_JOB,
   fragmentPath,
   notifierSecretName,
   notifierSecretPath,
   pingKeyPath,
   pingUrls,
+  planCertificateJobs,
   planFragment,
   planJobs,
 } from "./plan.ts";

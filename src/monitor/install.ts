@@ -70,10 +70,12 @@ export async function installAgent(
   /** Only these hosts (agent upgrade); the others are still peers. */
   options: { only?: readonly string[] } = {},
 ): Promise<{ host: string; outcome: "started" | "restarted" | "unchanged"; jobs: number }[]> {
-  // Jobs alone need the agent too: it then runs with monitoring's defaults.
+  // Jobs alone (cron, certificate renewals) need the agent too.
   const monitoring =
     loaded.config.monitoring ??
-    (loaded.config.cron ? configSchema.shape.monitoring.unwrap().parse({}) : undefined);
+    (loaded.config.cron || loaded.config.proxy.tls?.acme
+      ? configSchema.shape.monitoring.unwrap().parse({})
+      : undefined);
   if (!monitoring) {
     throw new UserError({
       code: "agent.no_monitoring",

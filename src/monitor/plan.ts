@@ -11,6 +11,7 @@ import {
   type JobConfig,
   type NotifierConfig,
 } from "../agent/index.ts";
+import { orderFile } from "../certs/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { roleSelector, rolesInOrder } from "../deploy/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
@@ -139,7 +140,12 @@ export function planFragment(
     service: site,
     checks,
     notifiers: monitoring.notify.map((n) => planNotifier(site, n)),
-    jobs: on ? planJobs(site, on.host, on.loaded) : [],
+    jobs: on
+      ? [
+          ...planJobs(site, on.host, on.loaded),
+          ...planCertificateJobs(site, on.host, on.loaded, monitoring.image),
+        ]
+      : [],
   };
 }
 
@@ -353,5 +359,41 @@ export function apiArgv(method: string, path: string): string[] {
     API_SCRIPT,
     method,
     path,
+  ];
+}
+
+/** The job the site's ACME certificate is renewed by: never a name of `cron:` (a space). */
+export const CERTIFICATE_JOB = "certificate renewal";
+
+/**
+ * The renewal of the site's ACME certificate, on the host that issues it (the first host of its
+ * web role): every 15 minutes it looks at the certificate's files (cheap) and runs the runner only
+ * when one is due or a failed attempt's backoff is over; it waits while a deploy holds the lock.
+ */
+export function planCertificateJobs(
+  site: string,
+  host: string,
+  loaded: LoadedConfig,
+  image: string,
+): JobConfig[] {
+  if (loaded.config.proxy.tls?.acme === undefined) return [];
+  const web = rolesInOrder(loaded.config).find((role) => role.proxied);
+  if (web?.hosts[0] !== host) return [];
+  return [
+    {
+      name: CERTIFICATE_JOB,
+      kind: "certificate",
+      schedule: "*/15 * * * *",
+      jitter_ms: 120_000,
+      missed: "skip",
+      timeout_ms: 15 * 60_000,
+      lock_path: lockPath(site),
+      order: orderFile(site),
+      image,
+      runner: `${BUNDLE_DIR}/certs.mjs`,
+      proxy: "slipway-proxy",
+      network: PROXY_NETWORK,
+      serves: "slipway-proxy:443",
+    },
   ];
 }
