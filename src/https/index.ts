@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { detectLocalEngine } from "../build/index.ts";
 import {
   CERTS_DIR,
   CertificateError,
@@ -25,13 +26,13 @@ import {
   STATE_DIR,
   uncovered,
 } from "../certs/index.ts";
-
 import { ACME_DIRECTORIES, configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { ExternalError, UserError } from "../errors/index.ts";
 import { agentBundle } from "../monitor/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { applySteps, run, upload } from "../plan/index.ts";
+import { registryLogin } from "../registry/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 import {
   type AcmeSettings,
@@ -133,7 +134,8 @@ async function issueOnHost(
   const image = runnerImage(loaded);
   await placeRunner(transport);
   await applySteps(transport, planOrder(settings));
-  await placeImage(image, transport, undefined, reporter, undefined);
+  const engine = await detectLocalEngine().catch(() => undefined);
+  await placeImage(image, transport, engine, reporter, registryLogin(loaded));
   // A runner a killed CLI left behind would hold the name.
   await transport.run(["docker", "rm", "--force", runnerContainer(site)], { check: false });
   const progress = reporter.hostOutput(`${transport.host} certs`);

@@ -43,7 +43,7 @@ export interface Pebble {
   directoryCaFile: string;
   /** PEM of the root that signs issued certificates (from the management API). */
   root(): Promise<string>;
-  /** Answers A queries for `host` with `address` (challtestsrv's add-a). */
+  /** Answers A queries for `host` with `address` only (challtestsrv's clear-a, add-a). */
   addA(host: string, address: string): Promise<void>;
   /** The TXT records challtestsrv holds for `host` are `value` (set-txt). */
   setTxt(host: string, value: string): Promise<void>;
@@ -171,7 +171,11 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       if (answer.status !== 200) throw new Error(`pebble /roots/0: ${answer.status}`);
       return answer.body;
     },
-    addA: (host, address) => manage("/add-a", { host, addresses: [address] }),
+    // add-a adds to what the name had: clear it first.
+    addA: async (host, address) => {
+      await manage("/clear-a", { host });
+      await manage("/add-a", { host, addresses: [address] });
+    },
     setTxt: (host, value) => manage("/set-txt", { host: `${host}.`, value }),
     clearTxt: (host) => manage("/clear-txt", { host: `${host}.` }),
     logs: () => output,

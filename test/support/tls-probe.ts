@@ -54,6 +54,8 @@ export function tool(program: string, args: readonly string[], input = ""): Prom
         resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
       },
     );
+    // openssl may exit before it reads its stdin.
+    child.stdin?.on("error", () => {});
     child.stdin?.end(input);
   });
 }

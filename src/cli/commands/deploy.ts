@@ -81,12 +81,21 @@ async function certificates(
 ): Promise<void> {
   const { ensureCertificates } = await import("../../https/index.ts");
   const { reportCertificates } = await import("./certs.ts");
-  const result = await ensureCertificates(loaded, connections, context.reporter);
+  const after =
+    ". The site serves what it served before (HTTP until it has one); the agent retries (slipway agent install), or run slipway certs issue";
+  let result: Awaited<ReturnType<typeof ensureCertificates>>;
+  try {
+    result = await ensureCertificates(loaded, connections, context.reporter);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    context.reporter.warn(`no certificate: ${why}${after}`);
+    return;
+  }
   if (result === undefined) return;
   reportCertificates(context, result);
   if (!result.ok) {
     context.reporter.warn(
-      `no certificate for ${result.site}: ${result.error ?? "unknown error"}. The site serves what it served before (HTTP until it has one); the agent retries (slipway agent install), or run slipway certs issue`,
+      `no certificate for ${result.site}: ${result.error ?? "unknown error"}${after}`,
     );
   }
 }
