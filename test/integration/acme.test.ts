@@ -6,15 +6,7 @@
  * its management API).
  */
 import assert from "node:assert/strict";
-import {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,11 +16,9 @@ import { certificateFiles } from "../../src/certs/index.ts";
 import type { Order } from "../../src/certs/order.ts";
 import { runOrder } from "../../src/certs/run.ts";
 import { readState } from "../../src/certs/store.ts";
-import { applySteps } from "../../src/plan/index.ts";
-import { type ProxyOptions, type ProxySite, planProxyFiles } from "../../src/proxy/index.ts";
-import { LocalTransport } from "../../src/transport/index.ts";
+import type { ProxySite } from "../../src/proxy/index.ts";
 import { freePort, skipUnless } from "../rig/index.ts";
-import { type LocalNginx, startLocalNginx } from "../support/local-nginx.ts";
+import { type LocalNginx, startLocalNginx, writeHttpsSite } from "../support/local-nginx.ts";
 import { type Pebble, pebbleAvailable, startPebble } from "../support/pebble.ts";
 import { curlHttp, curlHttps, headerOf, sClient, served, statusOf } from "../support/tls-probe.ts";
 import { nginxAvailable } from "../unit/proxy/nginx-rig.ts";
@@ -62,11 +52,7 @@ describe("ACME issuance with pebble, served by nginx", { skip: ready }, () => {
 
   before(async () => {
     prefix = mkdtempSync(join(tmpdir(), "slipway-acme-"));
-    // nginx's workers (not root) read the temporary folders and the webroot.
-    chmodSync(prefix, 0o755);
     tlsDir = join(prefix, "tls");
-    mkdirSync(join(tlsDir, "webroot/.well-known/acme-challenge"), { recursive: true, mode: 0o755 });
-    mkdirSync(join(tlsDir, "certs"), { mode: 0o700 });
     [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
     backend = http.createServer((_req, res) => {
       res.setHeader("content-type", "application/json");
@@ -74,26 +60,8 @@ describe("ACME issuance with pebble, served by nginx", { skip: ready }, () => {
     });
     await new Promise<void>((resolve) => backend.listen(0, LOCALHOST, resolve));
     const address = backend.address();
-    const appPort = typeof address === "object" && address ? address.port : 0;
-    const options: ProxyOptions = {
-      hostDir: prefix,
-      confDir: prefix,
-      tempDir: prefix,
-      listenAddress: LOCALHOST,
-      listenPort: httpPort,
-      tlsListenPort: httpsPort,
-      certsDir: join(tlsDir, "certs"),
-      hostCertsDir: join(tlsDir, "certs"),
-      webroot: join(tlsDir, "webroot"),
-    };
-    await applySteps(
-      new LocalTransport(),
-      planProxyFiles(
-        [site],
-        new Map([["hello-web", { container: LOCALHOST, port: appPort }]]),
-        options,
-      ),
-    );
+    const app = typeof address === "object" && address ? address.port : 0;
+    await writeHttpsSite(prefix, tlsDir, site, { http: httpPort, https: httpsPort, app });
     nginx = await startLocalNginx(prefix, async () => {
       const r = await curlHttp("hello.test", httpPort, "/");
       if (statusOf(r.stdout) !== 200) throw new Error(r.stderr || r.stdout);

@@ -17,11 +17,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EngineClient, type JobRun } from "../../src/agent/index.ts";
 import { readState } from "../../src/certs/index.ts";
-import { applySteps } from "../../src/plan/index.ts";
-import { type ProxySite, planProxyFiles } from "../../src/proxy/index.ts";
-import { LocalTransport } from "../../src/transport/index.ts";
+import type { ProxySite } from "../../src/proxy/index.ts";
 import { freePort, NGINX_IMAGE, NODE_IMAGE, rigAvailable, skipUnless } from "../rig/index.ts";
-import { type AgentProcess, startAgentProcess } from "../support/agent-process.ts";
+import { type AgentProcess, agentApi, startAgentProcess } from "../support/agent-process.ts";
+import { writeHttpsSite } from "../support/local-nginx.ts";
+import { type NoticeReceiver, startNoticeReceiver } from "../support/notice-receiver.ts";
 import { type Pebble, pebbleAvailable, startPebble } from "../support/pebble.ts";
 import { curlHttp, sClient, served, statusOf } from "../support/tls-probe.ts";
 import { nginxArgs } from "../unit/proxy/nginx-rig.ts";
@@ -50,18 +50,13 @@ describe("certificate renewal by the agent, on Podman's socket", {
   let pebble: Pebble;
   let rootFile = "";
   let backend: Server;
-  let receiver: Server;
+  let receiver: NoticeReceiver;
   let agent: AgentProcess | undefined;
-  const notices: { event: string; check: string; message: string }[] = [];
 
-  async function api(method: string, path: string) {
+  const api = (method: string, path: string) => {
     assert.ok(agent);
-    const res = await fetch(`${agent.base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}` },
-    });
-    return { status: res.status, value: JSON.parse(await res.text()) as unknown };
-  }
+    return agentApi(agent, TOKEN, method, path);
+  };
 
   const runJob = async () =>
     (await api("POST", `/api/jobs/run?job=${encodeURIComponent(JOB)}`)).value as JobRun;
@@ -86,13 +81,9 @@ describe("certificate renewal by the agent, on Podman's socket", {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "slipway-agent-cert-"));
-    // nginx's workers (not root) read its temporary folders and the webroot.
-    chmodSync(dir, 0o755);
     const prefix = join(dir, "proxy");
     tlsDir = join(dir, "tls");
-    mkdirSync(prefix, { mode: 0o755 });
-    mkdirSync(join(tlsDir, "webroot/.well-known/acme-challenge"), { recursive: true, mode: 0o755 });
-    for (const sub of ["certs", "orders", "secrets"]) mkdirSync(join(tlsDir, sub), { mode: 0o700 });
+    mkdirSync(prefix);
     [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
     backend = createServer((_req, res) => res.end("hello over the proxy"));
     await new Promise<void>((resolve) => backend.listen(0, LOCALHOST, resolve));
@@ -105,26 +96,11 @@ describe("certificate renewal by the agent, on Podman's socket", {
       maxBodySize: 1024,
       https: { acme: true },
     };
-    await applySteps(
-      new LocalTransport(),
-      planProxyFiles(
-        [site],
-        new Map([
-          ["hello-web", { container: LOCALHOST, port: (backend.address() as AddressInfo).port }],
-        ]),
-        {
-          hostDir: prefix,
-          confDir: prefix,
-          tempDir: prefix,
-          listenAddress: LOCALHOST,
-          listenPort: httpPort,
-          tlsListenPort: httpsPort,
-          certsDir: join(tlsDir, "certs"),
-          hostCertsDir: join(tlsDir, "certs"),
-          webroot: join(tlsDir, "webroot"),
-        },
-      ),
-    );
+    const app = (backend.address() as AddressInfo).port;
+    await writeHttpsSite(prefix, tlsDir, site, { http: httpPort, https: httpsPort, app });
+    // The container sees the same paths: the whole folder is open to it.
+    chmodSync(dir, 0o755);
+    for (const sub of ["orders", "secrets"]) mkdirSync(join(tlsDir, sub), { mode: 0o700 });
     // The proxy: an nginx container on the host's network, its files at the same paths.
     const id = await engine.create(proxy, {
       Image: NGINX_IMAGE,
@@ -146,15 +122,7 @@ describe("certificate renewal by the agent, on Podman's socket", {
     orderPath = join(tlsDir, "orders", "hello.json");
     writeOrder(["hello.test"]);
 
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => (body += c));
-      req.on("end", () => {
-        notices.push(JSON.parse(body) as (typeof notices)[number]);
-        res.end("ok");
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, LOCALHOST, resolve));
+    receiver = await startNoticeReceiver();
     agent = await startAgentProcess(dir, {
       config: {
         service: "hello",
@@ -166,7 +134,7 @@ describe("certificate renewal by the agent, on Podman's socket", {
           {
             name: "hooks",
             kind: "webhook",
-            url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
+            url: receiver.url,
           },
         ],
         jobs: [
@@ -247,6 +215,7 @@ describe("certificate renewal by the agent, on Podman's socket", {
       [`${JOB} job`],
     );
     const deadline = Date.now() + 10_000;
+    const notices = receiver.notices;
     while (notices.length < 1 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     assert.equal(notices[0]?.event, "open");

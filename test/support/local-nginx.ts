@@ -3,11 +3,49 @@
  * files), for integration tests of rendered HTTPS sites: start it, reload it, stop it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { applySteps } from "../../src/plan/index.ts";
+import { type ProxyOptions, type ProxySite, planProxyFiles } from "../../src/proxy/index.ts";
+import { LocalTransport } from "../../src/transport/index.ts";
 import { onProcessExit, runOk } from "../rig/index.ts";
 import { NGINX, nginxArgs } from "../unit/proxy/nginx-rig.ts";
+
+/**
+ * A site's proxy files in `prefix` as a deploy plans them, for an nginx on 127.0.0.1 at these
+ * ports, its certificates and ACME webroot in `tlsDir` (made as on a host: the webroot open to
+ * nginx's workers, the certificates root's). The site's one upstream is 127.0.0.1:`appPort`.
+ */
+export async function writeHttpsSite(
+  prefix: string,
+  tlsDir: string,
+  site: ProxySite,
+  ports: { http: number; https: number; app: number },
+): Promise<ProxyOptions> {
+  // nginx's workers (not root) read the temporary folders and the webroot.
+  chmodSync(prefix, 0o755);
+  mkdirSync(join(tlsDir, "webroot/.well-known/acme-challenge"), { recursive: true, mode: 0o755 });
+  mkdirSync(join(tlsDir, "certs"), { mode: 0o700 });
+  const options: ProxyOptions = {
+    hostDir: prefix,
+    confDir: prefix,
+    tempDir: prefix,
+    listenAddress: "127.0.0.1",
+    listenPort: ports.http,
+    tlsListenPort: ports.https,
+    certsDir: join(tlsDir, "certs"),
+    hostCertsDir: join(tlsDir, "certs"),
+    webroot: join(tlsDir, "webroot"),
+  };
+  const target = { container: "127.0.0.1", port: ports.app };
+  const upstream = `${site.site}-${site.role}`;
+  await applySteps(
+    new LocalTransport(),
+    planProxyFiles([site], new Map([[upstream, target]]), options),
+  );
+  return options;
+}
 
 export interface LocalNginx {
   /** `nginx -s reload` (graceful); resolves once nginx took the signal. */

@@ -20,6 +20,11 @@ export interface TestCert {
   key: string;
 }
 
+/** `req` arguments for a new ECDSA P-256 key, unencrypted, written to `keyout`. */
+function newKey(keyout: string): string[] {
+  return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyout];
+}
+
 function openssl(args: string[], dir: string): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
@@ -40,13 +45,7 @@ export function makeCa(name = "Slipway test CA"): TestCa {
       [
         "req",
         "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
+        ...newKey("ca.key"),
         "-out",
         "ca.pem",
         "-days",
@@ -84,20 +83,7 @@ export function issueCert(ca: TestCa, names: readonly string[], days = 90): Test
       `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`,
     );
     openssl(
-      [
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        `/CN=${names[0] ?? "localhost"}`,
-      ],
+      ["req", ...newKey("leaf.key"), "-out", "leaf.csr", "-subj", `/CN=${names[0] ?? "localhost"}`],
       dir,
     );
     openssl(

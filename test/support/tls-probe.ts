@@ -78,6 +78,11 @@ export function sClient(
   ]);
 }
 
+/** curl, quiet but for errors, bounded in time, printing the headers (-D -) first. */
+function curl(args: readonly string[]): Promise<ToolRun> {
+  return tool("curl", ["-sS", "--max-time", "10", "-D", "-", ...args]);
+}
+
 /** `curl` of https://`host`:`port``path` resolved to 127.0.0.1, trusting `caFile`; headers too. */
 export function curlHttps(
   host: string,
@@ -86,12 +91,7 @@ export function curlHttps(
   caFile: string,
   extra: readonly string[] = [],
 ): Promise<ToolRun> {
-  return tool("curl", [
-    "-sS",
-    "--max-time",
-    "10",
-    "-D",
-    "-",
+  return curl([
     "--cacert",
     caFile,
     "--resolve",
@@ -103,18 +103,7 @@ export function curlHttps(
 
 /** `curl` of http://127.0.0.1:`port``path` with Host `host`, not following redirects. */
 export function curlHttp(host: string, port: number, path: string): Promise<ToolRun> {
-  return tool("curl", [
-    "-sS",
-    "--max-time",
-    "10",
-    "-D",
-    "-",
-    "-o",
-    "/dev/null",
-    "-H",
-    `Host: ${host}`,
-    `http://127.0.0.1:${port}${path}`,
-  ]);
+  return curl(["-o", "/dev/null", "-H", `Host: ${host}`, `http://127.0.0.1:${port}${path}`]);
 }
 
 /** The status code of the first response in curl -D output. */
