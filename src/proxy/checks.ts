@@ -145,11 +145,15 @@ export function checkHeaderValue(what: string, value: string): string {
   return value;
 }
 
-/** A host to proxy to: a hostname, an IPv4 address or a bracketed IPv6 address. */
+/** A host to proxy to: a hostname, an IPv4 address or a bracketed IPv6 address, maybe :PORT. */
 export function checkUpstreamHost(value: string): string {
-  const ipv6 = /^\[[0-9a-fA-F:]{2,39}\]$/.test(value);
-  if (!ipv6 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(value)) {
-    refuse("host", value, "must be a hostname, an IPv4 address or [IPv6]");
+  const match = /^(.*?)(?::([0-9]{1,5}))?$/.exec(value);
+  const host = match?.[1] ?? "";
+  const port = match?.[2];
+  const ipv6 = /^\[[0-9a-fA-F:]{2,39}\]$/.test(host);
+  if (!ipv6 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host)) {
+    refuse("host", value, "must be a hostname, an IPv4 address or [IPv6], then maybe :PORT");
   }
+  if (port !== undefined) checkPort("port", Number(port));
   return value;
 }

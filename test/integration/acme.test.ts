@@ -6,7 +6,16 @@
  * its management API).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -229,5 +238,204 @@ describe("ACME with external account binding (pebble requiring EAB)", { skip: re
       eab: { kid: KID, hmac_key_file: join(dir, "hmac") },
     });
     assert.equal(issued.outcome, "issued", JSON.stringify(issued));
+  });
+});
+
+describe("HTTP-01 through a web host that lacks the token: it asks the issuing host's proxy", {
+  skip: ready,
+}, () => {
+  let root = "";
+  let pebble: Pebble;
+  const nginxes: LocalNginx[] = [];
+  let backend: http.Server;
+
+  after(async () => {
+    for (const nginx of nginxes) await nginx.stop();
+    await pebble?.stop();
+    backend?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it("issues while pebble validates only through the other host", async () => {
+    root = mkdtempSync(join(tmpdir(), "slipway-acme-fallback-"));
+    chmodSync(root, 0o755);
+    backend = http.createServer((_req, res) => res.end("app"));
+    await new Promise<void>((resolve) => backend.listen(0, LOCALHOST, resolve));
+    const app = (backend.address() as { port: number }).port;
+    const start = async (name: string, acmeFallback?: string) => {
+      const prefix = join(root, name);
+      mkdirSync(prefix);
+      const ports = { http: await freePort(), https: await freePort(), app };
+      const secure = { ...site, https: { acme: true, ...(acmeFallback ? { acmeFallback } : {}) } };
+      await writeHttpsSite(prefix, join(prefix, "tls"), secure, ports);
+      nginxes.push(
+        await startLocalNginx(prefix, async () => {
+          const r = await curlHttp("hello.test", ports.http, "/");
+          if (statusOf(r.stdout) !== 200) throw new Error(r.stderr || r.stdout);
+        }),
+      );
+      return { tlsDir: join(prefix, "tls"), ports };
+    };
+    const primary = await start("primary");
+    const other = await start("other", `127.0.0.1:${primary.ports.http}`);
+    // The CA sees only the other host; the runner writes the token on the primary.
+    pebble = await startPebble({ httpPort: other.ports.http });
+    const result = await runOrder({
+      site: "hello",
+      domains: DOMAINS,
+      directory: pebble.directory,
+      ca_file: pebble.directoryCaFile,
+      challenge: "http-01",
+      renew_before_ms: 30 * DAY_MS,
+      tls_dir: primary.tlsDir,
+      proxy_certs_dir: join(primary.tlsDir, "certs"),
+      https_port: primary.ports.https,
+    });
+    assert.equal(result.outcome, "issued", JSON.stringify(result));
+    assert.deepEqual(
+      readdirSync(join(other.tlsDir, "webroot/.well-known/acme-challenge")),
+      [],
+      "no token was ever on the other host",
+    );
+  });
+});
+
+describe("DNS-01 through Cloudflare's API (a mock of it on loopback, feeding pebble's DNS)", {
+  skip: ready,
+}, () => {
+  let dir = "";
+  let pebble: Pebble;
+  let api: http.Server;
+  const calls: { method: string; url: string; auth: string | undefined; body: unknown }[] = [];
+  const TOKEN = "cf-token-0123456789";
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "slipway-dns01-"));
+    pebble = await startPebble({ httpPort: await freePort() });
+    // A stand-in for api.cloudflare.com/client/v4 (it cannot be reached here): the calls are
+    // recorded, and a TXT record added or removed through it is set in pebble's DNS for real.
+    const records = new Map<string, string>();
+    api = http.createServer((req, res) => {
+      let text = "";
+      req.on("data", (c) => (text += c));
+      req.on("end", async () => {
+        const body = text ? (JSON.parse(text) as { name: string; content: string }) : undefined;
+        calls.push({
+          method: req.method ?? "",
+          url: req.url ?? "",
+          auth: req.headers.authorization,
+          body,
+        });
+        const reply = (status: number, result: unknown) => {
+          res.writeHead(status, { "content-type": "application/json" });
+          res.end(JSON.stringify({ success: status < 400, errors: [], result }));
+        };
+        if (req.headers.authorization !== `Bearer ${TOKEN}`) return reply(403, null);
+        const url = new URL(req.url ?? "/", "http://x");
+        if (req.method === "GET" && url.pathname === "/client/v4/zones") {
+          const name = url.searchParams.get("name");
+          return reply(200, name === "example.test" ? [{ id: "zone-1", name }] : []);
+        }
+        if (
+          req.method === "POST" &&
+          url.pathname === "/client/v4/zones/zone-1/dns_records" &&
+          body
+        ) {
+          const id = `rec-${records.size + 1}`;
+          records.set(id, body.name);
+          await pebble.setTxt(body.name, body.content);
+          return reply(200, { id });
+        }
+        const removed = /^\/client\/v4\/zones\/zone-1\/dns_records\/(rec-\d+)$/.exec(url.pathname);
+        if (req.method === "DELETE" && removed?.[1] && records.has(removed[1])) {
+          await pebble.clearTxt(records.get(removed[1]) ?? "");
+          records.delete(removed[1]);
+          return reply(200, { id: removed[1] });
+        }
+        reply(404, null);
+      });
+    });
+    await new Promise<void>((resolve) => api.listen(0, LOCALHOST, resolve));
+  });
+
+  after(async () => {
+    await pebble?.stop();
+    api?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("issues a wildcard with its apex: one TXT per authorization, with the token as a bearer, removed after", async () => {
+    writeFileSync(join(dir, "cf-token"), `${TOKEN}\n`, { mode: 0o600 });
+    const port = (api.address() as { port: number }).port;
+    const result = await runOrder({
+      site: "wild",
+      domains: ["example.test", "*.example.test"],
+      directory: pebble.directory,
+      ca_file: pebble.directoryCaFile,
+      challenge: "dns-01",
+      dns: {
+        provider: "cloudflare",
+        token_file: join(dir, "cf-token"),
+        propagation_ms: 0,
+        api_url: `http://127.0.0.1:${port}/client/v4`,
+      },
+      renew_before_ms: 30 * DAY_MS,
+      tls_dir: dir,
+      proxy_certs_dir: "/etc/slipway/certs",
+      https_port: 443,
+    });
+    assert.equal(result.outcome, "issued", JSON.stringify(result));
+    assert.ok(result.outcome === "issued");
+    assert.deepEqual(result.facts.names.sort(), ["*.example.test", "example.test"]);
+    assert.ok(
+      calls.every((c) => c.auth === `Bearer ${TOKEN}`),
+      "the token as a bearer",
+    );
+    const shape = calls.map((c) => `${c.method} ${c.url.replace(/rec-\d/, "rec-N")}`);
+    assert.deepEqual(shape, [
+      "GET /client/v4/zones?name=example.test&status=active",
+      "POST /client/v4/zones/zone-1/dns_records",
+      "POST /client/v4/zones/zone-1/dns_records",
+      "DELETE /client/v4/zones/zone-1/dns_records/rec-N",
+      "DELETE /client/v4/zones/zone-1/dns_records/rec-N",
+    ]);
+    for (const post of calls.filter((c) => c.method === "POST")) {
+      const body = post.body as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ["content", "name", "ttl", "type"]);
+      assert.deepEqual(
+        [body.type, body.name, body.ttl],
+        ["TXT", "_acme-challenge.example.test", 60],
+      );
+      assert.match(String(body.content), /^[A-Za-z0-9_-]{43}$/, "the key authorization's digest");
+    }
+  });
+
+  it("reports a refused token in Cloudflare's words, and never the token", async () => {
+    writeFileSync(join(dir, "cf-token"), "wrong-token\n", { mode: 0o600 });
+    const port = (api.address() as { port: number }).port;
+    const result = await runOrder(
+      {
+        site: "wild",
+        domains: ["other.example.test"],
+        directory: pebble.directory,
+        ca_file: pebble.directoryCaFile,
+        challenge: "dns-01",
+        dns: {
+          provider: "cloudflare",
+          token_file: join(dir, "cf-token"),
+          propagation_ms: 0,
+          api_url: `http://127.0.0.1:${port}/client/v4`,
+        },
+        renew_before_ms: 30 * DAY_MS,
+        tls_dir: dir,
+        proxy_certs_dir: "/etc/slipway/certs",
+        https_port: 443,
+      },
+      { force: true },
+    );
+    assert.equal(result.outcome, "failed");
+    assert.ok(result.outcome === "failed");
+    assert.match(result.error, /^Cloudflare: GET \/zones: 403/);
+    assert.doesNotMatch(result.error, /wrong-token/);
   });
 });

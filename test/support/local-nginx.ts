@@ -15,7 +15,8 @@ import { NGINX, nginxArgs } from "../unit/proxy/nginx-rig.ts";
 /**
  * A site's proxy files in `prefix` as a deploy plans them, for an nginx on 127.0.0.1 at these
  * ports, its certificates and ACME webroot in `tlsDir` (made as on a host: the webroot open to
- * nginx's workers, the certificates root's). The site's one upstream is 127.0.0.1:`appPort`.
+ * nginx's workers, the certificates root's; the folders above `prefix` must let them through).
+ * The site's one upstream is 127.0.0.1:`ports.app`.
  */
 export async function writeHttpsSite(
   prefix: string,

@@ -81,6 +81,8 @@ export async function startPebbleInBox(box: VpsBox, image: string): Promise<BoxP
     "PEBBLE_VA_NOSLEEP=1",
     "--env",
     "PEBBLE_WFE_NONCEREJECT=0",
+    "--env",
+    "PEBBLE_AUTHZREUSE=0",
     "--volume",
     `${DIR}:${DIR}:ro`,
     "--volume",

@@ -128,6 +128,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         PEBBLE_VA_NOSLEEP: "1",
         // Pebble rejects 5% of good nonces by default; the client retries, but tests stay exact.
         PEBBLE_WFE_NONCEREJECT: "0",
+        // Every order proves its names again (pebble reuses half its valid authorizations).
+        PEBBLE_AUTHZREUSE: "0",
         ...(options.alwaysValid ? { PEBBLE_VA_ALWAYS_VALID: "1" } : {}),
       },
     },
