@@ -54,7 +54,11 @@ export class CertificateJobRunner implements JobRunner<CertificateJob> {
     const now = this.now();
     const state = readState(order);
     const due = renewalDue(currentFacts(order), order.domains, order.renew_before_ms, state, now);
-    if (!due.due && state.lastError === undefined) return outcome("ok", `not due: ${due.reason}`);
+    // The CA's renewal window (ARI) is asked again by the runner once its Retry-After is over.
+    const askCa = state.ari !== undefined && now >= state.ari.retryAfterAt;
+    if (!due.due && state.lastError === undefined && !askCa) {
+      return outcome("ok", `not due: ${due.reason}`);
+    }
     if (state.lastError !== undefined && (state.nextAttemptAt ?? 0) > now) {
       return outcome(
         "failed",
@@ -63,7 +67,8 @@ export class CertificateJobRunner implements JobRunner<CertificateJob> {
     }
     // A failed attempt is retried (once its backoff is over) even while the certificate in
     // place is good: that attempt was asked for (a new domain, a forced renewal).
-    const args = ["issue", "--scheduled", ...(due.due ? [] : ["--force"])];
+    const retry = !due.due && state.lastError !== undefined;
+    const args = ["issue", "--scheduled", ...(retry ? ["--force"] : [])];
     const issued = await this.runner(job, order, args, run);
     if (issued.kind === "job") return issued.job;
     const { result, output } = issued;

@@ -51,6 +51,8 @@ export interface IssueOptions {
   log?: (line: string) => void;
   /** The DNS provider for dns-01 (default: the order's). */
   dns?: DnsProvider;
+  /** The ARI identifier of the certificate this one replaces (a CA with ARI wants it). */
+  replaces?: string;
 }
 
 /** Issues a certificate for the order's domains; throws AcmeError with the CA's words. */
@@ -81,7 +83,8 @@ export async function issueCertificate(order: Order, options: IssueOptions = {})
     log(`ordering a certificate for ${order.domains.join(", ")}`);
     const placed = await client.createOrder({
       identifiers: order.domains.map((value) => ({ type: "dns", value })),
-    });
+      ...(options.replaces === undefined ? {} : { replaces: options.replaces }),
+    } as Parameters<AcmeClient["createOrder"]>[0]);
     await authorize(client, order, placed, log, options.dns);
     const key = certificateKey();
     // A common name holds at most 64 characters; the names are in subjectAltName anyway.

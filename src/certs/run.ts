@@ -3,12 +3,15 @@
  * issue, check, then stage it (the CLI puts it in place behind `nginx -t`) or put it in place
  * (the agent, which then reloads the proxy), and record the attempt.
  */
+import { certId, fetchRenewalInfo } from "./ari.ts";
 import { AcmeError, type IssueOptions, issueCertificate } from "./issue.ts";
 import type { Order } from "./order.ts";
-import { afterAttempt, renewalDue } from "./renewal.ts";
+import { afterAttempt, RETRY_FIRST_MS, renewalDue } from "./renewal.ts";
 import {
   activateCertificate,
+  type CertState,
   currentFacts,
+  readCertificate,
   readState,
   stageCertificate,
   withLock,
@@ -36,7 +39,7 @@ export function runOrder(order: Order, options: RunOptions = {}): Promise<RunRes
   const now = options.now ?? Date.now;
   return withLock(order, async () => {
     const startedAt = now();
-    const state = readState(order);
+    const state = await refreshedRenewalInfo(order, readState(order), startedAt);
     const due = options.force
       ? ({ due: true, reason: "asked to renew" } as const)
       : renewalDue(currentFacts(order), order.domains, order.renew_before_ms, state, startedAt);
@@ -58,8 +61,14 @@ export function runOrder(order: Order, options: RunOptions = {}): Promise<RunRes
       };
     }
     let issued: Awaited<ReturnType<typeof issueCertificate>>;
+    const current = readCertificate(order);
+    // A CA with ARI is told which certificate the new one replaces.
+    const replaces = state.ari !== undefined && current !== undefined ? certId(current) : undefined;
     try {
-      issued = await issueCertificate(order, options);
+      issued = await issueCertificate(order, {
+        ...options,
+        ...(replaces === undefined ? {} : { replaces }),
+      });
     } catch (error) {
       const message = error instanceof AcmeError ? error.message : String(error);
       writeState(order, afterAttempt(state, startedAt, { ok: false, error: message }, now()));
@@ -67,7 +76,28 @@ export function runOrder(order: Order, options: RunOptions = {}): Promise<RunRes
     }
     if (options.stage) stageCertificate(order, issued.pem, issued.facts);
     else activateCertificate(order, issued.pem, issued.facts);
-    writeState(order, afterAttempt(state, startedAt, { ok: true }, now()));
+    const ari = await fetchRenewalInfo(order, issued.pem, now()).catch(() => undefined);
+    writeState(order, {
+      ...afterAttempt(state, startedAt, { ok: true }, now()),
+      ...(ari === undefined ? {} : { ari }),
+    });
     return { outcome: "issued", site, detail: due.reason, facts: issued.facts };
   });
+}
+
+/**
+ * The state with the CA's renewal window asked again once its Retry-After is over (a CA that
+ * offered ARI for the certificate in place); kept as it was when the CA does not answer.
+ */
+async function refreshedRenewalInfo(order: Order, state: CertState, now: number) {
+  const ari = state.ari;
+  const pem = readCertificate(order);
+  if (ari === undefined || pem === undefined || now < ari.retryAfterAt) return state;
+  const fresh = await fetchRenewalInfo(order, pem, now).catch(() => undefined);
+  const next: CertState = {
+    ...state,
+    ari: fresh ?? { ...ari, retryAfterAt: now + RETRY_FIRST_MS },
+  };
+  writeState(order, next);
+  return next;
 }

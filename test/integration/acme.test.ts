@@ -17,10 +17,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { certId, fetchRenewalInfo } from "../../src/certs/ari.ts";
 import { certificateFiles } from "../../src/certs/index.ts";
 import type { Order } from "../../src/certs/order.ts";
 import { runOrder } from "../../src/certs/run.ts";
@@ -28,6 +30,7 @@ import { readState } from "../../src/certs/store.ts";
 import type { ProxySite } from "../../src/proxy/index.ts";
 import { freePort, skipUnless } from "../rig/index.ts";
 import { type LocalNginx, startLocalNginx, writeHttpsSite } from "../support/local-nginx.ts";
+import { issueCert, makeCa } from "../support/openssl.ts";
 import { type Pebble, pebbleAvailable, startPebble } from "../support/pebble.ts";
 import { curlHttp, curlHttps, headerOf, sClient, served, statusOf } from "../support/tls-probe.ts";
 import { nginxAvailable } from "../unit/proxy/nginx-rig.ts";
@@ -133,6 +136,7 @@ describe("ACME issuance with pebble, served by nginx", { skip: ready }, () => {
     for (const name of await import("node:fs").then((fs) => fs.readdirSync(accounts))) {
       assert.equal(statSync(join(accounts, name)).mode & 0o777, 0o600, `account key ${name} 0600`);
     }
+    assert.equal(readState(order).ari, undefined, "pebble 2.4 offers no renewal information");
     await reloadUntilServed(result.facts.fingerprint);
 
     const s = await sClient(httpsPort, "hello.test", rootFile, ["-brief"]);
@@ -437,5 +441,62 @@ describe("DNS-01 through Cloudflare's API (a mock of it on loopback, feeding peb
     assert.ok(result.outcome === "failed");
     assert.match(result.error, /^Cloudflare: GET \/zones: 403/);
     assert.doesNotMatch(result.error, /wrong-token/);
+  });
+});
+
+describe("ARI: the CA's renewal window, from a stand-in (Debian's pebble 2.4 predates ARI)", () => {
+  let server: https.Server;
+  let dir = "";
+  const asked: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "slipway-ari-"));
+    const ca = makeCa("Slipway test: ARI stand-in");
+    const leaf = issueCert(ca, ["127.0.0.1"]);
+    writeFileSync(join(dir, "ca.pem"), ca.cert);
+    server = https.createServer({ key: leaf.key, cert: leaf.cert }, (req, res) => {
+      asked.push(req.url ?? "");
+      const base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+      if (req.url === "/dir") {
+        res.end(
+          JSON.stringify({ newOrder: `${base}/new-order`, renewalInfo: `${base}/renewal-info` }),
+        );
+        return;
+      }
+      res.setHeader("retry-after", "3600");
+      res.end(
+        JSON.stringify({
+          suggestedWindow: { start: "2026-01-01T00:00:00Z", end: "2026-01-02T00:00:00Z" },
+          explanationURL: "https://ca.example/incident",
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, LOCALHOST, resolve));
+  });
+  after(() => {
+    server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("asks by the certificate's identifier and renews at once when the window is over", async () => {
+    const pem = issueCert(makeCa(), ["example.com"]).cert;
+    const now = Date.parse("2026-03-01T00:00:00Z");
+    const directory = `https://127.0.0.1:${(server.address() as { port: number }).port}/dir`;
+    const ari = await fetchRenewalInfo({ directory, ca_file: join(dir, "ca.pem") }, pem, now);
+    assert.deepEqual(asked, ["/dir", `/renewal-info/${certId(pem)}`]);
+    assert.deepEqual(ari, {
+      renewAt: now,
+      windowStart: Date.parse("2026-01-01T00:00:00Z"),
+      windowEnd: Date.parse("2026-01-02T00:00:00Z"),
+      retryAfterAt: now + 3_600_000,
+      explanationUrl: "https://ca.example/incident",
+    });
+    const during = await fetchRenewalInfo(
+      { directory, ca_file: join(dir, "ca.pem") },
+      pem,
+      Date.parse("2025-12-01T00:00:00Z"),
+      () => 0.5,
+    );
+    assert.equal(during?.renewAt, Date.parse("2026-01-01T12:00:00Z"), "halfway through the window");
   });
 });

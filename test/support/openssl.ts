@@ -80,7 +80,7 @@ export function issueCert(ca: TestCa, names: readonly string[], days = 90): Test
       .join(",");
     writeFileSync(
       join(dir, "ext.cnf"),
-      `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`,
+      `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n`,
     );
     openssl(
       ["req", ...newKey("leaf.key"), "-out", "leaf.csr", "-subj", `/CN=${names[0] ?? "localhost"}`],
