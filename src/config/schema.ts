@@ -936,7 +936,9 @@ const monitoring = z
       ),
     image: image
       .default("node:24-bookworm-slim")
-      .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),
+      .describe(
+        "Image the agent runs in (Node 22 or newer), and the certificate runner of proxy.tls; Slipway ships the agent itself.",
+      ),
     checks: z.array(monitorCheck).default([]).describe("Checks the agent runs."),
     notify: z.array(notifier).default([]).describe("Where alerts go."),
   })
