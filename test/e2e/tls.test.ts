@@ -8,7 +8,7 @@
  * its own when due, reloading the proxy by SIGHUP.
  */
 import assert from "node:assert/strict";
-import { rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -22,6 +22,7 @@ import {
 } from "../rig/index.ts";
 import { type HelloProject, helloProject } from "../support/hello-project.ts";
 import { startLoad } from "../support/load.ts";
+import { issueCert, makeCa } from "../support/openssl.ts";
 import { pebbleAvailable } from "../support/pebble.ts";
 import { type BoxPebble, pebbleCaPath, startPebbleInBox } from "../support/pebble-box.ts";
 import { curlHttp, curlHttps, headerOf, sClient, served, statusOf } from "../support/tls-probe.ts";
@@ -213,5 +214,35 @@ describe("HTTPS with ACME on a VPS box", {
     const after = await served(httpsPort, "hello.test", root);
     assert.ok(after.authorized, after.authorizationError);
     assert.notEqual(after.fingerprint, before.fingerprint);
+  });
+
+  it("a certificate of one's own: checked on this machine, placed by a deploy and served; a bad one changes nothing", async () => {
+    const ca = makeCa("Slipway e2e: an origin CA");
+    const own = issueCert(ca, ["hello.test", "www.hello.test"]);
+    await mkdir(join(hello.dir, "certs"));
+    await writeFile(join(hello.dir, "certs/origin.pem"), own.cert + ca.cert);
+    await writeFile(join(hello.dir, "certs/origin.key"), own.key, { mode: 0o600 });
+    proxyYaml.splice(
+      0,
+      proxyYaml.length,
+      "  domains: [hello.test, www.hello.test]",
+      "  tls:",
+      "    certificate: { cert: certs/origin.pem, key: certs/origin.key }",
+    );
+    await hello.configure("over https");
+    const deploy = await ok(["deploy", "--version", "v2"]);
+    assert.match(deploy.stdout + deploy.stderr, /127\.0\.0\.1: certificate of hello placed: /);
+    const now = await served(httpsPort, "hello.test", ca.cert);
+    assert.ok(now.authorized, now.authorizationError);
+    assert.match(now.names, /DNS:www\.hello\.test/);
+    const redirect = await curlHttp("hello.test", httpPort, "/");
+    assert.equal(statusOf(redirect.stdout), 301);
+
+    // Another key than the certificate's: refused here, before any host changes.
+    await writeFile(join(hello.dir, "certs/origin.key"), issueCert(ca, ["x.test"]).key);
+    const bad = await hello.slipway(["certs", "issue"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /cannot be used: the private key is not the certificate's/);
+    assert.equal((await served(httpsPort, "hello.test", ca.cert)).fingerprint, now.fingerprint);
   });
 });
