@@ -6,18 +6,25 @@
  * certificate in place; the proxy is then reloaded by SIGHUP (graceful) and seen to serve it, or
  * the previous certificate is put back. A failure fails the run, which opens the job's incident
  * and alerts; after one, runs wait out the backoff and stay failed until an attempt succeeds.
+ * The site's other web hosts take the issuing host's certificate, sealed, from its proxy.
  */
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import {
+  activateCertificate,
+  type CertificateFacts,
+  checkCertificateFile,
   currentFacts,
   type Order,
+  openCertificate,
   parseOrder,
+  parseSharingKey,
   type RunResult,
   readState,
   renewalDue,
+  restorePrevious,
 } from "../certs/index.ts";
-import { loadTls } from "./builtins.ts";
+import { http, loadTls } from "./builtins.ts";
 import type { JobConfig } from "./config.ts";
 import type { EngineClient } from "./engine.ts";
 import { type JobResult, type JobRunner, TimeoutError } from "./scheduler.ts";
@@ -27,6 +34,8 @@ type CertificateJob = Extract<JobConfig, { kind: "certificate" }>;
 /** The label of the runner's containers (a killed agent's leftovers are found by it). */
 export const CERT_RUN_LABEL = "slipway.certs.run";
 const SERVE_WAIT_MS = 15_000;
+/** A host whose certificate runs out within this many days fails when it gets no newer one. */
+const SHARED_GRACE_DAYS = 7;
 
 export class CertificateJobRunner implements JobRunner<CertificateJob> {
   private readonly engine: EngineClient;
@@ -51,6 +60,7 @@ export class CertificateJobRunner implements JobRunner<CertificateJob> {
       return outcome("ok", "no certificate ordered yet (a deploy orders it)");
     }
     const order = parseOrder(text, job.order);
+    if (job.from !== undefined) return this.fromIssuer(job, job.from, order);
     const now = this.now();
     const state = readState(order);
     const due = renewalDue(currentFacts(order), order.domains, order.renew_before_ms, state, now);
@@ -76,20 +86,85 @@ export class CertificateJobRunner implements JobRunner<CertificateJob> {
     if (result.outcome !== "issued") {
       return outcome("failed", result.error, output);
     }
+    const restore = async () => {
+      await this.runner(job, order, ["restore"], run);
+    };
+    const failure = await this.reloadAndSee(job, order, result.facts, restore);
+    if (failure !== undefined) return outcome("failed", failure, output);
+    const until = new Date(result.facts.notAfter).toISOString().slice(0, 10);
+    return outcome("ok", `renewed (${result.detail}): valid until ${until}`, output);
+  }
+
+  /**
+   * Reloads the proxy (SIGHUP) and waits to see `facts`' certificate served; when it is not,
+   * `restore` puts the previous files back (nginx kept the old certificate: the files must say
+   * the same, for the next reload) and the proxy is reloaded again. Resolves with the failure.
+   */
+  private async reloadAndSee(
+    job: CertificateJob,
+    order: Order,
+    facts: CertificateFacts,
+    restore: () => Promise<void>,
+  ): Promise<string | undefined> {
     await this.engine.kill(job.proxy, "HUP");
-    const seen = await this.served(job, order, result.facts.fingerprint);
-    if (seen) {
-      const until = new Date(result.facts.notAfter).toISOString().slice(0, 10);
-      return outcome("ok", `renewed (${result.detail}): valid until ${until}`, output);
-    }
-    // nginx kept the old certificate: the files must say the same, for the next reload.
-    await this.runner(job, order, ["restore"], run);
+    if (await this.served(job, order, facts.fingerprint)) return undefined;
+    await restore();
     await this.engine.kill(job.proxy, "HUP").catch(() => {});
-    return outcome(
-      "failed",
-      "the proxy did not serve the new certificate after a reload; the previous one is back in place",
-      output,
-    );
+    return "the proxy did not serve the new certificate after a reload; the previous one is back in place";
+  }
+
+  /**
+   * A web host that does not issue: the issuing host's certificate, sealed (src/certs/share.ts),
+   * fetched from its proxy, opened with the site's key, checked, and put in place when newer.
+   */
+  private async fromIssuer(
+    job: CertificateJob,
+    from: NonNullable<CertificateJob["from"]>,
+    order: Order,
+  ): Promise<JobResult> {
+    const local = currentFacts(order);
+    const now = this.now();
+    const daysLeft = local === undefined ? 0 : Math.floor((local.notAfter - now) / 86_400_000);
+    const got = await fetchText(from.url, from.host).catch((error: Error) => ({
+      status: 0,
+      body: error.message,
+    }));
+    if (got.status !== 200) {
+      const why =
+        got.status === 404
+          ? "the issuing host shares no certificate yet"
+          : `the issuing host's certificate could not be fetched (${got.status || got.body})`;
+      // Only a certificate here that runs out soon makes that a failure.
+      return daysLeft > SHARED_GRACE_DAYS
+        ? outcome("ok", `${why}; the one here is good for ${daysLeft} days`)
+        : outcome("failed", why);
+    }
+    let facts: CertificateFacts;
+    let pem: string;
+    try {
+      const key = parseSharingKey(readFileSync(from.key_file, "utf8"));
+      pem = openCertificate(Buffer.from(got.body.trim(), "base64"), key, order.site);
+      facts = checkCertificateFile(pem, order.domains, now);
+    } catch (error) {
+      return outcome(
+        "failed",
+        `the issuing host's certificate is not usable: ${(error as Error).message}`,
+      );
+    }
+    const until = new Date(facts.notAfter).toISOString().slice(0, 10);
+    if (local !== undefined && local.notAfter >= facts.notAfter) {
+      return outcome(
+        "ok",
+        `in step with the issuing host: valid until ${new Date(local.notAfter).toISOString().slice(0, 10)}`,
+      );
+    }
+    activateCertificate(order, pem, facts);
+    const restore = async () => {
+      restorePrevious(order);
+    };
+    const failure = await this.reloadAndSee(job, order, facts, restore);
+    if (failure !== undefined) return outcome("failed", failure);
+    return outcome("ok", `took the issuing host's certificate: valid until ${until}`);
   }
 
   /** The runner in a one-off container; its JSON answer, or why it gave none. */
@@ -163,6 +238,23 @@ export class CertificateJobRunner implements JobRunner<CertificateJob> {
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+}
+
+/** GET `url` with `host` as its Host header: the status and the body as text. */
+function fetchText(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { headers: { host }, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (d: string) => {
+        if (body.length < 1_000_000) body += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer from ${url}`)));
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 /** The fingerprint of the certificate a TLS server presents for `servername`. */

@@ -203,6 +203,20 @@ const certificateJob = z.strictObject({
   network: z._default(text(200), "slipway"),
   /** Where the proxy serves HTTPS to the agent, "HOST:PORT", to see the new certificate served. */
   serves: z._default(text(), "slipway-proxy:443"),
+  /**
+   * On a web host that does not issue: the certificate is fetched, sealed, from the one that
+   * does (src/certs/share.ts), rather than from the CA.
+   */
+  from: z.optional(
+    z.strictObject({
+      /** http://ISSUER/.well-known/acme-challenge/slipway-<site>.certificate */
+      url: httpUrl,
+      /** The Host the issuing host's proxy serves the site under (one of its domains). */
+      host: text(),
+      /** The site's sharing key (base64url, 32 bytes). */
+      key_file: text(4_096),
+    }),
+  ),
 });
 
 /** Jobs by kind; backups come as a kind of their own. */

@@ -18,13 +18,27 @@ export {
   RUNNER_DIR,
   SECRETS_DIR,
   STATE_DIR,
+  shareKeyFile,
   TLS_DIR,
   WEBROOT_DIR,
 } from "./paths.ts";
 export { type Due, renewalDue, retryDelay } from "./renewal.ts";
 // A type only: run.ts (and the ACME client behind it) stays out of light importers.
 export type { RunResult } from "./run.ts";
-export { type CertState, currentFacts, readState } from "./store.ts";
+export {
+  openCertificate,
+  parseSharingKey,
+  sealCertificate,
+  sharedFileName,
+  sharedPath,
+} from "./share.ts";
+export {
+  activateCertificate,
+  type CertState,
+  currentFacts,
+  readState,
+  restorePrevious,
+} from "./store.ts";
 export {
   CertificateError,
   type CertificateFacts,

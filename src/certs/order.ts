@@ -30,6 +30,11 @@ export const orderSchema = z.strictObject({
       api_url: z.optional(z.url({ protocol: /^https?$/ })),
     }),
   ),
+  /**
+   * The site has other web hosts: each new certificate is sealed with the key in this file and
+   * left where their agents fetch it (share.ts).
+   */
+  share_key_file: z.optional(path),
   /** Renew when the certificate expires within this long. */
   renew_before_ms: whole(0),
   /** The host folder of certificates, webroot, accounts and state (TLS_DIR; tests: a temp one). */

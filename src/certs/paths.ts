@@ -51,3 +51,8 @@ export function certificateFiles(site: string): { pem: string; tls: string; http
 export function orderFile(site: string): string {
   return `${ORDERS_DIR}/${checkSite(site)}.json`;
 }
+
+/** The key a site's certificate is sealed with for its other web hosts (share.ts), 0600. */
+export function shareKeyFile(site: string): string {
+  return `${SECRETS_DIR}/${checkSite(site)}/share-key`;
+}

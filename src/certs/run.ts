@@ -13,6 +13,7 @@ import {
   currentFacts,
   readCertificate,
   readState,
+  shareCertificate,
   stageCertificate,
   withLock,
   writeState,
@@ -44,7 +45,12 @@ export function runOrder(order: Order, options: RunOptions = {}): Promise<RunRes
       ? ({ due: true, reason: "asked to renew" } as const)
       : renewalDue(currentFacts(order), order.domains, order.renew_before_ms, state, startedAt);
     const site = order.site;
-    if (!due.due) return { outcome: "not-due", site, detail: `not due: ${due.reason}` };
+    if (!due.due) {
+      // The other web hosts fetch the certificate in place: it is there for them.
+      const pem = readCertificate(order);
+      if (pem !== undefined) shareCertificate(order, pem);
+      return { outcome: "not-due", site, detail: `not due: ${due.reason}` };
+    }
     const { lastError, nextAttemptAt } = state;
     if (
       options.scheduled &&
@@ -76,6 +82,7 @@ export function runOrder(order: Order, options: RunOptions = {}): Promise<RunRes
     }
     if (options.stage) stageCertificate(order, issued.pem, issued.facts);
     else activateCertificate(order, issued.pem, issued.facts);
+    shareCertificate(order, issued.pem);
     const ari = await fetchRenewalInfo(order, issued.pem, now()).catch(() => undefined);
     writeState(order, {
       ...afterAttempt(state, startedAt, { ok: true }, now()),

@@ -21,6 +21,7 @@ import { dirname, join } from "node:path";
 import { renderHttpInclude, renderTlsInclude } from "./fragments.ts";
 import type { Order } from "./order.ts";
 import { certificateFiles } from "./paths.ts";
+import { parseSharingKey, sealCertificate, sharedFileName } from "./share.ts";
 import { type CertificateFacts, certificateFacts } from "./validate.ts";
 
 /** What the runner remembers of a site between attempts (`state/<site>.json`). */
@@ -237,4 +238,14 @@ export function restorePrevious(order: Pick<Order, "tls_dir" | "site">): boolean
     if (existsSync(previous)) renameSync(previous, join(dir, name));
   }
   return true;
+}
+
+/** Seals the certificate for the site's other web hosts beside the challenges (share.ts). */
+export function shareCertificate(order: Order, pem: string): void {
+  if (order.share_key_file === undefined) return;
+  const key = parseSharingKey(readFileSync(order.share_key_file, "utf8"));
+  const dir = orderPaths(order).challenges;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const sealed = sealCertificate(pem, key, order.site).toString("base64");
+  writeAtomic(join(dir, sharedFileName(order.site)), sealed, 0o644);
 }

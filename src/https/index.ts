@@ -5,7 +5,7 @@
  * certificate runner in a one-off container), where the agent's renewals will run too, so both
  * reach the CA from the same place; a certificate of the user's own is checked here and copied.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { detectLocalEngine } from "../build/index.ts";
@@ -19,18 +19,20 @@ import {
   checkCertificateFile,
   checkSite,
   PROXY_CERTS_DIR,
+  parseSharingKey,
   RUNNER_DIR,
   type RunResult,
   renderHttpInclude,
   renderTlsInclude,
   STATE_DIR,
+  shareKeyFile,
   uncovered,
 } from "../certs/index.ts";
 import { ACME_DIRECTORIES, configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { ExternalError, UserError } from "../errors/index.ts";
 import { agentBundle } from "../monitor/index.ts";
-import type { Reporter } from "../output/index.ts";
+import { type Reporter, redactor } from "../output/index.ts";
 import { applySteps, run, upload } from "../plan/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
@@ -95,7 +97,15 @@ export async function ensureCertificates(
     return { site, ok: true, hosts: outcomes };
   }
   const transport = connections.get(primary);
-  const result = await issueOnHost(loaded, transport, site, reporter, options);
+  // Several web hosts: the first seals each new certificate for the others' agents (share.ts).
+  const shareKey = others.length > 0 ? await sharingKey(transport, site) : undefined;
+  const settings = { ...acmeSettings(loaded, site), shareKey };
+  for (const host of others) {
+    // Their agents read the order (the domains) and the key; the CA's secrets stay on the first.
+    const order = { ...settings, eab: undefined, dns: undefined, directoryCa: undefined };
+    await applySteps(connections.get(host), planOrder(order));
+  }
+  const result = await issueOnHost(loaded, transport, settings, reporter, options);
   if (result.outcome !== "issued" && result.outcome !== "not-due") {
     const error = result.outcome === "waiting" || result.outcome === "failed" ? result.error : "";
     return { site, ok: false, error, hosts: [{ host: primary, outcome: "failed", detail: error }] };
@@ -126,11 +136,11 @@ export async function ensureCertificates(
 async function issueOnHost(
   loaded: LoadedConfig,
   transport: Transport,
-  site: string,
+  settings: AcmeSettings,
   reporter: Reporter,
   options: { force?: boolean },
 ): Promise<RunResult> {
-  const settings = acmeSettings(loaded, site);
+  const site = settings.site;
   const image = runnerImage(loaded);
   await placeRunner(transport);
   await applySteps(transport, planOrder(settings));
@@ -155,6 +165,24 @@ async function issueOnHost(
       hint: "Run again with --verbose; the runner needs the agent's image (monitoring.image) on the host.",
     });
   }
+}
+
+/** The site's sharing key as the first web host keeps it, made there when it has none. */
+async function sharingKey(transport: Transport, site: string): Promise<string> {
+  const kept = await transport.run(["cat", "--", shareKeyFile(site)], { check: false });
+  const text = kept.stdout.trim();
+  try {
+    if (kept.code === 0) {
+      parseSharingKey(text);
+      redactor.add(text);
+      return text;
+    }
+  } catch {
+    // not a key: a new one
+  }
+  const key = randomBytes(32).toString("base64url");
+  redactor.add(key);
+  return key;
 }
 
 /** The agent's image runs the runner (Node 22 or newer, nothing else needed). */

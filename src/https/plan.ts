@@ -12,6 +12,7 @@ import {
   PROXY_CERTS_DIR,
   RUNNER_DIR,
   SECRETS_DIR,
+  shareKeyFile,
   TLS_DIR,
 } from "../certs/index.ts";
 import { dockerRun } from "../engine/index.ts";
@@ -31,6 +32,8 @@ export interface AcmeSettings {
   challenge: "http-01" | "dns-01";
   dns?: { provider: "cloudflare"; token: string; propagationMs: number } | undefined;
   renewBeforeMs: number;
+  /** The key the certificate is sealed with for the site's other web hosts (base64url). */
+  shareKey?: string | undefined;
 }
 
 function secretPath(site: string, name: string): string {
@@ -53,6 +56,7 @@ export function planOrder(settings: AcmeSettings): Step[] {
     proxy_certs_dir: PROXY_CERTS_DIR,
     https_port: 443,
     ...(settings.email === undefined ? {} : { email: settings.email }),
+    ...(settings.shareKey === undefined ? {} : { share_key_file: shareKeyFile(site) }),
     ...(settings.directoryCa === undefined
       ? {}
       : { ca_file: secretPath(site, "directory-ca.pem") }),
@@ -97,6 +101,16 @@ export function planOrder(settings: AcmeSettings): Step[] {
             `${site}: the DNS provider's token`,
             secretPath(site, "dns-token"),
             `${settings.dns.token}\n`,
+            0o600,
+          ),
+        ]),
+    ...(settings.shareKey === undefined
+      ? []
+      : [
+          upload(
+            `${site}: the key its web hosts share the certificate with`,
+            shareKeyFile(site),
+            `${settings.shareKey}\n`,
             0o600,
           ),
         ]),

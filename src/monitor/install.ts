@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
 import { PING_KEY_PATTERN } from "../agent/index.ts";
 import { detectLocalEngine } from "../build/index.ts";
+import { CERTS_DIR } from "../certs/index.ts";
 import { configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
@@ -93,6 +94,9 @@ export async function installAgent(
       : (await Promise.all(hosts.map((h) => peerAddress(connections.get(h))))).flatMap((p) =>
           p ? [p] : [],
         );
+  // The web host that issues the site's certificate, where the others fetch it.
+  const firstWeb = rolesInOrder(loaded.config).find((role) => role.proxied)?.hosts[0];
+  const issuer = peers.find((peer) => peer.host === firstWeb)?.address;
   const bundle = agentBundle();
   const engine = await detectLocalEngine().catch(() => undefined);
   const registry = registryLogin(loaded);
@@ -109,6 +113,7 @@ export async function installAgent(
     const planned = planFragment(site, monitoring, {
       primary: index === 0,
       on: { host, loaded },
+      ...(issuer === undefined ? {} : { certificateIssuer: issuer }),
     });
     const own = { ...planned, checks: [...planned.checks, ...planPeerChecks(host, peers)] };
     const fragment = `${JSON.stringify(own, null, 2)}\n`;
@@ -142,6 +147,8 @@ export async function installAgent(
     if (!facts || facts.spec !== digest) {
       if (facts) await transport.run(["docker", "rm", "--force", AGENT_CONTAINER]);
       await ensureNetwork(transport, PROXY_NETWORK);
+      // The agent mounts the certificates' folder (a bind mount needs its source).
+      await transport.run(["mkdir", "-p", "-m", "0700", CERTS_DIR]);
       await transport.run(dockerRun(spec));
       outcome = facts ? "restarted" : "started";
     } else if (changed || !facts.running) {

@@ -74,6 +74,17 @@ describe("planOrder", () => {
     });
   });
 
+  it("with other web hosts, writes the key the certificate is sealed with for them, and names it", () => {
+    const shared = planOrder({ ...settings, shareKey: "c2hhcmluZy1rZXk" });
+    const share = uploads(shared).find((u) => u.path.endsWith("/share-key"));
+    assert.deepEqual(
+      [share?.path, share?.mode.toString(8), share?.content],
+      ["/var/lib/slipway/tls/secrets/hello-staging/share-key", "600", "c2hhcmluZy1rZXk\n"],
+    );
+    const order = JSON.parse(uploads(shared).at(-1)?.content ?? "{}");
+    assert.equal(order.share_key_file, "/var/lib/slipway/tls/secrets/hello-staging/share-key");
+  });
+
   it("puts no secret in the order, and none in any argv", () => {
     const order = uploads(steps).at(-1)?.content ?? "";
     for (const secret of ["hmac-secret-value", "cf-secret-token"]) {
