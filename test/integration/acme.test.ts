@@ -368,26 +368,28 @@ describe("DNS-01 through Cloudflare's API (a mock of it on loopback, feeding peb
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  /** An order by DNS-01 through the stand-in, the token read from dir/cf-token. */
+  const dnsOrder = (domains: string[]): Order => ({
+    site: "wild",
+    domains,
+    directory: pebble.directory,
+    ca_file: pebble.directoryCaFile,
+    challenge: "dns-01",
+    dns: {
+      provider: "cloudflare",
+      token_file: join(dir, "cf-token"),
+      propagation_ms: 0,
+      api_url: `http://127.0.0.1:${(api.address() as { port: number }).port}/client/v4`,
+    },
+    renew_before_ms: 30 * DAY_MS,
+    tls_dir: dir,
+    proxy_certs_dir: "/etc/slipway/certs",
+    https_port: 443,
+  });
+
   it("issues a wildcard with its apex: one TXT per authorization, with the token as a bearer, removed after", async () => {
     writeFileSync(join(dir, "cf-token"), `${TOKEN}\n`, { mode: 0o600 });
-    const port = (api.address() as { port: number }).port;
-    const result = await runOrder({
-      site: "wild",
-      domains: ["example.test", "*.example.test"],
-      directory: pebble.directory,
-      ca_file: pebble.directoryCaFile,
-      challenge: "dns-01",
-      dns: {
-        provider: "cloudflare",
-        token_file: join(dir, "cf-token"),
-        propagation_ms: 0,
-        api_url: `http://127.0.0.1:${port}/client/v4`,
-      },
-      renew_before_ms: 30 * DAY_MS,
-      tls_dir: dir,
-      proxy_certs_dir: "/etc/slipway/certs",
-      https_port: 443,
-    });
+    const result = await runOrder(dnsOrder(["example.test", "*.example.test"]));
     assert.equal(result.outcome, "issued", JSON.stringify(result));
     assert.ok(result.outcome === "issued");
     assert.deepEqual(result.facts.names.sort(), ["*.example.test", "example.test"]);
@@ -416,27 +418,7 @@ describe("DNS-01 through Cloudflare's API (a mock of it on loopback, feeding peb
 
   it("reports a refused token in Cloudflare's words, and never the token", async () => {
     writeFileSync(join(dir, "cf-token"), "wrong-token\n", { mode: 0o600 });
-    const port = (api.address() as { port: number }).port;
-    const result = await runOrder(
-      {
-        site: "wild",
-        domains: ["other.example.test"],
-        directory: pebble.directory,
-        ca_file: pebble.directoryCaFile,
-        challenge: "dns-01",
-        dns: {
-          provider: "cloudflare",
-          token_file: join(dir, "cf-token"),
-          propagation_ms: 0,
-          api_url: `http://127.0.0.1:${port}/client/v4`,
-        },
-        renew_before_ms: 30 * DAY_MS,
-        tls_dir: dir,
-        proxy_certs_dir: "/etc/slipway/certs",
-        https_port: 443,
-      },
-      { force: true },
-    );
+    const result = await runOrder(dnsOrder(["other.example.test"]), { force: true });
     assert.equal(result.outcome, "failed");
     assert.ok(result.outcome === "failed");
     assert.match(result.error, /^Cloudflare: GET \/zones: 403/);
