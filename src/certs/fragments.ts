@@ -11,8 +11,11 @@ const DIR_PATTERN = /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 
 /** What the includes say: the certificate (with OCSP stapling when it names a responder), or none yet. */
 export interface IncludeFacts {
-  /** Absent: no certificate yet (handshakes are refused, HTTP serves the app). */
-  certificate?: { ocsp: boolean };
+  /**
+   * Absent: no certificate yet (handshakes are refused, HTTP serves the app). With an OCSP
+   * responder, `resolver` is the DNS server the proxy finds it with (its network's).
+   */
+  certificate?: { ocsp: boolean; resolver?: string | undefined };
   /** Where the proxy sees the certificates' directory (PROXY_CERTS_DIR). */
   proxyCertsDir: string;
   /** The HTTPS port HTTP redirects to (443 unless a test says otherwise). */
@@ -44,6 +47,7 @@ export function renderTlsInclude(site: string, facts: IncludeFacts): string {
           "# The certificate names an OCSP responder: its answers are stapled to handshakes.",
           "ssl_stapling on;",
           "ssl_stapling_verify on;",
+          ...resolverLines(facts.certificate.resolver),
         ]
       : []),
     "",
@@ -73,4 +77,24 @@ export function renderHttpInclude(site: string, facts: IncludeFacts): string {
     "}",
     "",
   ].join("\n");
+}
+
+// An IPv4 or IPv6 address, nothing nginx would read as syntax.
+const ADDRESS = /^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-fA-F:]{2,39})$/;
+
+/** The proxy's DNS server for the OCSP responder's name (nginx needs one named to staple). */
+function resolverLines(resolver: string | undefined): string[] {
+  if (resolver === undefined) return [];
+  if (!ADDRESS.test(resolver))
+    throw new Error(`certs: ${JSON.stringify(resolver)} is not an address`);
+  return [
+    `resolver ${resolver.includes(":") ? `[${resolver}]` : resolver} valid=300s;`,
+    "resolver_timeout 5s;",
+  ];
+}
+
+/** The first nameserver of a resolv.conf: the DNS server of the network it was written for. */
+export function firstNameserver(resolvConf: string): string | undefined {
+  const found = /^\s*nameserver\s+(\S+)/m.exec(resolvConf)?.[1];
+  return found !== undefined && ADDRESS.test(found) ? found : undefined;
 }

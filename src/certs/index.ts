@@ -3,7 +3,12 @@
  * stays light (no ACME client): the proxy's renderer and the agent load it; the ACME client is
  * loaded only by the certificate runner (main.ts), on demand.
  */
-export { type IncludeFacts, renderHttpInclude, renderTlsInclude } from "./fragments.ts";
+export {
+  firstNameserver,
+  type IncludeFacts,
+  renderHttpInclude,
+  renderTlsInclude,
+} from "./fragments.ts";
 export { type Order, orderSchema, parseOrder } from "./order.ts";
 export {
   ACCOUNTS_DIR,

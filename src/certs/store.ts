@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { renderHttpInclude, renderTlsInclude } from "./fragments.ts";
+import { firstNameserver, renderHttpInclude, renderTlsInclude } from "./fragments.ts";
 import type { Order } from "./order.ts";
 import { certificateFiles } from "./paths.ts";
 import { parseSharingKey, sealCertificate, sharedFileName } from "./share.ts";
@@ -189,8 +189,10 @@ export function removeChallenge(order: Order, token: string): void {
 /** The three files of a site's certificate, by their names in the certificates folder. */
 function certificateContents(order: Order, pem: string, facts: CertificateFacts) {
   const files = certificateFiles(order.site);
+  // Whoever writes these (the runner, the agent) is on the proxy's network: same DNS server.
+  const resolver = facts.ocsp ? firstNameserver(readIfExists("/etc/resolv.conf") ?? "") : undefined;
   const include = {
-    certificate: { ocsp: facts.ocsp },
+    certificate: { ocsp: facts.ocsp, resolver },
     proxyCertsDir: order.proxy_certs_dir,
     httpsPort: order.https_port,
   };

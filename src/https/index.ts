@@ -18,6 +18,7 @@ import {
   certificateFiles,
   checkCertificateFile,
   checkSite,
+  firstNameserver,
   PROXY_CERTS_DIR,
   parseSharingKey,
   RUNNER_DIR,
@@ -34,6 +35,7 @@ import { ExternalError, UserError } from "../errors/index.ts";
 import { agentBundle } from "../monitor/index.ts";
 import { type Reporter, redactor } from "../output/index.ts";
 import { applySteps, run, upload } from "../plan/index.ts";
+import { PROXY_CONTAINER } from "../proxy/index.ts";
 import { registryLogin } from "../registry/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 import {
@@ -89,10 +91,11 @@ export async function ensureCertificates(
   const [primary, ...others] = hosts;
   if (primary === undefined) return undefined;
   if (tls.certificate !== undefined) {
-    const files = ownCertificate(loaded);
     const outcomes = [];
     for (const host of hosts) {
-      outcomes.push(await placeFiles(connections.get(host), site, files, "placed"));
+      const transport = connections.get(host);
+      const files = ownCertificate(loaded, await proxyResolver(transport));
+      outcomes.push(await placeFiles(transport, site, files, "placed"));
     }
     return { site, ok: true, hosts: outcomes };
   }
@@ -241,8 +244,19 @@ function acmeSettings(loaded: LoadedConfig, site: string): AcmeSettings {
 
 type CertificateFiles = { pem: string; tls: string; http: string };
 
-/** The user's own certificate (tls.certificate), checked here, as the three files a host gets. */
-function ownCertificate(loaded: LoadedConfig): CertificateFiles {
+/** The DNS server of the proxy's container (for OCSP stapling), if it runs. */
+async function proxyResolver(transport: Transport): Promise<string | undefined> {
+  const read = await transport.run(["docker", "exec", PROXY_CONTAINER, "cat", "/etc/resolv.conf"], {
+    check: false,
+  });
+  return read.code === 0 ? firstNameserver(read.stdout) : undefined;
+}
+
+/**
+ * The user's own certificate (tls.certificate), checked here, as the three files a host gets;
+ * `resolver`: the proxy's DNS server, for stapling when the certificate names a responder.
+ */
+function ownCertificate(loaded: LoadedConfig, resolver: string | undefined): CertificateFiles {
   const own = loaded.config.proxy.tls?.certificate;
   if (own === undefined) throw new Error("no certificate settings");
   const site = siteName(loaded.config.service, loaded.environment);
@@ -261,7 +275,7 @@ function ownCertificate(loaded: LoadedConfig): CertificateFiles {
     });
   }
   const include = {
-    certificate: { ocsp: facts.ocsp },
+    certificate: { ocsp: facts.ocsp, resolver },
     proxyCertsDir: PROXY_CERTS_DIR,
     httpsPort: 443,
   };

@@ -68,10 +68,14 @@ export function makeCa(name = "Slipway test CA"): TestCa {
 
 /**
  * A server certificate for `names` (DNS names, or IP addresses) signed by `ca`, valid for
- * `days` days (a negative number: expired that many days ago is not possible with openssl's
- * -days, so `days` must be at least 1).
+ * `days` days (at least 1), naming an OCSP responder when told one.
  */
-export function issueCert(ca: TestCa, names: readonly string[], days = 90): TestCert {
+export function issueCert(
+  ca: TestCa,
+  names: readonly string[],
+  days = 90,
+  options: { ocspUrl?: string } = {},
+): TestCert {
   return inTemp((dir) => {
     writeFileSync(join(dir, "ca.pem"), ca.cert);
     writeFileSync(join(dir, "ca.key"), ca.key, { mode: 0o600 });
@@ -80,7 +84,7 @@ export function issueCert(ca: TestCa, names: readonly string[], days = 90): Test
       .join(",");
     writeFileSync(
       join(dir, "ext.cnf"),
-      `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n`,
+      `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n${options.ocspUrl ? `authorityInfoAccess=OCSP;URI:${options.ocspUrl}\n` : ""}`,
     );
     openssl(
       ["req", ...newKey("leaf.key"), "-out", "leaf.csr", "-subj", `/CN=${names[0] ?? "localhost"}`],

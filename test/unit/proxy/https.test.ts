@@ -254,6 +254,19 @@ describe("the default HTTPS server and the certificate's includes", () => {
       ["ssl_stapling on;", "ssl_stapling_verify on;"],
     );
     assert.deepEqual(
+      lines(
+        renderTlsInclude("hello", {
+          ...facts,
+          certificate: { ocsp: true, resolver: "127.0.0.11" },
+        }),
+      ).slice(4),
+      ["resolver 127.0.0.11 valid=300s;", "resolver_timeout 5s;"],
+      "the proxy's network's DNS server finds the responder",
+    );
+    assert.throws(() =>
+      renderTlsInclude("hello", { ...facts, certificate: { ocsp: true, resolver: "1.2.3.4;" } }),
+    );
+    assert.deepEqual(
       lines(renderHttpInclude("hello", { ...facts, certificate: { ocsp: false } })),
       [
         'if ($uri !~ "^/\\.well-known/acme-challenge/") {',

@@ -3,7 +3,12 @@
  * prefix: shared by the `nginx -t` unit tests and the proxy integration test.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { certificateFiles, renderHttpInclude, renderTlsInclude } from "../../../src/certs/index.ts";
+import {
+  certificateFacts,
+  certificateFiles,
+  renderHttpInclude,
+  renderTlsInclude,
+} from "../../../src/certs/index.ts";
 import {
   DEFAULT_TLS_SITE,
   DH_PARAMS_FILE,
@@ -74,7 +79,9 @@ export function writeProxyTree(
       const facts = {
         proxyCertsDir: certs,
         httpsPort: options.tlsListenPort ?? 443,
-        ...(pem === undefined ? {} : { certificate: { ocsp: false } }),
+        ...(pem === undefined
+          ? {}
+          : { certificate: { ocsp: certificateFacts(pem).ocsp, resolver: "127.0.0.1" } }),
       };
       if (pem !== undefined) writeFileSync(`${certs}/${files.pem}`, pem, { mode: 0o600 });
       writeFileSync(`${certs}/${files.tls}`, renderTlsInclude(site.site, facts));
