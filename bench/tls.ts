@@ -220,6 +220,7 @@ async function baseline(): Promise<Grade> {
 }
 
 const box = await startVpsBox({ publish: [80, 443] });
+let projectDir: string | undefined;
 try {
   const hello = await helloProject(box, {
     proxyYaml: [
@@ -230,6 +231,7 @@ try {
     ],
     extraYaml: ["monitoring:", `  image: ${NODE_IMAGE}`, "  host: false"],
   });
+  projectDir = hello.dir;
   await hello.configure("bench");
   const must = async (args: string[]) => {
     const run = await hello.slipway(args);
@@ -259,4 +261,5 @@ try {
   console.log(`tls-check: ${line(ours)}`);
 } finally {
   await box.stop();
+  if (projectDir) rmSync(projectDir, { recursive: true, force: true });
 }
