@@ -46,7 +46,10 @@ const dir = mkdtempSync(join(tmpdir(), "slipway-backup-bench-"));
 let s3: ChildProcess | undefined;
 function cleanup(): void {
   s3?.kill("SIGKILL");
-  spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", source], { stdio: "ignore", timeout: 120_000 });
+  spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", source], {
+    stdio: "ignore",
+    timeout: 120_000,
+  });
   // A verification interrupted by a signal leaves its throwaway container: it carries this label.
   const left = spawnSync(
     "podman",

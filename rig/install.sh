@@ -4,7 +4,8 @@
 #     docker-registry and apache2-utils' htpasswd for the throwaway registry of test/rig/registry.ts,
 #     chromium for the status page's browser test through playwright-core, prometheus for promtool,
 #     dnsmasq-base as a real DNS server for the agent's DNS checks, age and zstd to prove that
-#     backup archives open with the standard tools)
+#     backup archives open with the standard tools, pebble (with pebble-challtestsrv) as the ACME
+#     CA of the HTTPS tests)
 #   - /etc/containers/containers.conf selecting runc (crun fails here on setrlimit)
 #   - the Podman Docker-API service on unix:///run/podman/podman.sock
 #   - base image localhost/debian:bookworm (debootstrap, no registry needed)
@@ -35,7 +36,7 @@ readonly MARIADB_IMAGE="localhost/slipway-mariadb:10.11"
 readonly REDIS_IMAGE="localhost/slipway-redis:7"
 readonly SUITE="bookworm"
 readonly PODMAN_SOCK="/run/podman/podman.sock"
-readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl nginx docker-registry apache2-utils chromium prometheus dnsmasq-base age zstd)
+readonly APT_PACKAGES=(podman runc openssh-server openssh-client debootstrap uidmap curl iptables openssl nginx docker-registry apache2-utils chromium prometheus dnsmasq-base age zstd pebble)
 
 RIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly RIG_DIR

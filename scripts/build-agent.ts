@@ -3,8 +3,9 @@
  * inside: what Slipway ships to a host needs no node_modules there, and one small file loads in
  * less memory than a tree of modules. What only some agents use (nodemailer, for e-mail) is split
  * into a chunk beside it, loaded on first use: inlined, it would cost every agent 8 MB.
- * The backup runner (src/backup/runner) is bundled apart, as runner.mjs and its own chunks, run in
- * a one-off container: what it loads (zod, age, the S3 SDK) never enters the long-running agent.
+ * The backup runner (src/backup/runner) and the certificate runner (src/certs, with acme-client)
+ * are bundled apart, as runner.mjs and certs.mjs with their own chunks, each run in a one-off
+ * container: what they load (zod, age, the S3 SDK, the ACME client) never enters the agent.
  */
 
 import { readFile, rm } from "node:fs/promises";
@@ -55,14 +56,20 @@ await build({
   entryNames: "[name]",
   chunkNames: "agent-[name]-[hash]",
 });
-await build({
-  ...common,
-  entryPoints: { runner: source("backup/runner/main.ts") },
-  entryNames: "[name]",
-  chunkNames: "runner-[name]-[hash]",
-  plugins: [ownModulesArePure],
-  // Reached only through the SSH transport, which the runner never loads (checked below).
-  external: ["ssh2"],
-});
-const runner = await readFile(`${outdir}/runner.mjs`, "utf8");
-if (runner.includes('"ssh2"')) throw new Error("runner.mjs imports ssh2: it would fail on a host");
+/** A runner of Slipway's own, bundled apart from the agent; it must not need ssh2 on a host. */
+async function runnerBundle(name: string, entry: string): Promise<void> {
+  await build({
+    ...common,
+    entryPoints: { [name]: source(entry) },
+    entryNames: "[name]",
+    chunkNames: `${name}-[name]-[hash]`,
+    plugins: [ownModulesArePure],
+    // Reached only through the SSH transport, which a runner never loads (checked below).
+    external: ["ssh2"],
+  });
+  const bundle = await readFile(`${outdir}/${name}.mjs`, "utf8");
+  if (bundle.includes('"ssh2"'))
+    throw new Error(`${name}.mjs imports ssh2: it would fail on a host`);
+}
+await runnerBundle("runner", "backup/runner/main.ts");
+await runnerBundle("certs", "certs/main.ts");

@@ -8,6 +8,7 @@ import type { AlertEvent, CheckState, Observation, Severity } from "./alerts.ts"
 import { initialState, observe } from "./alerts.ts";
 import { burnVerdict } from "./budget.ts";
 import { firstRunAt, nextRunAt } from "./cadence.ts";
+import { CertificateJobRunner } from "./certificate-job.ts";
 import type { AgentConfig, CheckConfig, JobConfig } from "./config.ts";
 import { ContainerJobRunner } from "./container-job.ts";
 import { EngineClient } from "./engine.ts";
@@ -90,7 +91,11 @@ export class Agent {
     this.scheduler = new Scheduler({
       jobs: config.jobs,
       store: new JobStore(store.database),
-      runners: { container: containers, runner: containers },
+      runners: {
+        container: containers,
+        runner: containers,
+        certificate: new CertificateJobRunner(this.engine),
+      },
       onResult: (job, run) => this.jobResult(job, run),
       random: this.random,
     });

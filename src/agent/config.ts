@@ -213,8 +213,47 @@ const runnerJob = z.strictObject({
   result_prefix: z.optional(text(200)),
 });
 
-/** Jobs by kind: the app's commands (container), Slipway's own work such as backups (runner). */
-export const jobSchema = z.discriminatedUnion("kind", [containerJob, runnerJob]);
+/**
+ * A site's certificate renewal (src/certs): when due, or when the CA's renewal information says,
+ * the certificate runner in a one-off container of `image`, then the proxy reloaded (SIGHUP) and
+ * seen to serve the new certificate.
+ */
+const certificateJob = z.strictObject({
+  ...jobCommon,
+  kind: z.literal("certificate"),
+  /** The site's order file (src/certs), also read here for the due date. */
+  order: text(4_096),
+  /** The image the runner runs in (Node 22 or newer: the agent's). */
+  image: text(),
+  /** The runner, certs.mjs, on the host (its folder is mounted read-only into its container). */
+  runner: text(4_096),
+  /** The proxy container that reloads (SIGHUP) once the new certificate is in place. */
+  proxy: z._default(text(200), "slipway-proxy"),
+  /** The network the runner joins (an ACME CA inside it answers by name). */
+  network: z._default(text(200), "slipway"),
+  /** Where the proxy serves HTTPS to the agent, "HOST:PORT", to see the new certificate served. */
+  serves: z._default(text(), "slipway-proxy:443"),
+  /**
+   * On a web host that does not issue: the certificate is fetched, sealed, from the one that
+   * does (src/certs/share.ts), rather than from the CA.
+   */
+  from: z.optional(
+    z.strictObject({
+      /** http://ISSUER/.well-known/acme-challenge/slipway-<site>.certificate */
+      url: httpUrl,
+      /** The Host the issuing host's proxy serves the site under (one of its domains). */
+      host: text(),
+      /** The site's sharing key (base64url, 32 bytes). */
+      key_file: text(4_096),
+    }),
+  ),
+});
+
+/**
+ * Jobs by kind: the app's commands (container), Slipway's own one-off work such as backups
+ * (runner), certificate renewal (certificate).
+ */
+export const jobSchema = z.discriminatedUnion("kind", [containerJob, runnerJob, certificateJob]);
 
 const webhook = z.strictObject({
   name: text(200),

@@ -146,6 +146,14 @@ export class EngineClient {
     return demux(body);
   }
 
+  /** Sends a signal to the container's main process (SIGHUP: nginx reloads gracefully). */
+  async kill(id: string, signal: string): Promise<void> {
+    await this.json(
+      "POST",
+      `/containers/${encodeURIComponent(id)}/kill?signal=${encodeURIComponent(signal)}`,
+    );
+  }
+
   /** Removes the container, running or not; a container already gone is fine. */
   async remove(id: string): Promise<void> {
     const res = await this.request("DELETE", `/containers/${encodeURIComponent(id)}?force=1&v=1`);

@@ -335,6 +335,28 @@ function buildProgram(): Command {
     .addOption(new Option("--yes", "remove what is listed"))
     .action(lazy(backupCommands, "prune"));
 
+  const certsCommands = () => import("./commands/certs.ts");
+  const certs = program
+    .command("certs")
+    .description("the site's HTTPS certificate (proxy.tls) on its web hosts");
+  certs
+    .command("issue")
+    .description(
+      "get a certificate when the site has none, misses a domain or is due; place it on every web host",
+    )
+    .action(lazy(certsCommands, "issue"));
+  certs
+    .command("renew")
+    .description("renew when due (30 days before expiry, or when the CA says); --force: now")
+    .addOption(new Option("--force", "renew now, whatever the certificate in place"))
+    .action(lazy(certsCommands, "renew"));
+  certs
+    .command("status")
+    .description(
+      "per web host: names, issuer, expiry, last attempt and its error (exit 1 on a problem)",
+    )
+    .action(lazy(certsCommands, "status"));
+
   program
     .command("render")
     .description("configuration for other tools, from slipway.yml")

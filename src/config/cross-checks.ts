@@ -100,6 +100,8 @@ export function crossCheckIssues(source: Sourced): ConfigIssue[] {
     }
   }
 
+  issues.push(...tlsIssues(source));
+
   const targets = valueAt(root, ["backups", "targets"]);
   if (isMap(targets)) {
     for (const [target, spec] of Object.entries(targets)) {
@@ -198,5 +200,41 @@ function backupTargetIssues(
       `put the database on a volume, e.g. servers.web.volumes: ["data:${file.slice(0, file.lastIndexOf("/")) || "/data"}"]`,
     );
   }
+  return issues;
+}
+
+/** proxy.tls needs names to certify; a wildcard can only be proven by DNS-01 (or bought). */
+function tlsIssues(source: Sourced): ConfigIssue[] {
+  const tls = valueAt(source.value, ["proxy", "tls"]);
+  if (!isMap(tls)) return [];
+  const domains = valueAt(source.value, ["proxy", "domains"]);
+  const names = Array.isArray(domains) ? domains : [];
+  if (names.length === 0) {
+    return [
+      issueAt(
+        source.locations,
+        ["proxy", "tls"],
+        "key",
+        "proxy.tls needs proxy.domains: a certificate is for names",
+        "list the domains the site answers to under proxy.domains",
+      ),
+    ];
+  }
+  const challenge = valueAt(source.value, ["proxy", "tls", "acme", "challenge"]);
+  if (!isMap(tls.acme) || challenge === "dns-01") return [];
+  const issues: ConfigIssue[] = [];
+  names.forEach((name, i) => {
+    if (typeof name === "string" && name.startsWith("*.")) {
+      issues.push(
+        issueAt(
+          source.locations,
+          ["proxy", "domains", i],
+          "value",
+          `${JSON.stringify(name)} is a wildcard: ACME issues those only through dns-01`,
+          "set proxy.tls.acme.challenge: dns-01 with a dns provider, or list each name",
+        ),
+      );
+    }
+  });
   return issues;
 }

@@ -4,6 +4,11 @@
  */
 export { type LoadedConfig, type LoadOptions, loadConfig } from "./load.ts";
 export { redactedConfig } from "./redact.ts";
-export { configJsonSchema, configSchema, type SlipwayConfig } from "./schema.ts";
+export {
+  ACME_DIRECTORIES,
+  configJsonSchema,
+  configSchema,
+  type SlipwayConfig,
+} from "./schema.ts";
 export type { ResolvedSecrets } from "./secrets.ts";
 export { parseDuration, parseSize } from "./units.ts";

@@ -10,6 +10,7 @@ import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from "./unit
 import {
   ageRecipientProblem,
   backupStoreProblem,
+  cidrProblem,
   containerFileProblem,
   cronProblem,
   domainProblem,
@@ -28,6 +29,7 @@ import {
   publishProblem,
   registryServerProblem,
   roleVolumeProblem,
+  siteDomainProblem,
   sizeProblem,
   smtpUrlProblem,
   tcpTargetProblem,
@@ -275,13 +277,132 @@ const healthcheck = z
   .prefault({})
   .describe("The health gate a new container must pass before it gets traffic.");
 
+/** The CAs `tls.acme.directory` may name instead of a URL. */
+export const ACME_DIRECTORIES = {
+  letsencrypt: "https://acme-v02.api.letsencrypt.org/directory",
+  "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+} as const;
+
+// A file beside slipway.yml (relative to it) or an absolute path.
+const localFile = z.string().min(1).meta({ title: "file" });
+
+const acme = z
+  .strictObject({
+    email: checkedString((s) =>
+      /^[^@\s"\\]+@[^@\s"\\]+\.[^@\s"\\]+$/.test(s)
+        ? undefined
+        : {
+            message: `${JSON.stringify(s)} is not an e-mail address`,
+            hint: "e.g. ops@example.com",
+          },
+    )
+      .optional()
+      .describe("Contact address of the ACME account (the CA's notices). Absent: none."),
+    directory: z
+      .union([
+        z.enum(Object.keys(ACME_DIRECTORIES) as [keyof typeof ACME_DIRECTORIES]),
+        checkedString((s) =>
+          URL.parse(s)?.protocol === "https:"
+            ? undefined
+            : {
+                message: `${JSON.stringify(s)} is neither letsencrypt, letsencrypt-staging nor an https URL`,
+                hint: "name a known CA, or give its ACME directory URL (https://...)",
+              },
+        ),
+      ])
+      .default("letsencrypt")
+      .describe(
+        "The CA: letsencrypt, letsencrypt-staging, or any ACME CA's directory URL (https).",
+      ),
+    ca: localFile
+      .optional()
+      .describe(
+        "PEM file of the CA that signed the directory's own HTTPS certificate, for a private ACME CA; relative to slipway.yml. Absent: the system's CAs.",
+      ),
+    eab: z
+      .strictObject({
+        kid: z.string().min(1).describe("The key identifier the CA gave you."),
+        hmac_key: secretName.describe(
+          "NAME of the secret holding the HMAC key the CA gave you (base64url).",
+        ),
+      })
+      .optional()
+      .describe("External account binding, for CAs that require one (ZeroSSL, Google, ...)."),
+    challenge: z
+      .enum(["http-01", "dns-01"])
+      .default("http-01")
+      .describe(
+        "How the CA checks you control the domains: http-01 (a file the proxy serves on port 80) or dns-01 (a TXT record; needed for wildcards).",
+      ),
+    dns: z
+      .strictObject({
+        provider: z.enum(["cloudflare"]).describe("Where the domains' DNS is hosted."),
+        api_token: secretName.describe(
+          "NAME of the secret holding the provider's API token (Cloudflare: Zone.DNS edit for the zones).",
+        ),
+        propagation: duration
+          .prefault("20s")
+          .describe("How long to wait after adding the TXT record before the CA looks."),
+      })
+      .optional()
+      .describe("The DNS provider, for dns-01."),
+    renew_before: duration
+      .prefault("30d")
+      .describe(
+        "Renew when the certificate expires within this long (sooner when the CA's renewal info, ARI, says so).",
+      ),
+  })
+  .superRefine((value, ctx) => {
+    if (value.challenge === "dns-01" && value.dns === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dns"],
+        message: "dns-01 needs a DNS provider",
+        params: { hint: "add dns: { provider: cloudflare, api_token: CLOUDFLARE_API_TOKEN }" },
+      });
+    }
+  })
+  .describe("Certificates from an ACME CA, issued at deploy and renewed by the agent.");
+
+const tls = z
+  .strictObject({
+    acme: acme.optional(),
+    certificate: z
+      .strictObject({
+        cert: localFile.describe(
+          "PEM file of the certificate and its chain (leaf first), relative to slipway.yml.",
+        ),
+        key: localFile.describe(
+          "PEM file of its private key, relative to slipway.yml; keep it out of git.",
+        ),
+      })
+      .optional()
+      .describe(
+        "A certificate of your own (a Cloudflare origin certificate, say) instead of ACME; replace the files and deploy to renew it.",
+      ),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.acme === undefined) === (value.certificate === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "tls needs exactly one of acme or certificate",
+        params: {
+          hint: "acme: { email: you@example.com } for Let's Encrypt, or certificate: { cert: FILE, key: FILE }",
+        },
+      });
+    }
+  })
+  .describe(
+    "HTTPS for proxy.domains: HTTP then redirects to HTTPS (ACME's challenges exempt). Absent: HTTP only.",
+  );
+
 const proxy = z
   .strictObject({
     domains: z
-      .array(checkedString(domainProblem).meta({ title: "domain" }))
+      .array(checkedString(siteDomainProblem).meta({ title: "domain" }))
       .default([])
       .describe(
-        "Domains served by the web role; each gets a TLS certificate. Empty: serve plain HTTP on any name.",
+        "Domains served by the web role, all in one certificate with tls (a wildcard like *.example.com needs dns-01). Empty: serve plain HTTP on any name.",
       ),
     app_port: port.default(3000).describe("Port the app listens on inside its container."),
     image: image
@@ -310,6 +431,66 @@ const proxy = z
       })
       .optional()
       .describe("Per-client-IP rate limit. Absent: no limit."),
+    tls: tls.optional(),
+    hsts: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          max_age: duration
+            .prefault("730d")
+            .describe("How long browsers keep to HTTPS (two years by default)."),
+          include_subdomains: z
+            .boolean()
+            .default(false)
+            .describe("Every subdomain too: only when all of them serve HTTPS."),
+          preload: z
+            .boolean()
+            .default(false)
+            .describe(
+              "Ask to be in browsers' preload list (needs include_subdomains and a max_age of a year or more; hard to undo).",
+            ),
+        }),
+      ])
+      .optional()
+      .superRefine((value, ctx) => {
+        if (
+          value !== undefined &&
+          value !== false &&
+          value.preload &&
+          (!value.include_subdomains || value.max_age < 31_536_000_000)
+        ) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["preload"],
+            message: "preload needs include_subdomains: true and a max_age of at least 365d",
+            params: { hint: "set both, or leave preload off" },
+          });
+        }
+      })
+      .describe(
+        "Strict-Transport-Security on HTTPS answers. Absent: the defaults below; false: none.",
+      ),
+    csp: checkedString((s) =>
+      /^[\x20-\x7e]{1,4096}$/.test(s) && !/["\\$]/.test(s)
+        ? undefined
+        : {
+            message: 'the CSP must be printable ASCII without ", \\ or $',
+            hint: `e.g. "default-src 'self'; frame-ancestors 'none'"`,
+          },
+    )
+      .optional()
+      .describe(
+        "A Content-Security-Policy for answers whose app sent none. Absent: none (X-Frame-Options SAMEORIGIN still guards framing).",
+      ),
+    trusted_proxies: z
+      .union([
+        z.literal("cloudflare"),
+        z.array(checkedString(cidrProblem).meta({ title: "network" })).min(1),
+      ])
+      .optional()
+      .describe(
+        "Proxies in front (a CDN, a load balancer) whose word on the client's address is taken: cloudflare (its published ranges, CF-Connecting-IP), or a list of networks (X-Forwarded-For). Absent: the connecting address is the client's.",
+      ),
   })
   .prefault({})
   .describe("The reverse proxy in front of the web role: domains, TLS, health gate, limits.");
@@ -957,7 +1138,9 @@ const monitoring = z
       ),
     image: image
       .default("node:24-bookworm-slim")
-      .describe("Image the agent runs in (Node 22 or newer); Slipway ships the agent itself."),
+      .describe(
+        "Image the agent runs in (Node 22 or newer), and the certificate runner of proxy.tls; Slipway ships the agent itself.",
+      ),
     checks: z.array(monitorCheck).default([]).describe("Checks the agent runs."),
     notify: z.array(notifier).default([]).describe("Where alerts go."),
   })

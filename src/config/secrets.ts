@@ -39,7 +39,8 @@ const MAX_COMMAND_OUTPUT = 1024 * 1024;
 /**
  * The secrets `data` refers to, in file order: env.secret names, each accessory's env.secret
  * names, the monitoring notifiers' keys, URLs, tokens and passwords, heartbeat checks' ping keys,
- * the backups' store keys, passphrase and identities, then registry.password.
+ * the backups' store keys, passphrase and identities, the ACME EAB key and DNS token, then
+ * registry.password.
  */
 export function secretReferences(data: unknown): SecretReference[] {
   const references: SecretReference[] = [];
@@ -81,14 +82,17 @@ export function secretReferences(data: unknown): SecretReference[] {
       if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
     });
   }
-  for (const key of [
-    ["s3", "access_key_id"],
-    ["s3", "secret_access_key"],
-    ["passphrase"],
-    ["identity"],
-    ["verify_identity"],
+  // The backups' store keys, passphrase and identities; the ACME account's EAB key and the DNS
+  // provider's token (dns-01).
+  for (const path of [
+    ["backups", "s3", "access_key_id"],
+    ["backups", "s3", "secret_access_key"],
+    ["backups", "passphrase"],
+    ["backups", "identity"],
+    ["backups", "verify_identity"],
+    ["proxy", "tls", "acme", "eab", "hmac_key"],
+    ["proxy", "tls", "acme", "dns", "api_token"],
   ]) {
-    const path = ["backups", ...key];
     const name = valueAt(data, path);
     if (typeof name === "string" && SECRET_NAME.test(name)) references.push({ name, path });
   }

@@ -132,6 +132,40 @@ export function domainProblem(s: string): Problem | undefined {
   return hostProblem(s, "domain", false);
 }
 
+/**
+ * A domain a site serves: a hostname, or a wildcard of one level ("*.example.com"), which nginx
+ * serves as it is and only DNS-01 can get a certificate for (see cross-checks).
+ */
+export function siteDomainProblem(s: string): Problem | undefined {
+  if (!s.startsWith("*.")) return domainProblem(s);
+  const base = s.slice(2);
+  if (!base.includes(".")) {
+    return {
+      message: `domain ${quote(s)} is a wildcard of a top-level domain`,
+      hint: 'a wildcard covers one level of your own domain, like "*.example.com"',
+    };
+  }
+  return domainProblem(base);
+}
+
+/** A network as ADDRESS/BITS (IPv4 or IPv6), or one address. */
+export function cidrProblem(s: string): Problem | undefined {
+  const [address = "", bits, extra] = s.split("/");
+  const family = isIP(address);
+  const max = family === 4 ? 32 : 128;
+  if (
+    family === 0 ||
+    extra !== undefined ||
+    (bits !== undefined && (!/^[0-9]{1,3}$/.test(bits) || Number(bits) > max))
+  ) {
+    return {
+      message: `${quote(s)} is not a network`,
+      hint: 'write ADDRESS/BITS, like "10.0.0.0/8" or "2400:cb00::/32", or one address',
+    };
+  }
+  return undefined;
+}
+
 /** A registry server: hostname or IP, with an optional :port. */
 export function registryServerProblem(s: string): Problem | undefined {
   const match = /^(.*?)(?::([0-9]+))?$/.exec(s);

@@ -9,7 +9,7 @@ import type { LoadedConfig } from "../config/index.ts";
 import { UserError } from "../errors/index.ts";
 import { acquireLock, currentHolder, describeHolder } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
-import type { ProxySite } from "../proxy/index.ts";
+import { CLOUDFLARE, FORWARDED_FOR_HEADER, type ProxySite } from "../proxy/index.ts";
 import type { ReleaseKind } from "../releases/index.ts";
 import { proxyBridgePin } from "../server/index.ts";
 import type { Connections, HostOutcome } from "../transport/index.ts";
@@ -68,7 +68,42 @@ export function proxySite(loaded: LoadedConfig, role: string): ProxySite {
       burst: config.proxy.rate_limit.burst,
     };
   }
-  return site;
+  return { ...site, ...siteEdge(config.proxy) };
+}
+
+const DAY_S = 86_400;
+
+/** HTTPS, CSP and trusted proxies of a site, from proxy: in slipway.yml. */
+function siteEdge(proxy: LoadedConfig["config"]["proxy"]): Partial<ProxySite> {
+  const edge: Partial<ProxySite> = {};
+  if (proxy.tls !== undefined) {
+    const hsts = proxy.hsts ?? {
+      max_age: 730 * DAY_S * 1000,
+      include_subdomains: false,
+      preload: false,
+    };
+    edge.https = {
+      acme: proxy.tls.acme?.challenge === "http-01",
+      ...(hsts === false
+        ? {}
+        : {
+            hsts: {
+              maxAgeS: Math.floor(hsts.max_age / 1000),
+              includeSubdomains: hsts.include_subdomains,
+              preload: hsts.preload,
+            },
+          }),
+    };
+  }
+  if (proxy.csp !== undefined) edge.csp = proxy.csp;
+  const trusted = proxy.trusted_proxies;
+  if (trusted !== undefined) {
+    edge.realIp =
+      trusted === "cloudflare"
+        ? { from: CLOUDFLARE.from, header: CLOUDFLARE.header }
+        : { from: trusted, header: FORWARDED_FOR_HEADER };
+  }
+  return edge;
 }
 
 export interface ReleasePlanInput {

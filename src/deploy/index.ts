@@ -133,6 +133,17 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
   // Filled once the accessories run (before the release command): their URLs for the app's env.
   let accessoryVars = new Map<string, string>();
   const proxied = new Set(roles.filter((r) => r.proxied).flatMap((r) => r.hosts));
+  // The host that issues the site's certificate; the others ask its proxy for ACME tokens.
+  const webHosts = [...proxied];
+  let primaryAddress: Promise<string | undefined> | undefined;
+  const challengeHost = () => {
+    const first = webHosts[0];
+    primaryAddress ??=
+      first === undefined || loaded.config.proxy.tls?.acme?.challenge !== "http-01"
+        ? Promise.resolve(undefined)
+        : sshServerAddress(connections.get(first));
+    return primaryAddress;
+  };
   const summary = await rollout({
     input: {
       loaded,
@@ -150,7 +161,10 @@ export async function deploy(options: DeployOptions): Promise<RolloutSummary> {
     prepareHost: async (host) => {
       const transport = connections.get(host);
       await requireEngine(transport, host);
-      if (proxied.has(host)) await bootProxy(loaded, transport, engine, reporter, registry);
+      if (proxied.has(host)) {
+        const fallback = host === webHosts[0] ? undefined : await challengeHost();
+        await bootProxy(loaded, transport, engine, reporter, registry, fallback);
+      }
       // With a registry the host pulls what was pushed; without one the image goes over SSH.
       const outcome = registry
         ? await pullImage({ image, remote: transport, engine, login: registry })
@@ -457,13 +471,30 @@ export async function placeImage(
   }
 }
 
-/** Ships or pulls the proxy image (see placeImage), then ensures the proxy and the site's files. */
+/**
+ * The host's address as its sshd saw this connection (where the other web hosts reach it), for
+ * IPv6 in brackets; undefined without SSH (the host "local").
+ */
+async function sshServerAddress(
+  transport: ReturnType<Connections["get"]>,
+): Promise<string | undefined> {
+  const result = await transport.run(["sh", "-c", 'echo "$SSH_CONNECTION"'], { check: false });
+  const address = result.code === 0 ? result.stdout.trim().split(/\s+/)[2] : undefined;
+  if (!address) return undefined;
+  return address.includes(":") ? `[${address}]` : address;
+}
+
+/**
+ * Ships or pulls the proxy image (see placeImage), then ensures the proxy and the site's files.
+ * `acmeFallback`: the issuing host's address, for a web host that is not it (HTTP-01).
+ */
 async function bootProxy(
   loaded: LoadedConfig,
   transport: ReturnType<Connections["get"]>,
   engine: LocalEngine | undefined,
   reporter: Reporter,
   registry: RegistryLogin | undefined,
+  acmeFallback?: string,
 ): Promise<void> {
   const image = loaded.config.proxy.image;
   await placeImage(image, transport, engine, reporter, registry);
@@ -473,7 +504,12 @@ async function bootProxy(
   const outcomes = await applySteps(transport, [
     ...planProxyBoot(image),
     ...planProxyFiles(
-      roles.map((r) => proxySite(loaded, r.name)),
+      roles.map((r) => {
+        const site = proxySite(loaded, r.name);
+        return site.https && acmeFallback !== undefined
+          ? { ...site, https: { ...site.https, acmeFallback } }
+          : site;
+      }),
       new Map(),
     ),
   ]);

@@ -10,6 +10,7 @@ import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
 import { PING_KEY_PATTERN } from "../agent/index.ts";
 import { backupWorkDir, planBackupFiles, planStore, planTargets } from "../backup/index.ts";
 import { detectLocalEngine } from "../build/index.ts";
+import { CERTS_DIR } from "../certs/index.ts";
 import { configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
 import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
@@ -72,7 +73,8 @@ export function agentBundle(): Map<string, string> {
 export function agentSettings(loaded: LoadedConfig) {
   return (
     loaded.config.monitoring ??
-    (loaded.config.cron || loaded.config.backups
+    // Jobs alone (cron, backups, certificate renewals) need the agent too.
+    (loaded.config.cron || loaded.config.backups || loaded.config.proxy.tls?.acme
       ? configSchema.shape.monitoring.unwrap().parse({})
       : undefined)
   );
@@ -120,6 +122,9 @@ export async function installAgent(
       : (await Promise.all(hosts.map((h) => peerAddress(connections.get(h))))).flatMap((p) =>
           p ? [p] : [],
         );
+  // The web host that issues the site's certificate, where the others fetch it.
+  const firstWeb = rolesInOrder(loaded.config).find((role) => role.proxied)?.hosts[0];
+  const issuer = peers.find((peer) => peer.host === firstWeb)?.address;
   const bundle = agentBundle();
   const engine = await detectLocalEngine().catch(() => undefined);
   const registry = registryLogin(loaded);
@@ -138,6 +143,7 @@ export async function installAgent(
     const planned = planFragment(site, monitoring, {
       primary: index === 0,
       on: { host, loaded, engine: socket },
+      ...(issuer === undefined ? {} : { certificateIssuer: issuer }),
     });
     const own = { ...planned, checks: [...planned.checks, ...planPeerChecks(host, peers)] };
     const fragment = `${JSON.stringify(own, null, 2)}\n`;
@@ -176,6 +182,8 @@ export async function installAgent(
       await pinBridge();
       if (facts) await transport.run(["docker", "rm", "--force", AGENT_CONTAINER]);
       await ensureNetwork(transport, PROXY_NETWORK);
+      // The agent mounts the certificates' folder (a bind mount needs its source).
+      await transport.run(["mkdir", "-p", "-m", "0700", CERTS_DIR]);
       await transport.run(dockerRun(spec));
       await pinBridge();
       outcome = facts ? "restarted" : "started";

@@ -12,6 +12,7 @@ import {
   type NotifierConfig,
 } from "../agent/index.ts";
 import { planBackupJobs } from "../backup/index.ts";
+import { CERTS_DIR, orderFile, sharedPath, shareKeyFile } from "../certs/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { roleSelector, rolesInOrder } from "../deploy/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
@@ -76,6 +77,8 @@ export function planFragment(
   options: {
     primary?: boolean;
     on?: { host: string; loaded: LoadedConfig; engine?: keyof typeof ENGINE_SOCKETS };
+    /** The address of the web host that issues the site's certificate (several web hosts). */
+    certificateIssuer?: string;
   } = {},
 ): AgentFragment {
   const primary = options.primary ?? true;
@@ -152,6 +155,13 @@ export function planFragment(
             bundleDir: BUNDLE_DIR,
             engineSocket: ENGINE_SOCKETS[on.engine ?? "docker"],
           }),
+          ...planCertificateJobs(
+            site,
+            on.host,
+            on.loaded,
+            monitoring.image,
+            options.certificateIssuer,
+          ),
         ]
       : [],
   };
@@ -314,6 +324,8 @@ export function agentContainer(
       // Read-only: the deploy locks cron jobs wait on; its own folder (below) is writable.
       { source: STATE_DIR, target: STATE_DIR, readOnly: true },
       { source: AGENT_DIR, target: AGENT_DIR },
+      // Writable: a web host that does not issue puts in place the certificate it is given.
+      { source: CERTS_DIR, target: CERTS_DIR },
       // Cron schedules are in the host's time zone.
       ...(options.localtime
         ? [{ source: "/etc/localtime", target: "/etc/localtime", readOnly: true }]
@@ -367,5 +379,62 @@ export function apiArgv(method: string, path: string): string[] {
     API_SCRIPT,
     method,
     path,
+  ];
+}
+
+/** The job the site's ACME certificate is renewed by: never a name of `cron:` (a space). */
+export const CERTIFICATE_JOB = "certificate renewal";
+
+/**
+ * The renewal of the site's ACME certificate, on the host that issues it (the first host of its
+ * web role): every 15 minutes it looks at the certificate's files (cheap) and runs the runner only
+ * when one is due or a failed attempt's backoff is over; it waits while a deploy holds the lock.
+ * Each other web host's agent takes that host's certificate, sealed, from its proxy (at
+ * `issuer`, the address the other hosts reach it at) as often.
+ */
+export function planCertificateJobs(
+  site: string,
+  host: string,
+  loaded: LoadedConfig,
+  image: string,
+  issuer?: string,
+): JobConfig[] {
+  if (loaded.config.proxy.tls?.acme === undefined) return [];
+  const web = [
+    ...new Set(
+      rolesInOrder(loaded.config)
+        .filter((role) => role.proxied)
+        .flatMap((role) => role.hosts),
+    ),
+  ];
+  if (!web.includes(host)) return [];
+  const other = web[0] !== host;
+  const name = loaded.config.proxy.domains.find((d) => !d.startsWith("*.")) ?? "";
+  const from =
+    other && issuer !== undefined
+      ? {
+          url: `http://${issuer.includes(":") ? `[${issuer}]` : issuer}${sharedPath(site)}`,
+          host: name || loaded.config.proxy.domains[0]?.replace(/^\*\./, "www.") || "",
+          key_file: shareKeyFile(site),
+        }
+      : undefined;
+  if (other && from === undefined) return [];
+  return [
+    {
+      name: CERTIFICATE_JOB,
+      kind: "certificate",
+      schedule: "*/15 * * * *",
+      jitter_ms: 120_000,
+      missed: "skip",
+      timeout_ms: 15 * 60_000,
+      lock_path: lockPath(site),
+      order: orderFile(site),
+      image,
+      runner: `${BUNDLE_DIR}/certs.mjs`,
+      proxy: "slipway-proxy",
+      network: PROXY_NETWORK,
+      serves: "slipway-proxy:443",
+      ...(from === undefined ? {} : { from }),
+    },
   ];
 }

@@ -33,11 +33,13 @@ export function checkName(what: string, value: string): string {
   return value;
 }
 
-/** A domain name (never an IP address, never a wildcard). */
+/** A domain name, or a wildcard of one ("*.example.com"); never an IP address. */
 export function checkDomain(value: string): string {
-  const labels = value.split(".");
+  const wildcard = value.startsWith("*.");
+  const labels = (wildcard ? value.slice(2) : value).split(".");
   if (
     value.length > 253 ||
+    (wildcard && labels.length < 2) ||
     !labels.every((label) => LABEL.test(label)) ||
     /^[0-9]+$/.test(labels.at(-1) ?? "")
   ) {
@@ -100,5 +102,58 @@ export function checkIpv4(what: string, value: string): string {
 export function checkImage(value: string): string {
   if (!IMAGE_PATTERN.test(value))
     refuse("image", value, "must be an image like nginx:1.27-bookworm");
+  return value;
+}
+
+/** An IPv4 or IPv6 network (`203.0.113.0/24`, `2400:cb00::/32`) or a single address. */
+export function checkCidr(value: string): string {
+  const [address = "", bits, extra] = value.split("/");
+  const v4 = /^[0-9.]+$/.test(address);
+  const max = v4 ? 32 : 128;
+  const addressOk = v4
+    ? (() => {
+        try {
+          checkIpv4("address", address);
+          return true;
+        } catch {
+          return false;
+        }
+      })()
+    : /^[0-9a-fA-F:]+$/.test(address) && address.includes(":") && address.length <= 39;
+  const bitsOk = bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max);
+  if (!addressOk || !bitsOk || extra !== undefined) {
+    refuse("network", value, "must be an address or ADDRESS/BITS, IPv4 or IPv6");
+  }
+  return value;
+}
+
+/** An HTTP header name. */
+export function checkHeaderName(value: string): string {
+  if (!/^[A-Za-z0-9-]{1,100}$/.test(value))
+    refuse("header", value, "must be letters, digits and -");
+  return value;
+}
+
+/**
+ * A header value written inside double quotes: printable ASCII without `"`, `\` or `$` (nginx
+ * would read a variable), at most 4096 characters.
+ */
+export function checkHeaderValue(what: string, value: string): string {
+  if (!/^[\x20-\x7e]{1,4096}$/.test(value) || /["\\$]/.test(value)) {
+    refuse(what, value, 'must be printable ASCII without ", \\ or $');
+  }
+  return value;
+}
+
+/** A host to proxy to: a hostname, an IPv4 address or a bracketed IPv6 address, maybe :PORT. */
+export function checkUpstreamHost(value: string): string {
+  const match = /^(.*?)(?::([0-9]{1,5}))?$/.exec(value);
+  const host = match?.[1] ?? "";
+  const port = match?.[2];
+  const ipv6 = /^\[[0-9a-fA-F:]{2,39}\]$/.test(host);
+  if (!ipv6 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host)) {
+    refuse("host", value, "must be a hostname, an IPv4 address or [IPv6], then maybe :PORT");
+  }
+  if (port !== undefined) checkPort("port", Number(port));
   return value;
 }

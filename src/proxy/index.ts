@@ -9,6 +9,7 @@ export {
   PROXY_NETWORK,
   type ProxyOptions,
   type ProxySite,
+  type SiteHttps,
   type UpstreamTarget,
 } from "./model.ts";
 export {
@@ -25,6 +26,11 @@ export {
   statusSiteName,
 } from "./plan.ts";
 export {
+  DEFAULT_TLS_SITE,
+  DH_PARAMS_FILE,
+  FFDHE2048,
+  MOZILLA_INTERMEDIATE,
+  renderDefaultTlsSite,
   renderNginxConf,
   renderSite,
   renderStatusSite,
@@ -32,3 +38,4 @@ export {
   type StatusSite,
   upstreamName,
 } from "./render.ts";
+export { CLOUDFLARE, FORWARDED_FOR_HEADER } from "./trusted.ts";

@@ -23,6 +23,33 @@ export interface ProxySite {
   maxBodySize: number;
   /** Per client IP; absent: no limit. */
   rateLimit?: { requestsPerSecond: number; burst: number };
+  /** Served over HTTPS too (needs domains); absent: HTTP only. */
+  https?: SiteHttps;
+  /** A Content-Security-Policy for the app's answers that carry none of their own. */
+  csp?: string;
+  /**
+   * Proxies in front of this one (a CDN, a load balancer) whose word on the client's address is
+   * taken, from `header`; absent: the connecting address is the client's.
+   */
+  realIp?: { from: readonly string[]; header: string };
+}
+
+/**
+ * A site's HTTPS, as its site file says it. The certificate itself, and whether HTTP redirects,
+ * are in two includes beside the certificate (src/certs: `<site>.tls.conf`, `<site>.http.conf`)
+ * that whoever places a certificate rewrites, so a first certificate or a renewal needs no new
+ * site file: until there is one, HTTPS handshakes are refused and HTTP serves the app.
+ */
+export interface SiteHttps {
+  /** Answer ACME HTTP-01 challenges on port 80 from the webroot. */
+  acme: boolean;
+  /**
+   * A challenge token this host does not have is asked of this address's proxy (the host that
+   * issues for the site), so a CA may validate through any of the site's hosts.
+   */
+  acmeFallback?: string;
+  /** Strict-Transport-Security; absent: not sent. */
+  hsts?: { maxAgeS: number; includeSubdomains: boolean; preload: boolean };
 }
 
 /** The container an upstream sends traffic to, reached by name on the proxy network. */
@@ -42,6 +69,14 @@ export interface ProxyOptions {
   hostDir?: string;
   /** Port every server block listens on. Default 80. */
   listenPort?: number;
+  /** Port HTTPS server blocks listen on. Default 443. */
+  tlsListenPort?: number;
+  /** Where nginx reads certificates and their includes (src/certs). Default PROXY_CERTS_DIR. */
+  certsDir?: string;
+  /** The same directory on the host, where the includes are written. Default CERTS_DIR. */
+  hostCertsDir?: string;
+  /** Where nginx reads ACME challenge files. Default PROXY_WEBROOT. */
+  webroot?: string;
   /** IPv4 address every server block listens on. Default: all addresses. */
   listenAddress?: string;
   /**

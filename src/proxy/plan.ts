@@ -3,6 +3,15 @@
  * of an upstream. Pure: the deploy orchestrator applies them.
  */
 import { createHash } from "node:crypto";
+import {
+  CERTS_DIR,
+  certificateFiles,
+  PROXY_CERTS_DIR,
+  PROXY_WEBROOT,
+  renderHttpInclude,
+  renderTlsInclude,
+  WEBROOT_DIR,
+} from "../certs/index.ts";
 import { BugError } from "../errors/index.ts";
 import { ensure, run, type Step, upload } from "../plan/index.ts";
 import { type Argv, chain } from "../transport/index.ts";
@@ -16,6 +25,10 @@ import {
   type UpstreamTarget,
 } from "./model.ts";
 import {
+  DEFAULT_TLS_SITE,
+  DH_PARAMS_FILE,
+  FFDHE2048,
+  renderDefaultTlsSite,
   renderNginxConf,
   renderSite,
   renderStatusSite,
@@ -42,6 +55,74 @@ function directoriesStep(dir: string): Step {
 }
 
 /**
+ * The folders the proxy container mounts for HTTPS: certificates (root only) and the ACME
+ * webroot, which nginx's workers read (not root: the folders are 0755, the files 0644).
+ */
+function tlsDirectoriesStep(): Step {
+  const challenges = `${WEBROOT_DIR}/.well-known/acme-challenge`;
+  return ensure(
+    "certificate directories",
+    chain(["test", "-d", CERTS_DIR], ["test", "-d", challenges]),
+    [
+      run("create the certificate directories", ["mkdir", "-p", "-m", "0700", CERTS_DIR]),
+      run("create the ACME webroot", ["mkdir", "-p", "-m", "0755", challenges]),
+      run("open the ACME webroot to nginx's workers", [
+        "chmod",
+        "0755",
+        WEBROOT_DIR,
+        `${WEBROOT_DIR}/.well-known`,
+        challenges,
+      ]),
+    ],
+  );
+}
+
+/** nginx.conf and the DH group it names, which must be there first. */
+function nginxConfSteps(dir: string, options: ProxyOptions): Step[] {
+  return [
+    upload("proxy DH parameters", `${dir}/${DH_PARAMS_FILE}`, FFDHE2048, FILE_MODE),
+    upload("proxy nginx.conf", `${dir}/nginx.conf`, renderNginxConf(options), FILE_MODE),
+  ];
+}
+
+/**
+ * For each HTTPS site, the includes its site file names (src/certs), as "no certificate yet"
+ * unless they are there: whatever placed a certificate wrote them, and they stay.
+ */
+function includeSteps(sites: readonly ProxySite[], options: ProxyOptions): Step[] {
+  const dir = checkDir("certificates directory", options.hostCertsDir ?? CERTS_DIR);
+  const facts = {
+    proxyCertsDir: options.certsDir ?? PROXY_CERTS_DIR,
+    httpsPort: options.tlsListenPort ?? 443,
+  };
+  return sites
+    .filter((site) => site.https !== undefined)
+    .map((site) => {
+      const files = certificateFiles(site.site);
+      const tls = `${dir}/${files.tls}`;
+      const http = `${dir}/${files.http}`;
+      return ensure(
+        `certificate includes of ${site.site}`,
+        chain(["test", "-e", tls], ["test", "-e", http]),
+        [
+          upload(
+            `${site.site} has no certificate yet (TLS)`,
+            tls,
+            renderTlsInclude(site.site, facts),
+            0o600,
+          ),
+          upload(
+            `${site.site} has no certificate yet (HTTP)`,
+            http,
+            renderHttpInclude(site.site, facts),
+            0o600,
+          ),
+        ],
+      );
+    });
+}
+
+/**
  * Uploads nginx.conf, each site and each upstream (mode 0644). `targets` is keyed by upstream
  * name (`hello-web`); a site without a target gets the "no container yet" upstream only when it
  * has no upstream file at all, so planning files never takes traffic away from a live container.
@@ -60,10 +141,7 @@ export function planProxyFiles(
     }
     seen.add(site.site);
   }
-  const steps: Step[] = [
-    directoriesStep(dir),
-    upload("proxy nginx.conf", `${dir}/nginx.conf`, renderNginxConf(options), FILE_MODE),
-  ];
+  const steps: Step[] = [directoriesStep(dir), ...nginxConfSteps(dir, options)];
   for (const site of sites) {
     const name = upstreamName(site);
     const path = `${dir}/upstreams/${name}.conf`;
@@ -83,6 +161,18 @@ export function planProxyFiles(
             ],
           )
         : upload(`upstream ${name}`, path, renderUpstream(site, target), FILE_MODE),
+    );
+  }
+  const https = sites.some((site) => site.https !== undefined);
+  if (https) {
+    steps.push(
+      ...includeSteps(sites, options),
+      upload(
+        "the default HTTPS server",
+        `${dir}/sites/${DEFAULT_TLS_SITE}.conf`,
+        renderDefaultTlsSite(options),
+        FILE_MODE,
+      ),
     );
   }
   for (const site of sites) {
@@ -107,6 +197,8 @@ function proxyRunArgs(image: string): string[] {
     PROXY_NETWORK,
     "--publish",
     "80:80",
+    "--publish",
+    "443:443",
     "--restart",
     "unless-stopped",
     // Named, not left to the engine's default: Podman's default (journald) ignores max-size.
@@ -120,6 +212,11 @@ function proxyRunArgs(image: string): string[] {
     // directory mount, while a single-file mount keeps showing the old file.
     "--volume",
     `${PROXY_DIR}:/etc/nginx:ro`,
+    // Certificates with their includes, and the ACME webroot: written by src/certs.
+    "--volume",
+    `${CERTS_DIR}:${PROXY_CERTS_DIR}:ro`,
+    "--volume",
+    `${WEBROOT_DIR}:${PROXY_WEBROOT}:ro`,
     checkImage(image),
   ];
 }
@@ -156,7 +253,8 @@ export function planProxyBoot(image: string): Step[] {
       [run(`create network ${PROXY_NETWORK}`, ["docker", "network", "create", PROXY_NETWORK])],
     ),
     directoriesStep(PROXY_DIR),
-    upload("proxy nginx.conf", `${PROXY_DIR}/nginx.conf`, renderNginxConf(), FILE_MODE),
+    tlsDirectoriesStep(),
+    ...nginxConfSteps(PROXY_DIR, {}),
     ensure(
       `proxy container ${name} running ${image}`,
       ["sh", "-c", PROXY_CURRENT_SCRIPT, "sh", name, spec],

@@ -2,20 +2,60 @@
  * nginx configuration as text: the main file, one file per site and one per upstream. Every
  * value is checked (checks.ts) before it is written, because nginx config is a language.
  */
+
 import {
+  ACME_CHALLENGE_PATH,
+  certificateFiles,
+  PROXY_CERTS_DIR,
+  PROXY_WEBROOT,
+} from "../certs/index.ts";
+import { BugError } from "../errors/index.ts";
+import {
+  checkCidr,
   checkDir,
   checkDomain,
+  checkHeaderName,
+  checkHeaderValue,
   checkIpv4,
   checkName,
   checkPath,
   checkPort,
   checkPositive,
+  checkUpstreamHost,
   checkWhole,
 } from "./checks.ts";
-import type { ProxyOptions, ProxySite, UpstreamTarget } from "./model.ts";
+import type { ProxyOptions, ProxySite, SiteHttps, UpstreamTarget } from "./model.ts";
 
 const DEFAULT_CONF_DIR = "/etc/nginx";
 const DEFAULT_LISTEN_PORT = 80;
+const DEFAULT_TLS_LISTEN_PORT = 443;
+/** Beside nginx.conf: the DH group of RFC 7919 that Mozilla's intermediate profile names. */
+export const DH_PARAMS_FILE = "ffdhe2048.pem";
+/** RFC 7919's ffdhe2048 group, as https://ssl-config.mozilla.org/ffdhe2048.txt has it. */
+export const FFDHE2048 = [
+  "-----BEGIN DH PARAMETERS-----",
+  "MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz",
+  "+8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a",
+  "87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7",
+  "YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi",
+  "7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD",
+  "ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==",
+  "-----END DH PARAMETERS-----",
+  "",
+].join("\n");
+
+/**
+ * Mozilla's "intermediate" server-side TLS profile (guidelines 5.7) for nginx: TLS 1.2 and 1.3,
+ * its cipher list (forward secrecy and AEAD only) and curves, and its session settings. In the
+ * http block, so every HTTPS server (and the default one, whose settings a handshake starts
+ * with before SNI picks a site) has the same.
+ */
+export const MOZILLA_INTERMEDIATE = {
+  protocols: "TLSv1.2 TLSv1.3",
+  ciphers:
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305",
+  curves: "X25519:prime256v1:secp384r1",
+} as const;
 
 /** The upstream block's name and file name: `<site>-<role>`, e.g. `hello-web`. */
 export function upstreamName(site: ProxySite): string {
@@ -26,13 +66,16 @@ function confDir(options: ProxyOptions): string {
   return checkDir("configuration directory", options.confDir ?? DEFAULT_CONF_DIR);
 }
 
-function listenLine(options: ProxyOptions, defaultServer: boolean): string {
-  const port = checkPort("listen port", options.listenPort ?? DEFAULT_LISTEN_PORT);
+function listenLine(options: ProxyOptions, defaultServer: boolean, tls = false): string {
+  const port = tls
+    ? checkPort("TLS listen port", options.tlsListenPort ?? DEFAULT_TLS_LISTEN_PORT)
+    : checkPort("listen port", options.listenPort ?? DEFAULT_LISTEN_PORT);
   const address =
     options.listenAddress === undefined
       ? ""
       : `${checkIpv4("listen address", options.listenAddress)}:`;
-  return `listen ${address}${port}${defaultServer ? " default_server" : ""};`;
+  // `listen ... http2` rather than nginx 1.25's `http2 on;`, which Debian 12's nginx 1.22 lacks.
+  return `listen ${address}${port}${tls ? " ssl http2" : ""}${defaultServer ? " default_server" : ""};`;
 }
 
 // Security headers: each site adds these defaults unless the app sent the header itself (an empty
@@ -119,6 +162,16 @@ export function renderNginxConf(options: ProxyOptions = {}): string {
     "                       'upstream_response_time=$upstream_response_time';",
     "    access_log /dev/stdout slipway;",
     "",
+    "    # TLS for every HTTPS server: Mozilla's intermediate profile.",
+    `    ssl_protocols ${MOZILLA_INTERMEDIATE.protocols};`,
+    `    ssl_ciphers ${MOZILLA_INTERMEDIATE.ciphers};`,
+    `    ssl_ecdh_curve ${MOZILLA_INTERMEDIATE.curves};`,
+    "    ssl_prefer_server_ciphers off;",
+    `    ssl_dhparam ${dir}/${DH_PARAMS_FILE};`,
+    "    ssl_session_timeout 1d;",
+    "    ssl_session_cache shared:MozSSL:10m;",
+    "    ssl_session_tickets off;",
+    "",
     "    gzip on;",
     "    gzip_vary on;",
     "    gzip_proxied any;",
@@ -164,16 +217,15 @@ function rate(requestsPerSecond: number): string {
 }
 
 /**
- * The server block of one site: its domains (or the catch-all), limits, security headers, the
- * headers the app sees, and the upstream it proxies to.
+ * The server blocks of one site: its domains (or the catch-all), limits, security headers, the
+ * headers the app sees, and the upstream it proxies to. With HTTPS, the same server on the TLS
+ * port with the certificate's include and HSTS, and an HTTP server that answers ACME challenges
+ * and, once the site has its certificate, redirects everything else (its include says which).
  */
 export function renderSite(site: ProxySite, options: ProxyOptions = {}): string {
-  const upstream = upstreamName(site);
   const zone = checkName("site", site.site);
   const domains = site.domains.map(checkDomain);
   const catchAll = domains.length === 0;
-  const healthPath = checkPath("health path", site.healthPath);
-  const maxBody = checkWhole("max_body_size", site.maxBodySize, 1);
   const limit = site.rateLimit;
   const zoneLine =
     limit === undefined
@@ -183,6 +235,75 @@ export function renderSite(site: ProxySite, options: ProxyOptions = {}): string 
           `limit_req_zone $binary_remote_addr zone=${zone}:10m rate=${rate(limit.requestsPerSecond)};`,
           "",
         ];
+  const csp = site.csp === undefined ? undefined : checkHeaderValue("csp", site.csp);
+  const cspMap =
+    csp === undefined
+      ? []
+      : [
+          "# The Content-Security-Policy, unless the app sent its own.",
+          `map $upstream_http_content_security_policy ${cspVariable(zone)} {`,
+          `    "" "${csp}";`,
+          '    default "";',
+          "}",
+          "",
+        ];
+  const serverName = catchAll ? '    server_name "";' : `    server_name ${domains.join(" ")};`;
+  const body = siteBody(site);
+  const head = [
+    `# Site ${site.site}, role ${site.role}: written by Slipway, do not edit.`,
+    ...zoneLine,
+    ...cspMap,
+  ];
+  const https = site.https;
+  if (https === undefined) {
+    const lines = [
+      ...head,
+      "server {",
+      `    ${listenLine(options, catchAll)}`,
+      serverName,
+      "",
+      ...body,
+      "}",
+    ];
+    return `${lines.join("\n")}\n`;
+  }
+  if (catchAll) throw new BugError(`proxy: site ${site.site} has HTTPS but no domains`);
+  const certs = checkDir("certificates directory", options.certsDir ?? PROXY_CERTS_DIR);
+  const files = certificateFiles(zone);
+  const lines = [
+    ...head,
+    "server {",
+    `    ${listenLine(options, false)}`,
+    serverName,
+    "",
+    ...acmeLocations(https, options),
+    "    # Redirects to HTTPS once the site has its certificate; empty until then.",
+    `    include ${certs}/${files.http};`,
+    "",
+    ...body,
+    "}",
+    "",
+    "server {",
+    `    ${listenLine(options, false, true)}`,
+    serverName,
+    "",
+    "    # The certificate (and OCSP stapling when it names a responder), or a refused handshake.",
+    `    include ${certs}/${files.tls};`,
+    ...hstsLines(https),
+    "",
+    ...body,
+    "}",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** The directives a site's servers share: limits, headers, the app's headers, its locations. */
+function siteBody(site: ProxySite): string[] {
+  const upstream = upstreamName(site);
+  const zone = checkName("site", site.site);
+  const healthPath = checkPath("health path", site.healthPath);
+  const maxBody = checkWhole("max_body_size", site.maxBodySize, 1);
+  const limit = site.rateLimit;
   const burst = limit === undefined ? 0 : checkWhole("rate_limit.burst", limit.burst, 0);
   const proxyPass = `proxy_pass http://${upstream};`;
   const locations =
@@ -202,25 +323,24 @@ export function renderSite(site: ProxySite, options: ProxyOptions = {}): string 
           `        ${proxyPass}`,
           "    }",
         ];
-
-  const lines = [
-    `# Site ${site.site}, role ${site.role}: written by Slipway, do not edit.`,
-    ...zoneLine,
-    "server {",
-    `    ${listenLine(options, catchAll)}`,
-    catchAll ? '    server_name "";' : `    server_name ${domains.join(" ")};`,
-    "",
+  return [
+    ...realIpLines(site.realIp),
     `    client_max_body_size ${maxBody};`,
     "",
     ...SECURITY_HEADERS.map(
       ({ header, variable }) => `    add_header ${header} $slipway_${variable} always;`,
     ),
+    ...(site.csp === undefined
+      ? []
+      : [`    add_header Content-Security-Policy ${cspVariable(zone)} always;`]),
     "    proxy_hide_header X-Powered-By;",
     "",
     "    proxy_http_version 1.1;",
     "    proxy_set_header Host $host;",
     "    proxy_set_header X-Real-IP $remote_addr;",
-    "    # This proxy is the edge: a client's own X-Forwarded-For is replaced, never trusted.",
+    site.realIp === undefined
+      ? "    # This proxy is the edge: a client's own X-Forwarded-For is replaced, never trusted."
+      : "    # The client's address as the trusted proxies in front said it (set_real_ip_from).",
     "    proxy_set_header X-Forwarded-For $remote_addr;",
     "    proxy_set_header X-Forwarded-Proto $scheme;",
     "    proxy_set_header X-Forwarded-Host $host;",
@@ -237,10 +357,94 @@ export function renderSite(site: ProxySite, options: ProxyOptions = {}): string 
     "    proxy_next_upstream_timeout 10s;",
     "",
     ...locations,
-    "}",
   ];
-  return `${lines.join("\n")}\n`;
 }
+
+/** The variable of a site's CSP map (site names may hold - and ., variables may not). */
+function cspVariable(site: string): string {
+  return `$slipway_csp_${site.replace(/[^a-z0-9]/g, "_")}`;
+}
+
+/** The real client address from trusted proxies in front: their networks and their header. */
+function realIpLines(realIp: ProxySite["realIp"]): string[] {
+  if (realIp === undefined) return [];
+  if (realIp.from.length === 0) throw new BugError("proxy: trusted proxies without networks");
+  return [
+    "    # Only these proxies' word on the client's address is taken.",
+    ...realIp.from.map((cidr) => `    set_real_ip_from ${checkCidr(cidr)};`),
+    `    real_ip_header ${checkHeaderName(realIp.header)};`,
+    "    real_ip_recursive on;",
+    "",
+  ];
+}
+
+/** ACME's HTTP-01 challenges from the webroot, before any redirect and never rate limited. */
+function acmeLocations(https: SiteHttps, options: ProxyOptions): string[] {
+  if (!https.acme) return [];
+  const webroot = checkDir("ACME webroot", options.webroot ?? PROXY_WEBROOT);
+  const fallback =
+    https.acmeFallback === undefined ? undefined : checkUpstreamHost(https.acmeFallback);
+  return [
+    "    # ACME's HTTP-01 challenges: answered from the webroot, never redirected or limited.",
+    `    location ^~ ${ACME_CHALLENGE_PATH} {`,
+    `        root ${webroot};`,
+    "        default_type text/plain;",
+    `        try_files $uri ${fallback === undefined ? "=404" : "@slipway_acme"};`,
+    "    }",
+    ...(fallback === undefined
+      ? []
+      : [
+          "    # A token this host does not have: the host that issues for the site has it.",
+          "    location @slipway_acme {",
+          `        proxy_pass http://${fallback};`,
+          "        proxy_set_header Host $host;",
+          "        proxy_connect_timeout 5s;",
+          "        proxy_read_timeout 10s;",
+          "    }",
+        ]),
+    "",
+  ];
+}
+
+/** Strict-Transport-Security, the edge's alone: an app's own header is dropped. */
+function hstsLines(https: SiteHttps): string[] {
+  const hsts = https.hsts;
+  if (hsts === undefined) return [];
+  const maxAge = checkWhole("hsts.max_age", hsts.maxAgeS, 0);
+  if (hsts.preload && (!hsts.includeSubdomains || maxAge < 31_536_000)) {
+    throw new BugError("proxy: HSTS preload needs includeSubDomains and a max-age of a year");
+  }
+  const value = [
+    `max-age=${maxAge}`,
+    ...(hsts.includeSubdomains ? ["includeSubDomains"] : []),
+    ...(hsts.preload ? ["preload"] : []),
+  ].join("; ");
+  return [
+    "    proxy_hide_header Strict-Transport-Security;",
+    `    add_header Strict-Transport-Security "${value}" always;`,
+  ];
+}
+
+/**
+ * The default HTTPS server: a handshake for a name no site serves is refused, so no site's
+ * certificate is shown for it. A file of its own in sites/ (DEFAULT_TLS_SITE), written once some
+ * site has HTTPS, so a proxy without any listens on no TLS port.
+ */
+export function renderDefaultTlsSite(options: ProxyOptions = {}): string {
+  return [
+    "# The default HTTPS server: written by Slipway, do not edit.",
+    "# A name no site serves gets no certificate: the handshake is refused.",
+    "server {",
+    `    ${listenLine(options, true, true)}`,
+    "    server_name _;",
+    "    ssl_reject_handshake on;",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** The file name of the default HTTPS server in sites/ (no site name starts with "_"). */
+export const DEFAULT_TLS_SITE = "_default-tls";
 
 /**
  * The upstream block a deploy switches. Without a target (no container yet), its only server is

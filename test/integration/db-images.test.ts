@@ -27,7 +27,8 @@ let networkMade = false;
 
 function removeAllSync(): void {
   const quiet = { stdio: "ignore", timeout: 120_000 } as const;
-  if (containers.size > 0) spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", ...containers], quiet);
+  if (containers.size > 0)
+    spawnSync("podman", ["rm", "-f", "--volumes", "-t", "0", ...containers], quiet);
   if (volumes.size > 0) spawnSync("podman", ["volume", "rm", "-f", ...volumes], quiet);
   if (networkMade) spawnSync("podman", ["network", "rm", "-f", NETWORK], quiet);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -67,3 +67,17 @@ export async function startAgentProcess(
   });
   return { child, base: `http://127.0.0.1:${port}`, output: () => out };
 }
+
+/** One request to a running agent's API with its bearer token; the answer's status and JSON. */
+export async function agentApi(
+  agent: AgentProcess,
+  token: string,
+  method: string,
+  path: string,
+): Promise<{ status: number; value: unknown }> {
+  const res = await fetch(`${agent.base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return { status: res.status, value: JSON.parse(await res.text()) as unknown };
+}

@@ -49,6 +49,8 @@ export interface HelloOptions {
   webVolumes?: string[];
   /** YAML lines appended to slipway.yml (a monitoring section, say). */
   extraYaml?: string[];
+  /** YAML lines added under proxy: (indented by two spaces: domains, tls...). */
+  proxyYaml?: string[];
 }
 
 /** A throwaway copy of some files of examples/<example>, and the bin run in it as a user would. */
@@ -153,6 +155,7 @@ export async function helloProject(box: VpsBox, options: HelloOptions = {}): Pro
           `  image: ${NGINX_IMAGE}`,
           "  drain_timeout: 1s",
           "  healthcheck: { interval: 500ms, deadline: 10s }",
+          ...(options.proxyYaml ?? []),
           "deploy:",
           "  release_command: node server.mjs migrate",
           "env:",

@@ -4,6 +4,7 @@
  * Every answer's status and the app version it reports are recorded, in order.
  */
 import { request } from "node:http";
+import { request as httpsRequest } from "node:https";
 
 export interface LoadReport {
   requests: number;
@@ -22,11 +23,26 @@ export interface Load {
   stop(): Promise<LoadReport>;
 }
 
-function once(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+/** HTTPS to 127.0.0.1 as a visitor of `servername` would, trusting only `ca`. */
+export interface LoadTls {
+  ca: string;
+  servername: string;
+}
+
+function once(
+  url: string,
+  timeoutMs: number,
+  tls?: LoadTls,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = (tls ? httpsRequest : request)(
       url,
-      { agent: false, headers: { connection: "close" }, timeout: timeoutMs },
+      {
+        agent: false,
+        headers: { connection: "close", ...(tls ? { host: tls.servername } : {}) },
+        timeout: timeoutMs,
+        ...(tls ? { ca: tls.ca, servername: tls.servername } : {}),
+      },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
@@ -47,12 +63,14 @@ export function startLoad(
   options: {
     concurrency?: number;
     maxMs?: number;
+    /** For an https:// URL: the CA to trust and the name to ask for (SNI and Host). */
+    tls?: LoadTls;
     /** Called once, the first time a request has gone `slowMs` without an answer (diagnostics). */
     onSlow?: (sentAt: number) => void;
     slowMs?: number;
   } = {},
 ): Load {
-  if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url))
+  if (!/^https?:\/\/127\.0\.0\.1:\d+\//.test(url))
     throw new Error(`load only goes to loopback, not ${url}`);
   const report: LoadReport = {
     requests: 0,
@@ -81,7 +99,9 @@ export function startLoad(
       const sent = Date.now() - started;
       const slow = options.onSlow && setTimeout(() => raiseSlow(sent), options.slowMs ?? 2_000);
       try {
-        const { status, body } = await once(url, 10_000).finally(() => clearTimeout(slow));
+        const { status, body } = await once(url, 10_000, options.tls).finally(() =>
+          clearTimeout(slow),
+        );
         if (status !== 200) {
           fail(`HTTP ${status}: ${body.slice(0, 80)}`);
           continue;

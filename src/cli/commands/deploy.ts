@@ -55,16 +55,49 @@ export async function deploy(
   options: Record<string, unknown>,
 ): Promise<number> {
   const { deploy: run } = await import("../../deploy/index.ts");
-  return timedRollout(context, "Deployed", (loaded, connections, signal) =>
-    run({
+  return timedRollout(context, "Deployed", async (loaded, connections, signal) => {
+    const summary = await run({
       loaded,
       connections,
       reporter: context.reporter,
       signal,
       ...(typeof options.version === "string" ? { version: options.version } : {}),
       ...(options.skipBuild ? { skipBuild: true } : {}),
-    }),
-  );
+    });
+    if (loaded.config.proxy.tls !== undefined) await certificates(context, loaded, connections);
+    return summary;
+  });
+}
+
+/**
+ * After a deploy: the site's certificate on every web host. A refusal by the CA is a warning,
+ * not a failed deploy: the new version serves (over HTTP until there is a certificate), the
+ * agent retries with backoff and alerts, and `slipway certs status` shows the error.
+ */
+async function certificates(
+  context: CommandContext,
+  loaded: Loaded,
+  connections: Connections,
+): Promise<void> {
+  const { ensureCertificates } = await import("../../https/index.ts");
+  const { reportCertificates } = await import("./certs.ts");
+  const after =
+    ". The site serves what it served before (HTTP until it has one); the agent retries (slipway agent install), or run slipway certs issue";
+  let result: Awaited<ReturnType<typeof ensureCertificates>>;
+  try {
+    result = await ensureCertificates(loaded, connections, context.reporter);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    context.reporter.warn(`no certificate: ${why}${after}`);
+    return;
+  }
+  if (result === undefined) return;
+  reportCertificates(context, result);
+  if (!result.ok) {
+    context.reporter.warn(
+      `no certificate for ${result.site}: ${result.error ?? "unknown error"}${after}`,
+    );
+  }
 }
 
 export async function rollback(

@@ -120,7 +120,7 @@ proxy:
           3,
           "proxy.colour",
           'unknown key "colour"',
-          "valid keys here: domains, app_port, image, drain_timeout, healthcheck, max_body_size, rate_limit",
+          "valid keys here: domains, app_port, image, drain_timeout, healthcheck, max_body_size, rate_limit, tls, hsts, csp, trusted_proxies",
         ],
       ],
     );

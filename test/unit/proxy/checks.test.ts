@@ -86,8 +86,17 @@ describe("values written into nginx config are checked", () => {
     assert.ok(checked > 20, `only ${checked} hostile values were tried`);
   });
 
+  it("takes a wildcard of one level, as nginx's server_name does", () => {
+    assert.match(
+      renderSite({ ...site, domains: ["*.example.com"] }),
+      /server_name \*\.example\.com;/,
+    );
+  });
+
   for (const bad of [
-    "*.example.com",
+    "*.com",
+    "a.*.example.com",
+    "**.example.com",
     "example.com;",
     "ex ample.com",
     "example.com}",

@@ -4,8 +4,18 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import {
+  certificateFacts,
+  certificateFiles,
+  renderHttpInclude,
+  renderTlsInclude,
+} from "../../../src/certs/index.ts";
+import {
+  DEFAULT_TLS_SITE,
+  DH_PARAMS_FILE,
+  FFDHE2048,
   type ProxyOptions,
   type ProxySite,
+  renderDefaultTlsSite,
   renderNginxConf,
   renderSite,
   renderUpstream,
@@ -42,16 +52,42 @@ export function nginxArgs(prefix: string): string[] {
   ];
 }
 
-/** Writes nginx.conf, the sites and the upstreams into `prefix` (the test's /etc/nginx). */
+/**
+ * Writes nginx.conf, the sites and the upstreams into `prefix` (the test's /etc/nginx). HTTPS
+ * sites get their certificate includes in options.certsDir: for a site in `certificates` (its
+ * key and chain in one PEM), the certificate's; else "none yet".
+ */
 export function writeProxyTree(
   prefix: string,
   sites: readonly ProxySite[],
   targets: ReadonlyMap<string, UpstreamTarget>,
   options: ProxyOptions,
+  certificates: ReadonlyMap<string, string> = new Map(),
 ): void {
   mkdirSync(`${prefix}/sites`, { recursive: true });
   mkdirSync(`${prefix}/upstreams`, { recursive: true });
+  writeFileSync(`${prefix}/${DH_PARAMS_FILE}`, FFDHE2048);
   writeFileSync(`${prefix}/nginx.conf`, renderNginxConf(options));
+  const https = sites.filter((site) => site.https !== undefined);
+  if (https.length > 0) {
+    const certs = options.certsDir ?? `${prefix}/certs`;
+    mkdirSync(certs, { recursive: true });
+    writeFileSync(`${prefix}/sites/${DEFAULT_TLS_SITE}.conf`, renderDefaultTlsSite(options));
+    for (const site of https) {
+      const files = certificateFiles(site.site);
+      const pem = certificates.get(site.site);
+      const facts = {
+        proxyCertsDir: certs,
+        httpsPort: options.tlsListenPort ?? 443,
+        ...(pem === undefined
+          ? {}
+          : { certificate: { ocsp: certificateFacts(pem).ocsp, resolver: "127.0.0.1" } }),
+      };
+      if (pem !== undefined) writeFileSync(`${certs}/${files.pem}`, pem, { mode: 0o600 });
+      writeFileSync(`${certs}/${files.tls}`, renderTlsInclude(site.site, facts));
+      writeFileSync(`${certs}/${files.http}`, renderHttpInclude(site.site, facts));
+    }
+  }
   for (const site of sites) {
     const name = upstreamName(site);
     writeFileSync(`${prefix}/sites/${site.site}.conf`, renderSite(site, options));

@@ -12,6 +12,7 @@ import {
   type UpstreamTarget,
 } from "../../../src/proxy/index.ts";
 import { skipUnless } from "../../rig/index.ts";
+import { issueCert, makeCa } from "../../support/openssl.ts";
 import { NGINX, nginxArgs, nginxAvailable, writeProxyTree } from "./nginx-rig.ts";
 
 const SITES: ProxySite[] = [
@@ -74,15 +75,29 @@ describe("nginx -t", { skip: skipUnless(nginxAvailable()) }, () => {
     return { code: r.status, output: r.stderr };
   }
 
-  function tree(name: string, sites: ProxySite[], options: ProxyOptions = {}): string {
+  function tree(
+    name: string,
+    sites: ProxySite[],
+    options: ProxyOptions = {},
+    certificates?: ReadonlyMap<string, string>,
+  ): string {
     const prefix = join(root, name);
     // Temporary files in the prefix too, so the test leaves the system's nginx directories alone.
-    writeProxyTree(prefix, sites, TARGETS, {
-      confDir: prefix,
-      tempDir: prefix,
-      listenPort: 18080,
-      ...options,
-    });
+    writeProxyTree(
+      prefix,
+      sites,
+      TARGETS,
+      {
+        confDir: prefix,
+        tempDir: prefix,
+        listenPort: 18080,
+        tlsListenPort: 18443,
+        certsDir: join(prefix, "certs"),
+        webroot: join(prefix, "webroot"),
+        ...options,
+      },
+      certificates,
+    );
     return prefix;
   }
 
@@ -91,6 +106,36 @@ describe("nginx -t", { skip: skipUnless(nginxAvailable()) }, () => {
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /test is successful/);
     assert.doesNotMatch(r.output, /\[warn\]|\[emerg\]/, "no warnings either");
+  });
+
+  it("accepts HTTPS sites before their certificate (handshakes refused) and with it (key and chain in one file)", () => {
+    const secure = SITES.slice(0, 2).map((site) => ({
+      ...site,
+      https: {
+        acme: true,
+        hsts: { maxAgeS: 63_072_000, includeSubdomains: true, preload: true },
+      },
+      csp: "default-src 'self'; frame-ancestors 'none'",
+      realIp: { from: ["173.245.48.0/20", "2400:cb00::/32"], header: "CF-Connecting-IP" },
+    }));
+    const pending = nginxTest(tree("https-pending", [...secure, ...SITES.slice(2)]));
+    assert.equal(pending.code, 0, pending.output);
+    assert.doesNotMatch(pending.output, /\[warn\]|\[emerg\]/, "no warnings either");
+    const ca = makeCa();
+    // With an OCSP responder: stapling, and a resolver to find it.
+    const leaf = issueCert(ca, ["example.com", "www.example.com"], 90, {
+      ocspUrl: "http://127.0.0.1:9/ocsp",
+    });
+    const issued = nginxTest(
+      tree(
+        "https-issued",
+        [...secure, ...SITES.slice(2)],
+        {},
+        new Map([["hello", leaf.key + leaf.cert + ca.cert]]),
+      ),
+    );
+    assert.equal(issued.code, 0, issued.output);
+    assert.doesNotMatch(issued.output, /\[warn\]|\[emerg\]/, issued.output);
   });
 
   it("accepts nginx.conf with no site at all (a fresh proxy)", () => {

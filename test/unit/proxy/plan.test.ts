@@ -19,6 +19,7 @@ import type { RunStep, Step } from "../../../src/plan/index.ts";
 import {
   CHECKED_RELOAD_SCRIPT,
   DEFAULT_PROXY_IMAGE,
+  FFDHE2048,
   PROXY_CONTAINER,
   PROXY_DIR,
   PROXY_NETWORK,
@@ -80,6 +81,7 @@ describe("planProxyFiles", () => {
     assert.deepEqual(outline(steps), [
       "unless test -d /var/lib/slipway/proxy/sites && test -d /var/lib/slipway/proxy/upstreams",
       "  run mkdir -p /var/lib/slipway/proxy/sites /var/lib/slipway/proxy/upstreams",
+      "upload /var/lib/slipway/proxy/ffdhe2048.pem 644",
       "upload /var/lib/slipway/proxy/nginx.conf 644",
       "upload /var/lib/slipway/proxy/upstreams/hello-web.conf 644",
       "unless test -e /var/lib/slipway/proxy/upstreams/api-staging-web.conf",
@@ -120,6 +122,29 @@ describe("planProxyFiles", () => {
     assert.match(conf.content, /listen 18080;/);
   });
 
+  it("with an HTTPS site, puts its certificate includes ('none yet') unless there, and the default HTTPS server", () => {
+    const secure: ProxySite = { ...hello, https: { acme: true } };
+    const withTls = planProxyFiles([secure, api], new Map());
+    assert.deepEqual(outline(withTls).slice(8), [
+      "unless test -e /var/lib/slipway/tls/certs/hello.tls.conf && test -e /var/lib/slipway/tls/certs/hello.http.conf",
+      "  upload /var/lib/slipway/tls/certs/hello.tls.conf 600",
+      "  upload /var/lib/slipway/tls/certs/hello.http.conf 600",
+      "upload /var/lib/slipway/proxy/sites/_default-tls.conf 644",
+      "upload /var/lib/slipway/proxy/sites/hello.conf 644",
+      "upload /var/lib/slipway/proxy/sites/api-staging.conf 644",
+    ]);
+    const includes = withTls.find((s) => s.kind === "ensure" && s.title.includes("includes"));
+    assert.ok(includes?.kind === "ensure");
+    const [tls] = includes.then;
+    assert.ok(tls?.kind === "upload");
+    assert.match(tls.content, /^ssl_reject_handshake on;$/m);
+    assert.doesNotMatch(
+      outline(planProxyFiles([hello, api], new Map())).join("\n"),
+      /_default-tls|tls\/certs/,
+      "no HTTPS site: no TLS port, no includes",
+    );
+  });
+
   it("refuses two web roles of one site, which would share one site file", () => {
     assert.throws(
       () => planProxyFiles([hello, { ...hello, role: "admin" }], new Map()),
@@ -141,16 +166,21 @@ describe("planProxyBoot", () => {
       "  run docker network create slipway",
       "unless test -d /var/lib/slipway/proxy/sites && test -d /var/lib/slipway/proxy/upstreams",
       "  run mkdir -p /var/lib/slipway/proxy/sites /var/lib/slipway/proxy/upstreams",
+      "unless test -d /var/lib/slipway/tls/certs && test -d /var/lib/slipway/tls/webroot/.well-known/acme-challenge",
+      "  run mkdir -p -m 0700 /var/lib/slipway/tls/certs",
+      "  run mkdir -p -m 0755 /var/lib/slipway/tls/webroot/.well-known/acme-challenge",
+      "  run chmod 0755 /var/lib/slipway/tls/webroot /var/lib/slipway/tls/webroot/.well-known /var/lib/slipway/tls/webroot/.well-known/acme-challenge",
+      "upload /var/lib/slipway/proxy/ffdhe2048.pem 644",
       "upload /var/lib/slipway/proxy/nginx.conf 644",
-      `unless sh -c ${steps[3]?.kind === "ensure" && isArgv(steps[3].unless) ? steps[3].unless[2] : "?"} sh slipway-proxy ${spec}`,
+      `unless sh -c ${steps[5]?.kind === "ensure" && isArgv(steps[5].unless) ? steps[5].unless[2] : "?"} sh slipway-proxy ${spec}`,
       `  run sh -c if docker container inspect "$1" >/dev/null 2>&1; then docker rm --force "$1" >/dev/null; fi sh slipway-proxy`,
-      `  run docker run --detach --label slipway.proxy.spec=${spec} --name slipway-proxy --network slipway --publish 80:80 --restart unless-stopped --log-driver json-file --log-opt max-size=10m --log-opt max-file=3 --volume /var/lib/slipway/proxy:/etc/nginx:ro localhost/slipway-nginx:1`,
+      `  run docker run --detach --label slipway.proxy.spec=${spec} --name slipway-proxy --network slipway --publish 80:80 --publish 443:443 --restart unless-stopped --log-driver json-file --log-opt max-size=10m --log-opt max-file=3 --volume /var/lib/slipway/proxy:/etc/nginx:ro --volume /var/lib/slipway/tls/certs:/etc/slipway/certs:ro --volume /var/lib/slipway/tls/webroot:/var/www/slipway-acme:ro localhost/slipway-nginx:1`,
       "run docker exec slipway-proxy nginx -t",
     ]);
   });
 
   it("counts the container as current only when it runs with this exact spec", () => {
-    const ensureStep = steps[3];
+    const ensureStep = steps[5];
     assert.ok(ensureStep?.kind === "ensure" && isArgv(ensureStep.unless));
     assert.equal(
       ensureStep.unless[2],
@@ -166,9 +196,10 @@ describe("planProxyBoot", () => {
   });
 
   it("mounts nginx.conf that the boot itself uploads (the container must never start without it)", () => {
-    const conf = steps[2];
-    assert.ok(conf?.kind === "upload");
+    const [dh, conf] = [steps[3], steps[4]];
+    assert.ok(conf?.kind === "upload" && dh?.kind === "upload");
     assert.equal(conf.content, renderNginxConf());
+    assert.equal(dh.content, FFDHE2048);
   });
 });
 
