@@ -21,29 +21,10 @@ import {
   startVpsBox,
   type VpsBox,
 } from "../rig/index.ts";
+import { boxHooks, boxHookWithin, startBoxHooks } from "../support/box-hooks.ts";
 import { BIN, type HelloProject, helloProject, type SlipwayRun } from "../support/hello-project.ts";
 
 const HOOK_KEY = "e2e-hook-key-0123456789";
-
-// A webhook receiver on the box: each request's event, signature, timestamp and body, one JSON
-// line per request in /tmp/hooks.log.
-const RECEIVER = [
-  "const http = require('node:http'), fs = require('node:fs');",
-  "http.createServer((req, res) => { let body = '';",
-  "  req.on('data', (c) => (body += c));",
-  "  req.on('end', () => {",
-  "    fs.appendFileSync('/tmp/hooks.log', JSON.stringify({ event: req.headers['x-slipway-event'], signature: req.headers['x-slipway-signature'], timestamp: req.headers['x-slipway-timestamp'], body }) + '\\n');",
-  "    res.end('ok'); });",
-  "}).listen(8080);",
-  "process.on('SIGTERM', () => process.exit(0));",
-].join(" ");
-
-interface Hook {
-  event: string;
-  signature: string;
-  timestamp: string;
-  body: string;
-}
 
 describe("the agent on a VPS box", {
   skip: skipUnless(rigAvailable()) || skipUnless(imagesAvailable()),
@@ -54,31 +35,9 @@ describe("the agent on a VPS box", {
 
   const ok = (args: string[]) => hello.ok(args);
 
-  async function hooks(): Promise<Hook[]> {
-    const out = await box.exec([
-      "sh",
-      "-c",
-      "docker exec hooks cat /tmp/hooks.log 2>/dev/null; true",
-    ]);
-    return out
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Hook);
-  }
-
-  async function hookWithin(event: string, ms: number): Promise<Hook> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = (await hooks()).find((h) => h.event === event);
-      if (found) return found;
-      assert.ok(
-        Date.now() < deadline,
-        `no ${event} notice within ${ms}ms: ${JSON.stringify(await hooks())}`,
-      );
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  const hooks = () => boxHooks(box);
+  const hookWithin = (event: string, ms: number) =>
+    boxHookWithin(box, (h) => h.event === event, ms, `${event} notice`);
 
   /** A GET through the box's proxy (port 80) for a domain: its status and body. */
   function viaProxy(domain: string, path: string): Promise<{ status: number; body: string }> {
@@ -167,19 +126,7 @@ describe("the agent on a VPS box", {
 
   it("monitor status shows both checks up, and the host's resources", async () => {
     // The receiver joins the proxy's network, where the agent sends to http://hooks:8080/.
-    await box.exec([
-      "docker",
-      "run",
-      "-d",
-      "--name",
-      "hooks",
-      "--network",
-      "slipway",
-      NODE_IMAGE,
-      "node",
-      "-e",
-      RECEIVER,
-    ]);
+    await startBoxHooks(box);
     // The container check's first look comes within its 30 s interval (a random offset).
     const deadline = Date.now() + 60_000;
     let run: SlipwayRun;

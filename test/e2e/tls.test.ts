@@ -20,6 +20,7 @@ import {
   startVpsBox,
   type VpsBox,
 } from "../rig/index.ts";
+import { boxHookWithin, startBoxHooks } from "../support/box-hooks.ts";
 import { type HelloProject, helloProject } from "../support/hello-project.ts";
 import { startLoad } from "../support/load.ts";
 import { issueCert, makeCa } from "../support/openssl.ts";
@@ -114,32 +115,20 @@ describe("HTTPS with ACME on a VPS box", {
   it("the agent's renewal job fails with that error and alerts", async () => {
     // A webhook receiver on the proxy's network, where the agent's notices go (the node image
     // is on the box since the deploy).
-    await box.exec([
-      "docker",
-      "run",
-      "--detach",
-      "--name",
-      "hooks",
-      "--network",
-      "slipway",
-      NODE_IMAGE,
-      "node",
-      "-e",
-      "require('node:http').createServer((q, s) => { let b = ''; q.on('data', (c) => (b += c)); q.on('end', () => { require('node:fs').appendFileSync('/tmp/hooks.log', b + '\\n'); s.end('ok'); }); }).listen(8080)",
-    ]);
+    await startBoxHooks(box);
     const install = await ok(["agent", "install"]);
     assert.match(install.stdout + install.stderr, /agent started/);
     const run = await jobRun();
     assert.equal(run.outcome, "failed");
     assert.match(run.detail, /hello\.test: connection: /);
-    const deadline = Date.now() + 20_000;
-    let log = "";
-    while (!/certificate renewal job failed/.test(log) && Date.now() < deadline) {
-      log = await box.exec(["docker", "exec", "hooks", "cat", "/tmp/hooks.log"]).catch(() => "");
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const hook = await boxHookWithin(
+      box,
+      (h) => /certificate renewal job failed/.test(h.body),
+      20_000,
+      "renewal failure notice",
+    );
     assert.match(
-      log,
+      hook.body,
       /"message":"hello\/certificate renewal job failed: [^"]*hello\.test: connection: /,
     );
   });
