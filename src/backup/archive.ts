@@ -51,21 +51,46 @@ export function archiveSuffix(compression: Compression): string {
   return compression === "zstd" ? ".zst.age" : ".gz.age";
 }
 
-/** A pass-through that counts bytes and hashes them. */
+/**
+ * A pass-through that counts bytes and hashes them. With `batchBytes` it hands on chunks of at
+ * least that size (the last one excepted): a dump read from `docker exec` arrives in chunks of
+ * about 8 KiB, and every stage after this one pays per chunk, not per byte.
+ */
 export class Meter extends Transform {
   bytes = 0;
   private readonly hash = createHash("sha256");
   private digest: string | undefined;
+  private readonly batchBytes: number;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+
+  constructor(options: { batchBytes?: number } = {}) {
+    super();
+    this.batchBytes = options.batchBytes ?? 0;
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     this.hash.update(chunk);
-    done(null, chunk);
+    if (this.batchBytes === 0) {
+      done(null, chunk);
+      return;
+    }
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    done(null, this.heldBytes < this.batchBytes ? undefined : this.release());
   }
 
   override _flush(done: TransformCallback): void {
     this.digest = this.hash.digest("hex");
-    done();
+    done(null, this.heldBytes > 0 ? this.release() : undefined);
+  }
+
+  private release(): Buffer {
+    const batch = this.held.length === 1 ? (this.held[0] as Buffer) : Buffer.concat(this.held);
+    this.held = [];
+    this.heldBytes = 0;
+    return batch;
   }
 
   /** The hex SHA-256 of everything that passed; only after the stream ended. */
@@ -75,9 +100,17 @@ export class Meter extends Transform {
   }
 }
 
+/** What the plain meter hands the compressor at a time (see {@link Meter}). */
+const PLAIN_BATCH = 1 << 20;
+/** The compressor's output buffer: with zlib's 16 KiB default it takes a thread-pool trip per 16 KiB out. */
+const COMPRESSED_CHUNK = 256 << 10;
+
 function compressor(compression: Compression, level: number | undefined): Transform {
-  if (compression === "gzip") return createGzip({ level: level ?? 6 });
-  return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: level ?? 1 } });
+  if (compression === "gzip") return createGzip({ level: level ?? 6, chunkSize: COMPRESSED_CHUNK });
+  return createZstdCompress({
+    chunkSize: COMPRESSED_CHUNK,
+    params: { [constants.ZSTD_c_compressionLevel]: level ?? 1 },
+  });
 }
 
 function decompressor(compression: Compression): Transform {
@@ -126,7 +159,7 @@ export function sealArchive(
   options: SealOptions,
 ): { archive: Readable; stats: Promise<ArchiveStats> } {
   const age = encrypter(options.sealing); // throws before anything starts
-  const plain = new Meter();
+  const plain = new Meter({ batchBytes: PLAIN_BATCH });
   const sealed = new Meter();
   const archive = new PassThrough();
   const compressed = pipeline(
