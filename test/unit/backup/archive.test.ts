@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
+import { Decrypter, Encrypter } from "age-encryption";
+import { AgePayload, ageHead } from "../../../src/backup/age-stream.ts";
 import { Meter } from "../../../src/backup/index.ts";
+import { ageKeys } from "../../support/age-keys.ts";
 
 /** `data` cut into pieces of these sizes, in turn (the last piece takes what is left). */
 function cut(data: Buffer, sizes: readonly number[]): Buffer[] {
@@ -44,5 +47,57 @@ describe("Meter", () => {
       out.map((c) => c.length),
       [8192, 8192, 3616],
     );
+  });
+});
+
+describe("age payload through node:crypto", () => {
+  const K = 64 * 1024;
+  // Around the 64 KiB chunk: the last chunk is full at an exact multiple, never an extra empty one.
+  for (const size of [0, 1, K - 1, K, K + 1, 2 * K, 3 * K + 17]) {
+    it(`${size} bytes: the age library opens it, and it is as long as the library's own`, async () => {
+      const keys = await ageKeys();
+      const e = new Encrypter();
+      e.addRecipient(keys.recipient);
+      const data = randomBytes(size);
+      const sealed = Buffer.concat(
+        await collect(
+          Readable.from(cut(data, [5000, K, 1, 70_000])).pipe(new AgePayload(await ageHead(e))),
+        ),
+      );
+      const reference = new Encrypter();
+      reference.addRecipient(keys.recipient);
+      assert.equal(sealed.length, (await reference.encrypt(data)).length);
+      const d = new Decrypter();
+      d.addIdentity(keys.identity);
+      assert.deepEqual(Buffer.from(await d.decrypt(sealed)), data);
+    });
+  }
+
+  it("its header names the recipients only: a stranger's key does not open it", async () => {
+    const [a, b, stranger] = await Promise.all([ageKeys(), ageKeys(), ageKeys()]);
+    const e = new Encrypter();
+    e.addRecipient(a.recipient);
+    e.addRecipient(b.recipient);
+    const head = await ageHead(e);
+    assert.equal(head.head.toString("latin1").match(/^-> X25519 /gm)?.length, 2);
+    const sealed = Buffer.concat(
+      await collect(Readable.from([Buffer.from("x")]).pipe(new AgePayload(head))),
+    );
+    const d = new Decrypter();
+    d.addIdentity(stranger.identity);
+    await assert.rejects(d.decrypt(sealed), /no identity matched/);
+  });
+
+  it("a chunk cut off at a chunk boundary does not open (the last one is flagged)", async () => {
+    const keys = await ageKeys();
+    const e = new Encrypter();
+    e.addRecipient(keys.recipient);
+    const { head, payloadKey } = await ageHead(e);
+    const sealed = Buffer.concat(
+      await collect(Readable.from([randomBytes(2 * K)]).pipe(new AgePayload({ head, payloadKey }))),
+    );
+    const d = new Decrypter();
+    d.addIdentity(keys.identity);
+    await assert.rejects(d.decrypt(sealed.subarray(0, head.length + K + 16)), /invalid tag/i);
   });
 });
