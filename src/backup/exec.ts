@@ -33,6 +33,11 @@ export function execStream(
   const stdout = new PassThrough();
   // Whoever reads stdout sees its error; a caller that awaits `done` alone must not crash on it.
   stdout.on("error", () => {});
+  // Output nobody will read (its reader failed: a store gone mid-upload) must not leave the
+  // program blocked on a full pipe forever, and this process waiting on it.
+  stdout.on("close", () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  });
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (d: string) => {
     stderr = (stderr + d).slice(-STDERR_TAIL);
