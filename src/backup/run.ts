@@ -29,7 +29,7 @@ import type { BackupStore } from "./stores/store.ts";
 /** One stream of a dump: Postgres has "globals" and "database", the others one part. */
 export interface DumpPart {
   name: string;
-  /** Started when its turn comes, so parts do not run at once. */
+  /** Started when the run starts: the parts of a backup run at once. */
   open(): Readable;
 }
 
@@ -53,18 +53,35 @@ export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
   const started = now();
   const id = backupId(started);
   const written: string[] = [];
-  try {
-    const parts: ManifestPart[] = [];
-    for (const p of o.parts) {
-      const key = `${o.accessory}/${id}/${p.name}${archiveSuffix(o.seal.compression)}`;
+  const archives: Readable[] = [];
+  let failure: { cause: unknown } | undefined;
+  /** The first part to fail stops the others (their writes fail too) and is what the run says. */
+  const stopAll = (cause: unknown) => {
+    failure ??= { cause };
+    for (const a of archives) a.destroy(cause as Error);
+  };
+  async function writePart(p: DumpPart): Promise<ManifestPart> {
+    const key = `${o.accessory}/${id}/${p.name}${archiveSuffix(o.seal.compression)}`;
+    written.push(key);
+    try {
       const { archive, stats } = sealArchive(p.open(), o.seal);
-      written.push(key);
+      archives.push(archive);
+      if (failure) throw failure.cause;
       const receipt = await o.store.write(key, archive);
       const s = await stats;
       if (receipt.bytes !== s.archiveBytes || receipt.sha256 !== s.archiveSha256)
         throw new Error(`${key}: the store received other bytes than the archive made`);
-      parts.push({ name: p.name, key, ...s });
+      return { name: p.name, key, ...s };
+    } catch (err) {
+      stopAll(err);
+      throw err;
     }
+  }
+  try {
+    // All parts at once (Postgres' globals beside its database): each waits on its own dump.
+    const settled = await Promise.allSettled(o.parts.map(writePart));
+    if (failure) throw failure.cause;
+    const parts = settled.map((r) => (r as PromiseFulfilledResult<ManifestPart>).value);
     const verify = o.facts ? await o.facts() : {};
     const m: Manifest = {
       format: 1,
