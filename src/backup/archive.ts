@@ -106,19 +106,20 @@ export class Meter extends Transform {
 
 /** What the plain meter hands the compressor at a time (see {@link Meter}). */
 const PLAIN_BATCH = 1 << 20;
-/** The compressor's output buffer: with zlib's 16 KiB default it takes a thread-pool trip per 16 KiB out. */
-const COMPRESSED_CHUNK = 256 << 10;
+/** zlib's output buffer, both ways: with its 16 KiB default it takes a thread-pool trip per 16 KiB out. */
+const ZLIB_CHUNK = 256 << 10;
 
 function compressor(compression: Compression, level: number | undefined): Transform {
-  if (compression === "gzip") return createGzip({ level: level ?? 6, chunkSize: COMPRESSED_CHUNK });
+  if (compression === "gzip") return createGzip({ level: level ?? 6, chunkSize: ZLIB_CHUNK });
   return createZstdCompress({
-    chunkSize: COMPRESSED_CHUNK,
+    chunkSize: ZLIB_CHUNK,
     params: { [constants.ZSTD_c_compressionLevel]: level ?? 1 },
   });
 }
 
 function decompressor(compression: Compression): Transform {
-  return compression === "gzip" ? createGunzip() : createZstdDecompress();
+  const options = { chunkSize: ZLIB_CHUNK };
+  return compression === "gzip" ? createGunzip(options) : createZstdDecompress(options);
 }
 
 function encrypter(sealing: Sealing): Encrypter {

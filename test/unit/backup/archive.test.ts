@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { Decrypter, Encrypter } from "age-encryption";
 import { AgePayload, ageHead } from "../../../src/backup/age-stream.ts";
-import { Meter } from "../../../src/backup/index.ts";
+import { Meter, openArchive, sealArchive } from "../../../src/backup/index.ts";
 import { ageKeys } from "../../support/age-keys.ts";
 
 /** `data` cut into pieces of these sizes, in turn (the last piece takes what is left). */
@@ -99,5 +99,19 @@ describe("age payload through node:crypto", () => {
     const d = new Decrypter();
     d.addIdentity(keys.identity);
     await assert.rejects(d.decrypt(sealed.subarray(0, head.length + K + 16)), /invalid tag/i);
+  });
+});
+
+describe("openArchive", () => {
+  it("hands on the plain stream in chunks of up to 256 KiB, not zlib's 16 KiB", async () => {
+    const keys = await ageKeys();
+    const data = Buffer.alloc(3 << 20, "one row, then the same row again\n");
+    const { archive } = sealArchive(Readable.from([data]), keys.seal);
+    const sealed = Buffer.concat(await collect(archive));
+    const plain = await collect(
+      await openArchive(Readable.from([sealed]), { compression: "zstd", opening: keys.opening }),
+    );
+    assert.deepEqual(Buffer.concat(plain), data);
+    assert.ok(Math.max(...plain.map((c) => c.length)) > 64 << 10, "chunks of more than 64 KiB");
   });
 });
