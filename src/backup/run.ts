@@ -64,9 +64,17 @@ export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
     const key = `${o.accessory}/${id}/${p.name}${archiveSuffix(o.seal.compression)}`;
     written.push(key);
     try {
-      const { archive, stats } = sealArchive(p.open(), o.seal);
-      archives.push(archive);
       if (failure) throw failure.cause;
+      const source = p.open();
+      let sealed: ReturnType<typeof sealArchive>;
+      try {
+        sealed = sealArchive(source, o.seal);
+      } catch (err) {
+        source.destroy(); // a dump nobody will read: execStream stops its program
+        throw err;
+      }
+      const { archive, stats } = sealed;
+      archives.push(archive);
       const receipt = await o.store.write(key, archive);
       const s = await stats;
       if (receipt.bytes !== s.archiveBytes || receipt.sha256 !== s.archiveSha256)

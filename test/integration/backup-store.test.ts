@@ -255,6 +255,34 @@ describe("directory store", () => {
     );
   });
 
+  it("a seal that is refused stops the dump it was given and opens no other", async () => {
+    const store = directoryStore(join(dir, "dir-refused"));
+    const opened: Readable[] = [];
+    const part = (name: string) => ({
+      name,
+      open: () => {
+        const s = Readable.from([Buffer.from(name)]);
+        opened.push(s);
+        return s;
+      },
+    });
+    await assert.rejects(
+      runBackup({
+        store,
+        accessory: "db",
+        engine: "postgres",
+        engineVersion: "15.8",
+        sourceHost: "web-1",
+        parts: [part("globals"), part("database")],
+        seal: { compression: "zstd", sealing: { recipients: ["age1nope"] } },
+      }),
+      /"age1nope" is not an age recipient/,
+    );
+    assert.equal(opened.length, 1, "the second part was not opened");
+    assert.ok(opened[0]?.destroyed, "the first part's dump was stopped");
+    assert.deepEqual(await store.list(""), []);
+  });
+
   it("the first part to fail stops the others and is what the run reports; nothing is left", {
     timeout: 30_000,
   }, async () => {
