@@ -98,13 +98,14 @@ async function redisSnapshot(
 }
 
 /**
- * Opens Postgres' snapshot session: resolves with the exported snapshot and the counts taken in
- * it, the transaction still open until `end`.
+ * Opens Postgres' snapshot session: resolves with the exported snapshot as soon as psql printed
+ * it, so pg_dump starts while the same transaction counts the rows (`facts`, settled once the
+ * counts are read). The transaction stays open until `end`.
  */
 async function snapshotSession(
   t: EngineTarget,
   containers: Containers,
-): Promise<{ snapshot: string; facts: VerifyFacts; end: () => Promise<void> }> {
+): Promise<{ snapshot: string; facts: Promise<VerifyFacts>; end: () => Promise<void> }> {
   const plan = planSnapshotSession(t);
   const stdin = new PassThrough();
   const session = containers.exec(plan.argv, { stdin });
@@ -115,17 +116,34 @@ async function snapshotSession(
   };
   stdin.write(plan.begin);
   let text = "";
-  try {
+  let snapshotSeen: (id: string) => void = () => {};
+  const snapshotLine = new Promise<string>((resolve) => {
+    snapshotSeen = resolve;
+  });
+  const facts = (async (): Promise<VerifyFacts> => {
     // Not destroyed when the loop ends: the session's psql lives on until `end`.
     for await (const chunk of session.stdout.iterator({ destroyOnReturn: false })) {
       text += String(chunk);
-      if (text.includes(`\n${SNAPSHOT_COUNTS_END}\n`)) break;
+      const snapshot = /^snapshot\t(\S+)$/m.exec(text)?.[1];
+      if (snapshot !== undefined) snapshotSeen(snapshot);
+      const at = text.indexOf(`\n${SNAPSHOT_COUNTS_END}\n`);
+      if (at < 0) continue;
+      const counts = text
+        .slice(0, at)
+        .split("\n")
+        .filter((l) => !l.startsWith("snapshot\t"));
+      return { tables: parseCounts(counts.join("\n")) };
     }
-  } catch (err) {
-    stdin.end();
-    throw err;
-  }
-  const snapshot = /^snapshot\t(\S+)$/m.exec(text)?.[1];
+    throw new SlipwayError({
+      code: "backup.postgres",
+      message: `no row counts from ${t.container}: ${text.slice(0, 300)}`,
+      hint: "check the accessory's logs (slipway accessory logs)",
+    });
+  })();
+  facts.catch(() => {}); // read after the dump, or never if the dump fails first
+  const snapshot = await Promise.race([snapshotLine, facts.then(() => undefined)]).catch(
+    () => undefined,
+  );
   if (snapshot === undefined) {
     stdin.end();
     await session.done.catch(() => {});
@@ -135,11 +153,7 @@ async function snapshotSession(
       hint: "check the accessory's logs (slipway accessory logs)",
     });
   }
-  const counts = text
-    .slice(0, text.indexOf(SNAPSHOT_COUNTS_END))
-    .split("\n")
-    .filter((l) => !l.startsWith("snapshot\t"));
-  return { snapshot, facts: { tables: parseCounts(counts.join("\n")) }, end };
+  return { snapshot, facts, end };
 }
 
 /** A dump step as a part of the backup: its program's stdout, started when its turn comes. */
@@ -170,10 +184,12 @@ export interface BackupAccessoryOptions {
 export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manifest> {
   const t = o.target;
   const containers = o.containers ?? dockerCli;
-  const engineVersion =
+  // Asked while the snapshot is being taken; awaited before anything is written.
+  const version =
     t.engine === "mongodb"
-      ? (await execTextWith(containers, planMongoVersion(t))).trim()
-      : parseVersion(t, await execTextWith(containers, planVersion(t)));
+      ? execTextWith(containers, planMongoVersion(t)).then((out) => out.trim())
+      : execTextWith(containers, planVersion(t)).then((out) => parseVersion(t, out));
+  version.catch(() => {});
   let parts: DumpPart[];
   /** Read once every part is in the store. */
   let facts: () => Promise<VerifyFacts>;
@@ -190,7 +206,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
   } else if (t.engine === "postgres") {
     // Counted in the snapshot pg_dump then dumps: exact, even while the app writes.
     const session = await snapshotSession(t, containers);
-    facts = async () => session.facts;
+    facts = () => session.facts;
     endSession = session.end;
     parts = planDump(t, { snapshot: session.snapshot }).map(streamed(containers));
   } else {
@@ -207,7 +223,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
       store: o.store,
       accessory: o.accessory,
       engine: t.engine,
-      engineVersion,
+      engineVersion: await version,
       sourceHost: o.sourceHost,
       ...(o.image === undefined ? {} : { image: o.image }),
       ...(t.engine === "redis" ? {} : { login: { user: t.user, database: t.database } }),

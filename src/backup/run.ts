@@ -5,7 +5,7 @@
  * backup that is not whole. Retention and listing read the same layout:
  * ACCESSORY/ID/PART.zst.age and ACCESSORY/ID/manifest.json.
  */
-import { Readable, Transform } from "node:stream";
+import { pipeline, Readable, Transform } from "node:stream";
 import { text } from "node:stream/consumers";
 import { archiveSuffix, type SealOptions, sealArchive } from "./archive.ts";
 import {
@@ -29,7 +29,7 @@ import type { BackupStore } from "./stores/store.ts";
 /** One stream of a dump: Postgres has "globals" and "database", the others one part. */
 export interface DumpPart {
   name: string;
-  /** Started when its turn comes, so parts do not run at once. */
+  /** Started when the run starts: the parts of a backup run at once. */
   open(): Readable;
 }
 
@@ -70,8 +70,9 @@ function counted(source: Readable, part: string, tell: (p: PartProgress) => void
       done(null, chunk);
     },
   });
-  source.on("error", (error) => counter.destroy(error));
-  return source.pipe(counter);
+  // pipeline, not pipe: a reader that stops destroys the dump too (its program is stopped).
+  pipeline(source, counter, () => {});
+  return counter;
 }
 
 export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
@@ -79,20 +80,45 @@ export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
   const started = now();
   const id = backupId(started);
   const written: string[] = [];
-  try {
-    const parts: ManifestPart[] = [];
-    for (const p of o.parts) {
-      const key = `${o.accessory}/${id}/${p.name}${archiveSuffix(o.seal.compression)}`;
-      const source = o.onProgress ? counted(p.open(), p.name, o.onProgress) : p.open();
-      const { archive, stats } = sealArchive(source, o.seal);
-      written.push(key);
+  const archives: Readable[] = [];
+  let failure: { cause: unknown } | undefined;
+  /** The first part to fail stops the others (their writes fail too) and is what the run says. */
+  const stopAll = (cause: unknown) => {
+    failure ??= { cause };
+    for (const a of archives) a.destroy(cause as Error);
+  };
+  async function writePart(p: DumpPart): Promise<ManifestPart> {
+    const key = `${o.accessory}/${id}/${p.name}${archiveSuffix(o.seal.compression)}`;
+    written.push(key);
+    try {
+      if (failure) throw failure.cause;
+      const dump = p.open();
+      const source = o.onProgress ? counted(dump, p.name, o.onProgress) : dump;
+      let sealed: ReturnType<typeof sealArchive>;
+      try {
+        sealed = sealArchive(source, o.seal);
+      } catch (err) {
+        dump.destroy(); // a dump nobody will read: execStream stops its program
+        throw err;
+      }
+      const { archive, stats } = sealed;
+      archives.push(archive);
       const receipt = await o.store.write(key, archive);
       const s = await stats;
       if (receipt.bytes !== s.archiveBytes || receipt.sha256 !== s.archiveSha256)
         throw new Error(`${key}: the store received other bytes than the archive made`);
       o.onProgress?.({ part: p.name, plainBytes: s.plainBytes, archiveBytes: s.archiveBytes });
-      parts.push({ name: p.name, key, ...s });
+      return { name: p.name, key, ...s };
+    } catch (err) {
+      stopAll(err);
+      throw err;
     }
+  }
+  try {
+    // All parts at once (Postgres' globals beside its database): each waits on its own dump.
+    const settled = await Promise.allSettled(o.parts.map(writePart));
+    if (failure) throw failure.cause;
+    const parts = settled.map((r) => (r as PromiseFulfilledResult<ManifestPart>).value);
     const verify = o.facts ? await o.facts() : {};
     const m: Manifest = {
       format: 1,

@@ -167,6 +167,29 @@ async function verifies(store: BackupStore, m: Manifest): Promise<void> {
   assert.equal(await throwaways(), "", "the throwaway container is removed");
 }
 
+/** The command of the throwaway verification container, caught while `verifying` runs. */
+async function throwawayCommand(verifying: Promise<unknown>): Promise<string> {
+  let over = false;
+  void verifying.finally(() => {
+    over = true;
+  });
+  while (!over) {
+    const command = (
+      await podman([
+        "ps",
+        "--filter",
+        "label=slipway.verify",
+        "--no-trunc",
+        "--format",
+        "{{.Command}}",
+      ])
+    ).trim();
+    if (command !== "") return command;
+    await sleep(100);
+  }
+  return "";
+}
+
 /** Flips one byte in the middle of a stored file. */
 function corrupt(file: string): void {
   const b = readFileSync(file);
@@ -263,7 +286,11 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       "t",
     );
     assert.deepEqual(await readFacts(target(fresh)), m.verify);
-    await verifies(store, m);
+    const verifying = verifies(store, m);
+    const command = await throwawayCommand(verifying);
+    await verifying;
+    // Its data is counted and thrown away: no fsync, no full-page writes.
+    assert.match(command, /-c fsync=off -c synchronous_commit=off -c full_page_writes=off/);
 
     // A flipped byte in the stored dump: the restore fails, and so does verification.
     corrupt(join(dir, "pg", m.parts[1]?.key ?? ""));

@@ -167,6 +167,92 @@ describe("directory store", () => {
     assert.deepEqual(await store.list(""), []);
     assert.ok(!existsSync(join(root, "db/20260304T030000Z/manifest.json")));
   });
+  it("runs the parts of a backup at once: the first waits for the second to start", async () => {
+    const store = directoryStore(join(dir, "dir-parallel"));
+    let databaseOpened = () => {};
+    const opened = new Promise<void>((resolve) => {
+      databaseOpened = resolve;
+    });
+    const m = await backupAt(store, "2026-03-08T03:00:00Z", {
+      globals: () =>
+        Readable.from(
+          (async function* () {
+            const late = sleep(10_000).then(() => {
+              throw new Error("the database part had not started: parts ran one after another");
+            });
+            await Promise.race([opened, late]);
+            yield Buffer.from("CREATE ROLE app;\n");
+          })(),
+        ),
+      database: () => {
+        databaseOpened();
+        return Readable.from([Buffer.from("data")]);
+      },
+    });
+    assert.deepEqual(
+      m.parts.map((p) => p.name),
+      ["globals", "database"],
+    );
+  });
+
+  it("a seal that is refused stops the dump it was given and opens no other", async () => {
+    const store = directoryStore(join(dir, "dir-refused"));
+    const opened: Readable[] = [];
+    const part = (name: string) => ({
+      name,
+      open: () => {
+        const s = Readable.from([Buffer.from(name)]);
+        opened.push(s);
+        return s;
+      },
+    });
+    await assert.rejects(
+      runBackup({
+        store,
+        accessory: "db",
+        engine: "postgres",
+        engineVersion: "15.8",
+        sourceHost: "web-1",
+        parts: [part("globals"), part("database")],
+        seal: { compression: "zstd", sealing: { recipients: ["age1nope"] } },
+      }),
+      /"age1nope" is not an age recipient/,
+    );
+    assert.equal(opened.length, 1, "the second part was not opened");
+    assert.ok(opened[0]?.destroyed, "the first part's dump was stopped");
+    assert.deepEqual(await store.list(""), []);
+  });
+
+  it("the first part to fail stops the others and is what the run reports; nothing is left", {
+    timeout: 30_000,
+  }, async () => {
+    const store = directoryStore(join(dir, "dir-stop"));
+    let endlessStopped = false;
+    const endless = () =>
+      Readable.from(
+        (async function* () {
+          try {
+            for (;;) {
+              yield randomBytes(64 << 10);
+              await sleep(10);
+            }
+          } finally {
+            endlessStopped = true;
+          }
+        })(),
+      );
+    await assert.rejects(
+      backupAt(store, "2026-03-09T03:00:00Z", { globals: endless, database: dyingDump(2 * MiB) }),
+      (err: Error) => {
+        assert.match(err.message, /^pg_dump: error: connection to server lost$/);
+        return true;
+      },
+    );
+    // Its generator stops at its next step, after the run has settled.
+    for (let i = 0; i < 100 && !endlessStopped; i++) await sleep(20);
+    assert.ok(endlessStopped, "the other part's dump was stopped");
+    assert.deepEqual(await store.list(""), []);
+  });
 });
 
 describe("S3 store (s3rver on loopback)", { timeout: 120_000 }, () => {
