@@ -23,7 +23,7 @@ const STDERR_TAIL = 4000;
  * program keeps writing (bench:backup: a whole backup's median 7.9 s -> 6.7 s and 13.2 s ->
  * 10.9 s in two series on a loaded machine).
  */
-const STDOUT_READ_AHEAD = 4 << 20;
+export const STDOUT_READ_AHEAD = 4 << 20;
 
 /**
  * Runs argv; `stdout` is the program's output, ending once the program exited 0, and failing

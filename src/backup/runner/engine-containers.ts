@@ -12,7 +12,7 @@ import { parseDockerExec } from "../../engine/index.ts";
 import { SlipwayError } from "../../errors/index.ts";
 import type { Argv } from "../../transport/index.ts";
 import type { Containers, ExecRun, OneOffContainer } from "../containers.ts";
-import type { ExecStreamOptions } from "../exec.ts";
+import { type ExecStreamOptions, STDOUT_READ_AHEAD } from "../exec.ts";
 
 const STDERR_TAIL = 4000;
 
@@ -39,7 +39,9 @@ export function engineContainers(client: EngineClient): Containers {
     exec(argv: Argv, options: ExecStreamOptions = {}): ExecRun {
       const parts = parseDockerExec(argv);
       if (!parts) throw new TypeError(`not an exec step: ${argv.slice(0, 3).join(" ")}`);
-      const stdout = new PassThrough();
+      // Read ahead of its reader as the docker CLI's exec is, so a busy compressor or upload does
+      // not stall the dump itself (see STDOUT_READ_AHEAD).
+      const stdout = new PassThrough({ highWaterMark: STDOUT_READ_AHEAD });
       // Whoever reads stdout sees its error; a caller that awaits `done` alone must not crash.
       stdout.on("error", () => {});
       const done = (async () => {
