@@ -15,9 +15,11 @@ import {
   mysqlCountSql,
   parseCounts,
   parseRedisKeys,
+  parseRedisPersistence,
   parseVersion,
   planDump,
   planRedisDump,
+  planRedisPersistence,
   planRedisRestore,
   planRestore,
   planSnapshotSession,
@@ -297,17 +299,21 @@ export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void
         : planRestore(t);
   if (t.engine === "redis") {
     if (!o.image) throw new TypeError("a Redis restore needs the accessory's image");
-    const plan = planRedisRestore(t, o.image);
-    // With appendonly Redis loads its AOF at start and ignores the RDB: the restore would not show.
-    if (/^yes$/m.test(await execTextWith(containers, planRedisDump(t).appendonly)))
-      throw new SlipwayError({
-        code: "backup.redis",
-        message: `${t.container} runs with appendonly yes: a restored RDB would be ignored at start`,
-        hint: "restoring into an append-only Redis is not supported yet: turn appendonly off for the restore, then on again",
-      });
+    // Asked while it runs: where its data is, and whether it loads an AOF instead of the RDB.
+    const persistence = parseRedisPersistence(
+      await execTextWith(containers, planRedisPersistence(t)),
+    );
+    const plan = planRedisRestore(t, o.image, persistence);
     const { plain, checked } = await openPart(o.store, o.manifest, "redis", o.opening);
     await containers.stop(t.container, plan.stopTimeoutS);
-    await containers.runOnce(plan.writer, plain);
+    try {
+      await containers.runOnce(plan.writer, plain);
+    } catch (error) {
+      // The writer moves nothing into place before the whole RDB checked out: the old data is
+      // there still, so the accessory comes back with it.
+      await containers.start(t.container).catch(() => {});
+      throw error;
+    }
     checked();
     await containers.start(t.container);
     return;

@@ -260,7 +260,6 @@ export function planRedisDump(t: EngineTarget): {
   status: Argv;
   copy: Argv;
   keys: Argv;
-  appendonly: Argv;
 } {
   const cli = (cmd: string) =>
     dockerExec(t.container, ["sh", "-c", `${REDIS_AUTH} exec redis-cli ${cmd}`]);
@@ -275,7 +274,6 @@ export function planRedisDump(t: EngineTarget): {
       `${REDIS_AUTH}; export REDISCLI_AUTH; d="$(redis-cli --raw CONFIG GET dir | sed -n 2p)"; f="$(redis-cli --raw CONFIG GET dbfilename | sed -n 2p)"; exec cat "$d/$f"`,
     ]),
     keys: cli("INFO keyspace"),
-    appendonly: cli("--raw CONFIG GET appendonly"),
   };
 }
 
@@ -286,28 +284,120 @@ export function parseRedisKeys(stdout: string): number {
   return n;
 }
 
+/** Where a Redis keeps its data, as it says itself: what a restore must write. */
+export interface RedisPersistence {
+  /** Its working folder (absolute) and RDB file's name there. */
+  dir: string;
+  dbfilename: string;
+  /** appendonly yes: it loads its AOF at start, not the RDB. */
+  appendonly: boolean;
+  appendfilename: string;
+  /** Redis 7 and later: the AOF's folder in `dir` (multi-part AOF); absent before 7. */
+  appenddirname?: string;
+}
+
+const PERSISTENCE_SETTINGS = ["dir", "dbfilename", "appendonly", "appendfilename", "appenddirname"];
+
 /**
- * Redis restore: Redis reads its RDB only at start, so the container is stopped, the file is
- * written into its data volume by a one-off container of the same image (stdin → dump.rdb,
- * renamed into place whole), and the container started again. An accessory with appendonly
- * loads its AOF instead: the caller must turn that off for the restore (not done here).
+ * Reads {@link RedisPersistence}'s settings (one CONFIG GET each: before Redis 7 CONFIG GET takes
+ * one name, and a name it does not know prints nothing). Output: name and value lines.
+ */
+export function planRedisPersistence(t: EngineTarget): Argv {
+  return dockerExec(t.container, [
+    "sh",
+    "-c",
+    `${REDIS_AUTH}; export REDISCLI_AUTH; for p in ${PERSISTENCE_SETTINGS.join(" ")}; do redis-cli --raw CONFIG GET "$p" || exit; done`,
+  ]);
+}
+
+/** What {@link planRedisPersistence}'s argv printed. */
+export function parseRedisPersistence(stdout: string): RedisPersistence {
+  const lines = stdout.replaceAll("\r", "").split("\n");
+  const got = new Map<string, string>();
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const name = lines[i] ?? "";
+    if (PERSISTENCE_SETTINGS.includes(name)) got.set(name, lines[i + 1] ?? "");
+  }
+  const dir = got.get("dir");
+  if (dir === undefined || !dir.startsWith("/"))
+    throw new TypeError(`no dir in Redis's CONFIG GET answer: ${stdout.slice(0, 200)}`);
+  const appenddirname = got.get("appenddirname");
+  return {
+    dir,
+    dbfilename: got.get("dbfilename") || "dump.rdb",
+    appendonly: got.get("appendonly") === "yes",
+    appendfilename: got.get("appendfilename") || "appendonly.aof",
+    ...(appenddirname ? { appenddirname } : {}),
+  };
+}
+
+/**
+ * The writer's script: stdin is the RDB. `$1` is Redis's dir, `$2` its dbfilename, `$3` and `$4`
+ * the AOF's folder (or file) and appendfilename. Nothing is moved into place before the whole RDB
+ * passed redis-check-rdb (a cut or damaged stream ends the script, the old data untouched).
+ */
+const REDIS_WRITE_RDB = [
+  "set -e",
+  "umask 077",
+  'cd "$1"',
+  'trap \'rm -rf "$2.restoring" "$3.restoring"\' EXIT',
+  'cat > "$2.restoring"',
+  'redis-check-rdb "$2.restoring" >&2',
+];
+const REDIS_MOVE_RDB = 'mv "$2.restoring" "$2"';
+
+/**
+ * Redis 7's multi-part AOF: a new folder beside the old one, the RDB as its base and an empty
+ * incr file, listed by a fresh manifest (as Redis writes it), then swapped in by renames.
+ */
+const REDIS_WRITE_AOF_DIR = [
+  ...REDIS_WRITE_RDB,
+  'rm -rf "$3.restoring" "$3.old"',
+  'mkdir "$3.restoring"',
+  'cp "$2.restoring" "$3.restoring/$4.1.base.rdb"',
+  ': > "$3.restoring/$4.1.incr.aof"',
+  'printf \'file %s seq 1 type b\\nfile %s seq 1 type i\\n\' "$4.1.base.rdb" "$4.1.incr.aof" > "$3.restoring/$4.manifest"',
+  REDIS_MOVE_RDB,
+  'if [ -e "$3" ]; then mv "$3" "$3.old"; fi',
+  'mv "$3.restoring" "$3"',
+  'rm -rf "$3.old"',
+];
+
+/** Before Redis 7 the AOF is one file, and an RDB is a valid AOF (its RDB preamble, whole). */
+const REDIS_WRITE_AOF_FILE = [
+  ...REDIS_WRITE_RDB,
+  'cp "$2.restoring" "$3.restoring"',
+  REDIS_MOVE_RDB,
+  'mv "$3.restoring" "$3"',
+];
+
+/**
+ * Redis restore: Redis reads its data only at start, so the container is stopped, the data is
+ * written into its volume by a one-off container of the same image (stdin → the RDB, checked
+ * whole, then renamed into place), and the container started again. An append-only Redis loads
+ * its AOF, not the RDB: the RDB becomes the AOF too (Redis 7: the base of a new multi-part AOF;
+ * before: the AOF file itself). `persistence` is read before the container stops.
  */
 export function planRedisRestore(
   t: EngineTarget,
   image: string,
-  options: { dataPath?: string; stopTimeoutS?: number } = {},
+  persistence: RedisPersistence,
+  options: { stopTimeoutS?: number } = {},
 ): { stop: Argv; write: Argv; start: Argv; writer: OneOffContainer; stopTimeoutS: number } {
-  const data = options.dataPath ?? "/data";
+  const p = persistence;
   const stopTimeoutS = options.stopTimeoutS ?? 60;
+  const script = !p.appendonly
+    ? [...REDIS_WRITE_RDB, REDIS_MOVE_RDB]
+    : p.appenddirname !== undefined
+      ? REDIS_WRITE_AOF_DIR
+      : REDIS_WRITE_AOF_FILE;
+  const aof = p.appenddirname ?? p.appendfilename;
   const writer: OneOffContainer = {
     image,
     volumesFrom: t.container,
     user: "redis",
     entrypoint: "sh",
-    cmd: [
-      "-c",
-      `cat > ${data}/dump.rdb.restoring && mv ${data}/dump.rdb.restoring ${data}/dump.rdb`,
-    ],
+    cmd: ["-c", script.join("\n"), "sh", p.dir, p.dbfilename, aof, p.appendfilename],
   };
   return {
     stop: dockerStop(t.container, stopTimeoutS),

@@ -39,14 +39,17 @@ export {
   mysqlCountSql,
   parseCounts,
   parseRedisKeys,
+  parseRedisPersistence,
   planDump,
   planReady,
   planRedisDump,
+  planRedisPersistence,
   planRedisRestore,
   planRestore,
   planSnapshotSession,
   planTableList,
   planVersion,
+  type RedisPersistence,
 } from "./engines.ts";
 export { execStream, execText } from "./exec.ts";
 export {

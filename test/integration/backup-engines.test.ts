@@ -2,7 +2,7 @@
  * Dumps and restores for real, against the rig's accessory images run through Podman (the
  * planners' `docker` argv go to Podman's Docker API): Postgres (globals and a custom-format
  * dump), MariaDB (mariadb-dump --single-transaction) and Redis (BGSAVE, RDB copied, written into
- * a fresh container's volume). Each backup goes through the archive and a directory store, is
+ * a fresh container's volume, and into Slipway's own append-only Redis as its AOF). Each backup goes through the archive and a directory store, is
  * restored into a new container of the same image, and the data's checksum must match. Passwords
  * reach containers as `-e NAME` from podman's environment and the clients through the
  * container's own environment or secret file: every process's argv on this machine is sampled
@@ -22,9 +22,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ENGINES } from "../../src/accessories/index.ts";
+import { ENGINES, tuneAccessory } from "../../src/accessories/index.ts";
+import { EngineClient } from "../../src/agent/index.ts";
 import {
   type BackupStore,
   backupAccessory,
@@ -34,9 +36,11 @@ import {
   type Opening,
   readFacts,
   restoreAccessory,
+  runBackup,
   type SealOptions,
   verifyBackup,
 } from "../../src/backup/index.ts";
+import { engineContainers } from "../../src/backup/runner/engine-containers.ts";
 import { MARIADB_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
 import { onProcessExit, rigAvailable, run, skipUnless } from "../rig/index.ts";
 import { ageKeys } from "../support/age-keys.ts";
@@ -60,7 +64,8 @@ after(() => {
   unregister();
 });
 // The planners speak `docker`; here Podman answers through its Docker API.
-process.env.DOCKER_HOST ??= "unix:///run/podman/podman.sock";
+const SOCKET = "/run/podman/podman.sock";
+process.env.DOCKER_HOST ??= `unix://${SOCKET}`;
 
 async function podman(
   args: string[],
@@ -457,15 +462,115 @@ describe("Redis: BGSAVE, LASTSAVE, the RDB copied and written into a new volume"
     assert.equal(await cli(fresh, "SELECT 1\nGET k49\n"), "OK\nv49");
     assert.deepEqual(await readFacts(target(fresh)), m.verify);
     await verifies(store, m);
+  });
 
-    // Into an append-only Redis the RDB would be ignored at start: refused before anything stops.
-    const aof = await startRedis("redis-aof", { appendonly: "yes" });
+  it("restores into Slipway's own append-only Redis: loaded from its AOF after restarts, writes kept", async () => {
+    // Through the Engine API, as the runner on a host restores (Podman's docker-API `docker run
+    // --rm` reports exit 0 whatever the container's exit: the CLI port cannot see a refusal here).
+    const api = engineContainers(new EngineClient(SOCKET));
+    const source = await startRedis("redis-src2");
+    await waitFor("redis", ready(source), 30_000);
+    await cli(source, "SET greeting restored\nHSET user:1 name Ada\nRPUSH queue a b c\n");
+    const store = directoryStore(join(dir, "redis-aof"));
+    const m = await backupAccessory({
+      target: target(source),
+      store,
+      seal,
+      accessory: "cache",
+      sourceHost: "web-1",
+      image: REDIS_IMAGE,
+      containers: api,
+    });
+    const before = await snapshot(source);
+
+    // As Slipway boots its Redis accessories: tuned, so appendonly yes, appendfsync everysec.
+    const tuned = tuneAccessory({
+      engine: "redis",
+      memoryBytes: 256 * 1024 * 1024,
+      dedicated: true,
+      overrides: {},
+    });
+    assert.equal(tuned.appendonly, "yes");
+    const aof = await startRedis("redis-aof", tuned);
     await waitFor("redis", ready(aof), 30_000);
-    await cli(aof, "SET mine kept\n");
-    await assert.rejects(
-      restoreAccessory({ target: target(aof), store, manifest: m, opening, image: REDIS_IMAGE }),
-      /runs with appendonly yes/,
+    await cli(aof, "SET mine overwritten\nSET greeting old\n");
+    const restore = () =>
+      restoreAccessory({
+        target: target(aof),
+        store,
+        manifest: m,
+        opening,
+        image: REDIS_IMAGE,
+        containers: api,
+      });
+    await restore();
+    await waitFor("redis after restore", ready(aof), 30_000);
+    assert.equal(await snapshot(aof), before);
+    assert.equal(await cli(aof, "EXISTS mine\n"), "0", "the old data is gone");
+    assert.deepEqual(await readFacts(target(aof), api), m.verify);
+    // A new multi-part AOF whose base is the restored RDB, beside it no leftover of the swap.
+    assert.equal(
+      (
+        await exec(aof, ["sh", "-c", "cat /data/appendonlydir/appendonly.aof.manifest; ls /data"])
+      ).trim(),
+      [
+        "file appendonly.aof.1.base.rdb seq 1 type b",
+        "file appendonly.aof.1.incr.aof seq 1 type i",
+        "appendonlydir",
+        "dump.rdb",
+      ].join("\n"),
     );
-    assert.equal(await cli(aof, "GET mine\n"), "kept");
+
+    // Restarted, it loads the AOF (not the RDB): the same data.
+    await podman(["restart", "-t", "10", aof]);
+    await waitFor("redis after restart", ready(aof), 30_000);
+    assert.equal(await snapshot(aof), before);
+    // A write after the restore goes to the new incr file and survives the next restart.
+    await cli(aof, "SET after restore\nRPUSH queue d\n");
+    await podman(["restart", "-t", "10", aof]);
+    await waitFor("redis after the second restart", ready(aof), 30_000);
+    assert.equal(
+      await cli(aof, "GET after\nLRANGE queue 0 -1\nGET greeting\n"),
+      "restore\na\nb\nc\nd\nrestored",
+    );
+    assert.match(await cli(aof, "INFO persistence\n"), /^aof_enabled:1\r?$/m);
+
+    // A cut RDB (a backup whose dump was cut short) is refused by redis-check-rdb before
+    // anything moves: the Redis comes back with its data of before.
+    const rdb = Buffer.from(
+      await exec(source, ["sh", "-c", "base64 -w0 /data/dump.rdb"]),
+      "base64",
+    );
+    assert.ok(rdb.length > 40, "the source's RDB was read");
+    const cut = await runBackup({
+      store,
+      accessory: "cache",
+      engine: "redis",
+      engineVersion: m.engineVersion,
+      sourceHost: "web-1",
+      image: REDIS_IMAGE,
+      parts: [{ name: "redis", open: () => Readable.from([rdb.subarray(0, rdb.length - 20)]) }],
+      seal,
+      facts: async () => ({ keys: 3 }),
+      now: () => new Date(Date.now() + 2_000),
+    });
+    await assert.rejects(
+      restoreAccessory({
+        target: target(aof),
+        store,
+        manifest: cut,
+        opening,
+        image: REDIS_IMAGE,
+        containers: api,
+      }),
+      /one-off container of .* failed \(exit 1\)/,
+    );
+    await waitFor("redis after the refused restore", ready(aof), 30_000);
+    assert.equal(await cli(aof, "GET after\n"), "restore");
+    assert.equal(
+      (await exec(aof, ["sh", "-c", "ls -a /data"])).trim().split("\n").join(" "),
+      ". .. appendonlydir dump.rdb",
+      "no half-written file is left",
+    );
   });
 });

@@ -10,8 +10,10 @@ import {
   mysqlCountSql,
   parseCounts,
   parseRedisKeys,
+  parseRedisPersistence,
   planDump,
   planRedisDump,
+  planRedisPersistence,
   planRedisRestore,
   planRestore,
   planSnapshotSession,
@@ -109,7 +111,7 @@ describe("engine planners", () => {
     ]);
   });
 
-  it("Redis: BGSAVE and LASTSAVE with REDISCLI_AUTH from the secret file; restore through the volume", () => {
+  it("Redis: BGSAVE and LASTSAVE with REDISCLI_AUTH from the secret file", () => {
     const d = planRedisDump(redis);
     assert.deepEqual(d.bgsave, [
       "docker",
@@ -119,7 +121,61 @@ describe("engine planners", () => {
       "-c",
       'REDISCLI_AUTH="$(cat /run/slipway-secrets/password)" exec redis-cli BGSAVE',
     ]);
-    const r = planRedisRestore(redis, "redis:7");
+  });
+
+  it("Redis: where its data is, asked one setting at a time (Redis 6 knows no appenddirname)", () => {
+    assert.deepEqual(planRedisPersistence(redis), [
+      "docker",
+      "exec",
+      "hello-cache",
+      "sh",
+      "-c",
+      'REDISCLI_AUTH="$(cat /run/slipway-secrets/password)"; export REDISCLI_AUTH; for p in dir dbfilename appendonly appendfilename appenddirname; do redis-cli --raw CONFIG GET "$p" || exit; done',
+    ]);
+    assert.deepEqual(
+      parseRedisPersistence(
+        "dir\n/data\ndbfilename\ndump.rdb\nappendonly\nyes\nappendfilename\nappendonly.aof\nappenddirname\nappendonlydir\n",
+      ),
+      {
+        dir: "/data",
+        dbfilename: "dump.rdb",
+        appendonly: true,
+        appendfilename: "appendonly.aof",
+        appenddirname: "appendonlydir",
+      },
+    );
+    // Redis 6: no appenddirname line at all; CRLF tolerated.
+    assert.deepEqual(
+      parseRedisPersistence(
+        "dir\r\n/var/lib/redis\r\ndbfilename\r\nmy.rdb\r\nappendonly\r\nno\r\nappendfilename\r\nmine.aof\r\n",
+      ),
+      {
+        dir: "/var/lib/redis",
+        dbfilename: "my.rdb",
+        appendonly: false,
+        appendfilename: "mine.aof",
+      },
+    );
+    assert.throws(() => parseRedisPersistence("NOAUTH Authentication required.\n"), /no dir/);
+  });
+
+  it("Redis restore: the RDB checked whole before anything moves, then made the AOF too", () => {
+    const persistence = {
+      dir: "/data",
+      dbfilename: "dump.rdb",
+      appendonly: false,
+      appendfilename: "appendonly.aof",
+      appenddirname: "appendonlydir",
+    };
+    const head = [
+      "set -e",
+      "umask 077",
+      'cd "$1"',
+      'trap \'rm -rf "$2.restoring" "$3.restoring"\' EXIT',
+      'cat > "$2.restoring"',
+      'redis-check-rdb "$2.restoring" >&2',
+    ];
+    const r = planRedisRestore(redis, "redis:7", persistence);
     assert.deepEqual(r.stop, ["docker", "stop", "-t", "60", "hello-cache"]);
     assert.deepEqual(r.write, [
       "docker",
@@ -134,9 +190,55 @@ describe("engine planners", () => {
       "sh",
       "redis:7",
       "-c",
-      "cat > /data/dump.rdb.restoring && mv /data/dump.rdb.restoring /data/dump.rdb",
+      [...head, 'mv "$2.restoring" "$2"'].join("\n"),
+      "sh",
+      "/data",
+      "dump.rdb",
+      "appendonlydir",
+      "appendonly.aof",
     ]);
     assert.deepEqual(r.start, ["docker", "start", "hello-cache"]);
+
+    // Redis 7 with appendonly: a new multi-part AOF whose base is the RDB, swapped in whole.
+    const aof = planRedisRestore(redis, "redis:7", { ...persistence, appendonly: true });
+    assert.deepEqual(aof.writer.cmd, [
+      "-c",
+      [
+        ...head,
+        'rm -rf "$3.restoring" "$3.old"',
+        'mkdir "$3.restoring"',
+        'cp "$2.restoring" "$3.restoring/$4.1.base.rdb"',
+        ': > "$3.restoring/$4.1.incr.aof"',
+        'printf \'file %s seq 1 type b\\nfile %s seq 1 type i\\n\' "$4.1.base.rdb" "$4.1.incr.aof" > "$3.restoring/$4.manifest"',
+        'mv "$2.restoring" "$2"',
+        'if [ -e "$3" ]; then mv "$3" "$3.old"; fi',
+        'mv "$3.restoring" "$3"',
+        'rm -rf "$3.old"',
+      ].join("\n"),
+      "sh",
+      "/data",
+      "dump.rdb",
+      "appendonlydir",
+      "appendonly.aof",
+    ]);
+
+    // Before Redis 7: one AOF file, and the RDB (its preamble, whole) is that file.
+    const { appenddirname: _, ...redis6 } = persistence;
+    const single = planRedisRestore(redis, "redis:6", { ...redis6, appendonly: true });
+    assert.deepEqual(single.writer.cmd, [
+      "-c",
+      [
+        ...head,
+        'cp "$2.restoring" "$3.restoring"',
+        'mv "$2.restoring" "$2"',
+        'mv "$3.restoring" "$3"',
+      ].join("\n"),
+      "sh",
+      "/data",
+      "dump.rdb",
+      "appendonly.aof",
+      "appendonly.aof",
+    ]);
   });
 
   it("counts rows with quoted names, and parses counts and keys", () => {
