@@ -29,9 +29,10 @@ import {
   runnerContainer,
 } from "../backup/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
-import { siteName } from "../deploy/index.ts";
+import { primaryHost, siteName } from "../deploy/index.ts";
 import { dockerRun, type VolumeMount } from "../engine/index.ts";
 import { ExitCode, UserError } from "../errors/index.ts";
+import { acquireLock, assertUnlocked, describeHolder } from "../lock/index.ts";
 import {
   agentSettings,
   BUNDLE_DIR,
@@ -475,6 +476,11 @@ export async function restoreTarget(
 ): Promise<{ result: RunnerResult; safety: RunOutcome | undefined }> {
   const { target } = plan;
   const transport = ops.connections.get(target.host);
+  const lockHost = ops.connections.get(primaryHost(ops.loaded.config));
+  // In place, a restore never runs during a deploy or another in-place restore: refused at once
+  // while the lock is held. It is taken only after the safety backup, which the agent runs as
+  // its own job: that job waits while the lock is held, so under our lock it would never start.
+  if (plan.inPlace) await assertUnlocked(lockHost, site(ops.loaded));
   let backup = options.backup;
   let upload: { root: string; name: string; id: string } | undefined;
   if (options.fromFile !== undefined) {
@@ -529,8 +535,21 @@ export async function restoreTarget(
       replace: plan.inPlace || options.replace === true,
       ...(upload ? { from: { kind: "directory" as const, path: upload.root } } : {}),
     });
-    const result = await runOnHost(ops, target.host, request, options.secrets, plan.mounts);
-    return { result, safety };
+    const lock = plan.inPlace
+      ? await acquireLock(lockHost, site(ops.loaded), `restoring ${target.name} in place`, {
+          heartbeat: true,
+        })
+      : undefined;
+    if (lock?.tookOver)
+      ops.reporter.warn(
+        `took over a stale lock of ${describeHolder(lock.tookOver.holder)} (${lock.tookOver.staleReason})`,
+      );
+    try {
+      const result = await runOnHost(ops, target.host, request, options.secrets, plan.mounts);
+      return { result, safety };
+    } finally {
+      await lock?.release();
+    }
   } finally {
     if (upload) await transport.run(["rm", "-rf", "--", upload.root], { check: false });
   }

@@ -155,6 +155,15 @@ async function tryTake(transport: Transport, path: string, holder: LockHolder): 
   return result.code === 0;
 }
 
+/**
+ * Throws LockedError naming the holder when the lock is held now (a stale one is nobody's): for
+ * work that must not start during a deploy, before it takes the lock itself.
+ */
+export async function assertUnlocked(transport: Transport, site: string): Promise<void> {
+  const status = await lockStatus(transport, site);
+  if (status.held && !status.stale) throw lockedError(site, status);
+}
+
 /** Removes the lock whoever holds it. */
 export async function releaseLock(transport: Transport, site: string): Promise<void> {
   await transport.run(["rm", "-rf", "--", lockPath(site)]);

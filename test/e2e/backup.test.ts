@@ -269,12 +269,38 @@ describe("backups on a VPS box", {
     );
   });
 
-  it("backup restore --yes restores in place after a safety backup, from the backup chosen before it", async () => {
+  it("backup restore --yes restores in place after a safety backup, from the backup chosen before it, under the deploy lock", async () => {
     const before = await checksum("hello-db");
     const second = /db (\d{8}T\d{6}Z):/.exec((await ok(["backup", "run", "db"])).stdout)?.[1];
     await ok(["accessory", "exec", "db", "--", "psql", "-c", "DELETE FROM notes WHERE id > 100"]);
     assert.match(await checksum("hello-db"), /^100 /);
-    const restored = await ok(["backup", "restore", "db", "--yes"]);
+    // Never during a deploy (or under `lock acquire`): refused at once, the holder named.
+    const count = (await list("db"))?.backups.length;
+    await ok(["lock", "acquire", "-m", "maintenance window"]);
+    const refused = await hello.slipway(["backup", "restore", "db", "--yes"]);
+    await ok(["lock", "release"]);
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /hello is locked by .*: maintenance window/);
+    assert.equal((await list("db"))?.backups.length, count, "no safety backup was made");
+    assert.match(await checksum("hello-db"), /^100 /);
+    // While it restores it holds the lock itself: the lock's record, read on the box meanwhile.
+    let restoring = true;
+    const holders = new Set<string>();
+    const watching = (async () => {
+      while (restoring) {
+        const held = await box
+          .exec(["sh", "-c", "cat /var/lib/slipway/hello/lock/holder.json 2>/dev/null || true"])
+          .catch(() => "");
+        if (held.trim() !== "") holders.add((JSON.parse(held) as { message: string }).message);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const restored = await ok(["backup", "restore", "db", "--yes"]).finally(() => {
+      restoring = false;
+    });
+    await watching;
+    assert.deepEqual([...holders], ["restoring db in place"]);
+    assert.match((await ok(["lock", "status"])).stdout, /^hello is not locked\.$/m);
     assert.match(restored.stdout, /^127\.0\.0\.1 safety backup: db (\d{8}T\d{6}Z): /m);
     assert.match(
       restored.stdout,
