@@ -16,6 +16,14 @@ type RunnerJob = Extract<JobConfig, { kind: "runner" }>;
 /** The label every job run container carries (its run's id), and by which leftovers are found. */
 export const JOB_RUN_LABEL = "slipway.job.run";
 
+/**
+ * The label of a container another one made (the backup runner's throwaway verification
+ * container): its maker's host name, which is the short id of the maker's container unless it
+ * was given another. Removed with its maker, so a runner killed mid-verification (a timeout, a
+ * stopping agent) leaves no database running behind it.
+ */
+export const OWNER_LABEL = "slipway.owner";
+
 export class ContainerJobRunner implements JobRunner<ContainerJob | RunnerJob> {
   private readonly engine: EngineClient;
 
@@ -25,7 +33,14 @@ export class ContainerJobRunner implements JobRunner<ContainerJob | RunnerJob> {
 
   async recover(): Promise<void> {
     const left = await this.engine.list({}, { all: true, has: [JOB_RUN_LABEL] }).catch(() => []);
-    for (const container of left) await this.engine.remove(container.Id).catch(() => {});
+    for (const container of left) await this.removeRun(container.Id).catch(() => {});
+  }
+
+  /** Removes a run container and the containers it made. */
+  private async removeRun(id: string): Promise<void> {
+    await this.engine.remove(id);
+    const made = await this.engine.list({ [OWNER_LABEL]: id.slice(0, 12) }, { all: true });
+    for (const container of made) await this.engine.remove(container.Id).catch(() => {});
   }
 
   async run(
@@ -52,7 +67,7 @@ export class ContainerJobRunner implements JobRunner<ContainerJob | RunnerJob> {
     const remove = () => {
       if (removed) return Promise.resolve();
       removed = true;
-      return this.engine.remove(id);
+      return this.removeRun(id);
     };
     try {
       await this.engine.start(id);

@@ -28,7 +28,13 @@ export {
   notifierSchema,
   parseAgentConfig,
 } from "./config.ts";
-export { JOB_RUN_LABEL, jobContainer, resultSummary, runnerContainer } from "./container-job.ts";
+export {
+  JOB_RUN_LABEL,
+  jobContainer,
+  OWNER_LABEL,
+  resultSummary,
+  runnerContainer,
+} from "./container-job.ts";
 export { containerVerdict } from "./container-probe.ts";
 export {
   type ContainerCreate,

@@ -10,17 +10,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import {
+  type ContainerInfo,
   type ContainerSpec,
   checkImageRef,
   checkName,
+  dockerInspect,
   dockerRemove,
   dockerRun,
   dockerStart,
   dockerStop,
   formatEnvFile,
+  parseContainerInspect,
 } from "../engine/index.ts";
 import type { Argv } from "../transport/index.ts";
-import { type ExecStreamOptions, execStream } from "./exec.ts";
+import { type ExecStreamOptions, execStream, execText } from "./exec.ts";
 
 /** A program's stdout, ending once it exited 0 and failing otherwise; `done` settles alike. */
 export interface ExecRun {
@@ -36,6 +39,14 @@ export interface OneOffContainer {
   user?: string;
   entrypoint?: string;
   cmd: readonly string[];
+}
+
+/** A container found by a label: what deciding whether it is left over needs. */
+export interface LabelledContainer {
+  id: string;
+  labels: Record<string, string>;
+  /** When it was made (created or started, ms since the epoch); undefined when unknown. */
+  sinceMs: number | undefined;
 }
 
 export interface Containers {
@@ -55,6 +66,10 @@ export interface Containers {
   start(name: string): Promise<void>;
   /** Removes a container, running or not. */
   remove(name: string): Promise<void>;
+  /** The containers carrying `label` (whatever its value), running or not. */
+  labelled(label: string): Promise<LabelledContainer[]>;
+  /** Whether a container of that name or id runs now (false when there is none). */
+  running(name: string): Promise<boolean>;
 }
 
 /** `docker run --rm --interactive` of a one-off container. Pure. */
@@ -111,4 +126,37 @@ export const dockerCli: Containers = {
   stop: (name, timeoutS) => drained(execStream(dockerStop(name, timeoutS))),
   start: (name) => drained(execStream(dockerStart(name))),
   remove: (name) => drained(execStream(dockerRemove(name, { force: true }))),
+  async labelled(label) {
+    const ids = await execText([
+      "docker",
+      "ps",
+      "--all",
+      "--quiet",
+      "--no-trunc",
+      "--filter",
+      `label=${label}`,
+    ]);
+    const found: LabelledContainer[] = [];
+    // One at a time: one removed meanwhile must not hide the others.
+    for (const id of ids.split("\n").filter((l) => l.trim() !== "")) {
+      const info = await inspected(id.trim());
+      if (info)
+        found.push({
+          id: info.id,
+          labels: info.labels,
+          sinceMs: info.startedAt === undefined ? undefined : Date.parse(info.startedAt),
+        });
+    }
+    return found;
+  },
+  running: async (name) => (await inspected(name))?.running === true,
 };
+
+/** `docker inspect` of one container; undefined when there is none. */
+async function inspected(name: string): Promise<ContainerInfo | undefined> {
+  try {
+    return parseContainerInspect(await execText(dockerInspect(name)))[0];
+  } catch {
+    return undefined;
+  }
+}

@@ -30,6 +30,7 @@ export {
   dockerCli,
   dockerRunOnce,
   type ExecRun,
+  type LabelledContainer,
   type OneOffContainer,
 } from "./containers.ts";
 export {
@@ -132,6 +133,9 @@ export {
   checkBackup,
   compareFacts,
   markVerified,
+  OWNER_LABEL,
+  removeLeftoverThrowaways,
+  VERIFY_LABEL,
   VERIFY_MARK_NAME,
   type VerifyCheck,
   type VerifyMark,

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -48,6 +48,15 @@ export interface VerifyMark extends VerifyReport {
 
 export const VERIFY_MARK_NAME = "verify.json";
 
+/** A throwaway verification container's label: the backup it verifies ("target/ID"). */
+export const VERIFY_LABEL = "slipway.verify";
+/**
+ * Who made a throwaway container: its maker's host name, which is the short id of the runner's
+ * container (the engines name a container's host so unless told otherwise). The agent removes
+ * what a runner made when it removes the runner (src/agent: OWNER_LABEL, the same name).
+ */
+export const OWNER_LABEL = "slipway.owner";
+
 export interface VerifyOptions {
   store: BackupStore;
   manifest: Manifest;
@@ -61,6 +70,8 @@ export interface VerifyOptions {
    * are made in the temporary folder (TMPDIR), which the engine must see at the same path.
    */
   containers?: Containers;
+  /** Who makes the throwaway (its OWNER_LABEL); default: this process's host name. */
+  owner?: string;
 }
 
 /** Expected against actual, one check per table and per fact; a missing table fails. */
@@ -131,11 +142,40 @@ const THROWAWAY_SETTINGS: Partial<Record<Manifest["engine"], Record<string, stri
   postgres: { fsync: "off", synchronous_commit: "off", full_page_writes: "off" },
 };
 
+/**
+ * Removes the throwaway containers of `target`'s verifications that a killed runner left behind
+ * (a runner removes its own when it ends): those whose maker runs no more, and those made before
+ * `before` by a runner that did not say who it was. Another target's are never touched, nor one
+ * whose maker still runs (a verification of the same target running beside this one). Returns
+ * the ids removed.
+ */
+export async function removeLeftoverThrowaways(
+  containers: Containers,
+  target: string,
+  before: number,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const c of await containers.labelled(VERIFY_LABEL)) {
+    if (!c.labels[VERIFY_LABEL]?.startsWith(`${target}/`)) continue;
+    const owner = c.labels[OWNER_LABEL];
+    const left =
+      owner === undefined
+        ? c.sinceMs !== undefined && c.sinceMs < before
+        : !(await containers.running(owner));
+    if (!left) continue;
+    await containers.remove(c.id);
+    removed.push(c.id);
+  }
+  return removed;
+}
+
 /** Restores into a throwaway container and reads what it holds. */
 async function restoreInContainer(o: VerifyOptions, image: string): Promise<VerifyFacts> {
   const m = o.manifest;
   const engine = m.engine;
   if (engine === "sqlite" || engine === "files") throw new TypeError("not a container engine");
+  const containers = o.containers ?? dockerCli;
+  await removeLeftoverThrowaways(containers, m.accessory, Date.now());
   const name = `slipway-verify-${m.accessory}-${m.id.toLowerCase()}-${randomBytes(3).toString("hex")}`;
   const dir = await mkdtemp(join(tmpdir(), "slipway-verify-"));
   const login = m.login ?? { user: "slipway", database: "slipway" };
@@ -146,7 +186,6 @@ async function restoreInContainer(o: VerifyOptions, image: string): Promise<Veri
     rootPassword: randomBytes(18).toString("base64url"),
   };
   const def = ENGINES[engine];
-  const containers = o.containers ?? dockerCli;
   const secrets = join(dir, "secrets");
   const files = def.secretFiles?.(credentials) ?? {};
   if (Object.keys(files).length > 0) {
@@ -167,7 +206,7 @@ async function restoreInContainer(o: VerifyOptions, image: string): Promise<Veri
       {
         name,
         image,
-        labels: { "slipway.verify": `${m.accessory}/${m.id}` },
+        labels: { [VERIFY_LABEL]: `${m.accessory}/${m.id}`, [OWNER_LABEL]: o.owner ?? hostname() },
         restart: "no",
         ...(command ? { cmd: command } : {}),
         ...(Object.keys(files).length > 0

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
 // The client alone, not the agent's index: the runner must not load the agent's other parts.
-import type { ContainerCreate, EngineClient } from "../../agent/engine.ts";
+import { type ContainerCreate, type EngineClient, EngineError } from "../../agent/engine.ts";
 import { parseDockerExec } from "../../engine/index.ts";
 import { SlipwayError } from "../../errors/index.ts";
 import type { Argv } from "../../transport/index.ts";
@@ -110,5 +110,21 @@ export function engineContainers(client: EngineClient): Containers {
     stop: (name, timeoutS) => client.stop(name, timeoutS),
     start: (name) => client.start(name),
     remove: (name) => client.remove(name),
+    async labelled(label) {
+      const found = await client.list({}, { all: true, has: [label] });
+      return found.map((c) => ({
+        id: c.Id,
+        labels: c.Labels ?? {},
+        sinceMs: c.Created * 1000,
+      }));
+    },
+    async running(name) {
+      try {
+        return (await client.inspect(name)).State.Running;
+      } catch (error) {
+        if (error instanceof EngineError && error.status === 404) return false;
+        throw error;
+      }
+    },
   };
 }
