@@ -7,6 +7,7 @@ export {
   ENGINES,
   type EngineDefinition,
   type EngineName,
+  INFLUX_WITH_TOKEN,
   mongoLogin,
   mysqlRoot,
   SECRETS_MOUNT,

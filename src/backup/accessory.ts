@@ -28,6 +28,15 @@ import {
   SNAPSHOT_COUNTS_END,
 } from "./engines.ts";
 import type { ExecStreamOptions } from "./exec.ts";
+import {
+  type InfluxTarget,
+  parseInfluxBuckets,
+  parseInfluxVersion,
+  planInfluxBuckets,
+  planInfluxDump,
+  planInfluxRestore,
+  planInfluxVersion,
+} from "./influxdb.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
 import {
   type MongoTarget,
@@ -41,8 +50,8 @@ import { type DumpPart, type RunBackupOptions, runBackup } from "./run.ts";
 import { restoreSqlite, sqliteSnapshot } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
 
-/** An accessory to dump or restore into: an engine of engines.ts's, or MongoDB. */
-export type AccessoryTarget = EngineTarget | MongoTarget;
+/** An accessory to dump or restore into: an engine of engines.ts's, MongoDB or InfluxDB. */
+export type AccessoryTarget = EngineTarget | MongoTarget | InfluxTarget;
 
 /** Row counts per table (documents per collection), or keys: what a restored copy must show. */
 export async function readFacts(
@@ -52,6 +61,8 @@ export async function readFacts(
   const execText = (argv: Argv, options?: ExecStreamOptions) =>
     execTextWith(containers, argv, options);
   if (t.engine === "mongodb") return { tables: parseCounts(await execText(planMongoCounts(t))) };
+  if (t.engine === "influxdb")
+    return { buckets: parseInfluxBuckets(await execText(planInfluxBuckets(t))).map((b) => b.name) };
   if (t.engine === "redis") return { keys: parseRedisKeys(await execText(planRedisDump(t).keys)) };
   const list = planTableList(t);
   const out = await execText(list.argv, { stdin: list.sql });
@@ -190,16 +201,19 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
   const version =
     t.engine === "mongodb"
       ? execTextWith(containers, planMongoVersion(t)).then((out) => out.trim())
-      : execTextWith(containers, planVersion(t)).then((out) => parseVersion(t, out));
+      : t.engine === "influxdb"
+        ? execTextWith(containers, planInfluxVersion(t)).then(parseInfluxVersion)
+        : execTextWith(containers, planVersion(t)).then((out) => parseVersion(t, out));
   version.catch(() => {});
   let parts: DumpPart[];
   /** Read once every part is in the store. */
   let facts: () => Promise<VerifyFacts>;
   let endSession = async () => {};
-  if (t.engine === "mongodb") {
-    // Counted after the dump: mongodump without an oplog is not one snapshot either.
+  if (t.engine === "mongodb" || t.engine === "influxdb") {
+    // Read after the dump: neither dump is one snapshot to read them in.
     facts = () => readFacts(t, containers);
-    parts = [{ name: "database", open: () => containers.exec(planMongoDump(t)).stdout }];
+    const dump = t.engine === "mongodb" ? planMongoDump(t) : planInfluxDump(t);
+    parts = [{ name: "database", open: () => containers.exec(dump).stdout }];
   } else if (t.engine === "redis") {
     await redisSnapshot(t, containers);
     const keys = await readFacts(t, containers);
@@ -287,6 +301,15 @@ export interface RestoreAccessoryOptions {
   containers?: Containers;
 }
 
+/** InfluxDB's restore: the buckets it replaces are the org's own now (see influxdb.ts). */
+async function influxRestore(t: InfluxTarget, m: Manifest, containers: Containers): Promise<Argv> {
+  const replace = parseInfluxBuckets(await execTextWith(containers, planInfluxBuckets(t)));
+  return planInfluxRestore(t, {
+    from: m.login?.database ?? t.database,
+    replace: replace.map((b) => b.id),
+  });
+}
+
 /** Restores a backup into the target container (replacing its data). */
 export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void> {
   const t = o.target;
@@ -294,9 +317,11 @@ export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void
   const steps =
     t.engine === "mongodb"
       ? [{ name: "database", argv: planMongoRestore(t) }]
-      : t.engine === "redis"
-        ? []
-        : planRestore(t);
+      : t.engine === "influxdb"
+        ? [{ name: "database", argv: await influxRestore(t, o.manifest, containers) }]
+        : t.engine === "redis"
+          ? []
+          : planRestore(t);
   if (t.engine === "redis") {
     if (!o.image) throw new TypeError("a Redis restore needs the accessory's image");
     // Asked while it runs: where its data is, and whether it loads an AOF instead of the RDB.

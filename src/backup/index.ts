@@ -63,6 +63,17 @@ export {
   TarCounter,
 } from "./files.ts";
 export {
+  type InfluxBucket,
+  type InfluxTarget,
+  parseInfluxBuckets,
+  parseInfluxVersion,
+  planInfluxBuckets,
+  planInfluxDump,
+  planInfluxReady,
+  planInfluxRestore,
+  planInfluxVersion,
+} from "./influxdb.ts";
+export {
   backupId,
   type EngineKind,
   MANIFEST_NAME,

@@ -15,6 +15,8 @@ export const verifyFacts = z.object({
   integrity: z.literal("ok").optional(),
   /** A folder's tar: its entries (files, folders, links). */
   entries: z.int().min(0).optional(),
+  /** InfluxDB: the names of the org's own buckets, sorted. */
+  buckets: z.array(z.string()).optional(),
 });
 export type VerifyFacts = z.infer<typeof verifyFacts>;
 
@@ -35,7 +37,16 @@ export const manifest = z.object({
   id: z.string().min(1),
   accessory: z.string().min(1),
   /** "files": a folder as tar (a volume, a host folder, the app's state on its host). */
-  engine: z.enum(["postgres", "mysql", "mariadb", "mongodb", "redis", "sqlite", "files"]),
+  engine: z.enum([
+    "postgres",
+    "mysql",
+    "mariadb",
+    "mongodb",
+    "redis",
+    "influxdb",
+    "sqlite",
+    "files",
+  ]),
   engineVersion: z.string(),
   sourceHost: z.string(),
   /** The image the accessory ran: verification restores into a throwaway container of it. */

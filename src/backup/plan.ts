@@ -108,7 +108,7 @@ export function planTargets(loaded: LoadedConfig): BackupTarget[] {
   return Object.entries(backups.targets).map(([name, settings]): BackupTarget => {
     if (settings.accessory !== undefined) {
       const accessory = accessories.find((a) => a.name === settings.accessory);
-      if (!accessory || accessory.engine === "generic" || accessory.engine === "influxdb")
+      if (!accessory || accessory.engine === "generic")
         throw notFound(
           `backup target ${name}: accessory ${settings.accessory} cannot be dumped`,
           "see slipway config check",

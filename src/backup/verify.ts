@@ -19,6 +19,7 @@ import { Meter, type Opening } from "./archive.ts";
 import { type Containers, dockerCli } from "./containers.ts";
 import { planReady } from "./engines.ts";
 import { readFilesBackup } from "./files.ts";
+import { planInfluxReady } from "./influxdb.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
 import { planMongoReady } from "./mongodb.ts";
 import { sqliteFacts } from "./sqlite.ts";
@@ -87,6 +88,13 @@ export function compareFacts(expected: VerifyFacts, actual: VerifyFacts): Verify
     const a = actual.tables?.[table];
     checks.push({ what: `rows in ${table}`, expected: show(e), actual: show(a), ok: e === a });
   }
+  if (expected.buckets !== undefined)
+    checks.push({
+      what: "buckets",
+      expected: expected.buckets.join(", ") || "none",
+      actual: actual.buckets === undefined ? "missing" : actual.buckets.join(", ") || "none",
+      ok: JSON.stringify(expected.buckets) === JSON.stringify(actual.buckets),
+    });
   // Redis's keys, a folder's entries.
   for (const what of ["keys", "entries"] as const) {
     const e = expected[what];
@@ -115,7 +123,13 @@ async function waitReady(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = containers.exec(t.engine === "mongodb" ? planMongoReady(t) : planReady(t));
+    const probe = containers.exec(
+      t.engine === "mongodb"
+        ? planMongoReady(t)
+        : t.engine === "influxdb"
+          ? planInfluxReady(t)
+          : planReady(t),
+    );
     probe.stdout.resume();
     if (
       await probe.done.then(

@@ -162,12 +162,10 @@ function backupTargetIssues(
         `backup target ${JSON.stringify(target)} is accessory ${JSON.stringify(accessory)}, which accessories does not define`,
         `accessories defined: ${known.join(", ") || "none"}; or say what it is: volume:, sqlite: or config: true`,
       );
-    } else if (engine === "generic" || engine === "influxdb") {
+    } else if (engine === "generic") {
       at(
         key,
-        engine === "generic"
-          ? `accessory ${accessory} is generic: Slipway does not know how to dump it consistently`
-          : "InfluxDB backups are not supported yet (no InfluxDB 2 server can be tested against here)",
+        `accessory ${accessory} is generic: Slipway does not know how to dump it consistently`,
         `back up its data folder as a volume target (volume:) while it is stopped, or dump it with a cron job`,
       );
     }

@@ -11,15 +11,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -44,6 +36,7 @@ import { engineContainers } from "../../src/backup/runner/engine-containers.ts";
 import { MARIADB_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
 import { onProcessExit, rigAvailable, run, skipUnless } from "../rig/index.ts";
 import { ageKeys } from "../support/age-keys.ts";
+import { withoutSecretInArgv } from "../support/argv-watch.ts";
 
 const ID = randomBytes(4).toString("hex");
 const containers = new Set<string>();
@@ -131,30 +124,9 @@ async function backupOf(
   /** Must be on no process's argv on this machine while the backup runs; `tool` must be seen. */
   watch: { secret: string; tool: string },
 ): Promise<Manifest> {
-  const seen = new Set<string>();
-  // Rootful Podman: the containers' processes are this machine's, in its /proc.
-  const sample = setInterval(() => {
-    for (const pid of readdirSync("/proc")) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        seen.add(readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "));
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }, 5);
-  try {
-    return await backupAccessory({ target, store, seal, accessory, sourceHost: "web-1", image });
-  } finally {
-    clearInterval(sample);
-    const all = [...seen];
-    assert.ok(
-      all.some((c) => c.includes(watch.tool)),
-      `the sampler saw ${watch.tool} run`,
-    );
-    const leaked = all.filter((c) => c.includes(watch.secret));
-    assert.deepEqual(leaked, [], "a password was on an argv");
-  }
+  return withoutSecretInArgv(watch, () =>
+    backupAccessory({ target, store, seal, accessory, sourceHost: "web-1", image }),
+  );
 }
 
 /** Names of throwaway verification containers still there (none, once a verification ended). */

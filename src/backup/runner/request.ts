@@ -11,7 +11,7 @@ const absolute = z.string().regex(/^\/[^\0\n]*$/, "an absolute path");
 
 /** An accessory's container to dump or restore into, with its engine's login. */
 const accessorySource = z.strictObject({
-  kind: z.enum(["postgres", "mysql", "mariadb", "mongodb", "redis"]),
+  kind: z.enum(["postgres", "mysql", "mariadb", "mongodb", "redis", "influxdb"]),
   container: z.string().min(1),
   user: z.string(),
   database: z.string(),

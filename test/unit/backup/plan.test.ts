@@ -34,6 +34,7 @@ accessories:
   db: { engine: postgres, version: "16", host: 10.0.0.9 }
   cache: { engine: redis }
   docs: { engine: mongodb }
+  metrics: { engine: influxdb }
 `;
 const placement = {
   image: "node:24-bookworm-slim",
@@ -62,6 +63,7 @@ describe("backups planned", () => {
     db: {}
     cache: { accessory: cache }
     docs: {}
+    metrics: {}
     files: { volume: data }
     uploads: { volume: /srv/uploads, host: 10.0.0.2 }
     jobs: { volume: cache }
@@ -107,6 +109,19 @@ describe("backups planned", () => {
             user: "hello",
             database: "hello",
             image: "mongo:7",
+          },
+          [],
+        ],
+        [
+          "metrics",
+          "accessory",
+          "10.0.0.1",
+          {
+            kind: "influxdb",
+            container: "hello-metrics",
+            user: "hello",
+            database: "hello",
+            image: "influxdb:2",
           },
           [],
         ],

@@ -439,6 +439,24 @@ backups:
     ]);
   });
 
+  it("takes an InfluxDB accessory as a target like the others (dumped with influx backup)", async () => {
+    const issues = await issuesOf({
+      "slipway.yml": yaml`
+${APP.trimEnd()}
+  metrics: { engine: influxdb }
+backups:
+  store: /var/backups/slipway
+  recipients: [${RECIPIENT}]
+  targets:
+    metrics: {}
+    queue: {}
+`,
+    });
+    assert.deepEqual(brief(issues), [
+      "slipway.yml:16:12 backups.targets.queue: accessory queue is generic: Slipway does not know how to dump it consistently",
+    ]);
+  });
+
   it("wants an S3 store's keys as secret names, and recipients or a passphrase", async () => {
     const issues = await issuesOf({
       "slipway.yml": yaml`
