@@ -18,6 +18,7 @@ import {
   parseRedisPersistence,
   parseVersion,
   planDump,
+  planReady,
   planRedisDump,
   planRedisPersistence,
   planRedisRestore,
@@ -34,6 +35,7 @@ import {
   parseInfluxVersion,
   planInfluxBuckets,
   planInfluxDump,
+  planInfluxReady,
   planInfluxRestore,
   planInfluxVersion,
 } from "./influxdb.ts";
@@ -42,6 +44,7 @@ import {
   type MongoTarget,
   planMongoCounts,
   planMongoDump,
+  planMongoReady,
   planMongoRestore,
   planMongoVersion,
 } from "./mongodb.ts";
@@ -301,6 +304,39 @@ export interface RestoreAccessoryOptions {
   containers?: Containers;
 }
 
+/** Resolves once the accessory's server takes connections (its engine's own probe), polled. */
+export async function waitReady(
+  t: AccessoryTarget,
+  containers: Containers,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = containers.exec(
+      t.engine === "mongodb"
+        ? planMongoReady(t)
+        : t.engine === "influxdb"
+          ? planInfluxReady(t)
+          : planReady(t),
+    );
+    probe.stdout.resume();
+    if (
+      await probe.done.then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    if (Date.now() > deadline)
+      throw new SlipwayError({
+        code: "backup.not_ready",
+        message: `the ${t.engine} container ${t.container} was not ready in ${timeoutMs / 1000} s`,
+        hint: "its logs say why (docker logs on its host)",
+      });
+    await sleep(1000);
+  }
+}
+
 /** InfluxDB's restore: the buckets it replaces are the org's own now (see influxdb.ts). */
 async function influxRestore(t: InfluxTarget, m: Manifest, containers: Containers): Promise<Argv> {
   const replace = parseInfluxBuckets(await execTextWith(containers, planInfluxBuckets(t)));
@@ -341,6 +377,8 @@ export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void
     }
     checked();
     await containers.start(t.container);
+    // Serving again (its data loaded) before anyone reads it: the runner compares it right away.
+    await waitReady(t, containers, 180_000);
     return;
   }
   for (const step of steps) {

@@ -12,16 +12,18 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ENGINES, SECRETS_MOUNT } from "../accessories/index.ts";
-import { type AccessoryTarget, openPart, readFacts, restoreAccessory } from "./accessory.ts";
+import {
+  type AccessoryTarget,
+  openPart,
+  readFacts,
+  restoreAccessory,
+  waitReady,
+} from "./accessory.ts";
 import { Meter, type Opening } from "./archive.ts";
 import { type Containers, dockerCli } from "./containers.ts";
-import { planReady } from "./engines.ts";
 import { readFilesBackup } from "./files.ts";
-import { planInfluxReady } from "./influxdb.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
-import { planMongoReady } from "./mongodb.ts";
 import { sqliteFacts } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
 
@@ -114,36 +116,6 @@ export function compareFacts(expected: VerifyFacts, actual: VerifyFacts): Verify
       ok: actual.integrity === expected.integrity,
     });
   return checks;
-}
-
-async function waitReady(
-  t: AccessoryTarget,
-  containers: Containers,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const probe = containers.exec(
-      t.engine === "mongodb"
-        ? planMongoReady(t)
-        : t.engine === "influxdb"
-          ? planInfluxReady(t)
-          : planReady(t),
-    );
-    probe.stdout.resume();
-    if (
-      await probe.done.then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
-    if (Date.now() > deadline)
-      throw new Error(
-        `the throwaway ${t.engine} container ${t.container} was not ready in ${timeoutMs / 1000} s`,
-      );
-    await sleep(1000);
-  }
 }
 
 /**
