@@ -6,8 +6,10 @@
  * and passes, `backup restore --to` brings the rows back in a new accessory with the same
  * checksum (and from a backup folder copied to this machine); the app's state on the host is
  * backed up and restored beside it; one flipped byte in the stored archive fails verification,
- * marks the backup and opens the agent's incident; `backup restore --yes` restores in place after
- * a safety backup; the SQLite target is backed up by the agent on its own schedule.
+ * marks the backup and opens the agent's incident; `backup restore --yes` is refused (exit 4)
+ * while `lock acquire` holds the deploy lock, and otherwise restores in place after a safety
+ * backup, holding the lock meanwhile; the SQLite target is backed up by the agent on its own
+ * schedule.
  * The store is a folder on the box: its containers cannot reach this machine's loopback, so S3
  * (s3rver) is tested at integration level (test/integration/backup-runner.test.ts).
  */
