@@ -34,6 +34,8 @@ type CertificateJob = Extract<JobConfig, { kind: "certificate" }>;
 /** The label of the runner's containers (a killed agent's leftovers are found by it). */
 export const CERT_RUN_LABEL = "slipway.certs.run";
 const SERVE_WAIT_MS = 15_000;
+/** Connections in a row that must present the new certificate (see `served`). */
+const SERVED_IN_A_ROW = 5;
 /** A host whose certificate runs out within this many days fails when it gets no newer one. */
 const SHARED_GRACE_DAYS = 7;
 
@@ -225,17 +227,25 @@ export class CertificateJobRunner implements JobRunner<CertificateJob> {
   }
 
   /** Whether the proxy serves the certificate with this fingerprint within SERVE_WAIT_MS. */
+  /**
+   * Whether the proxy serves the certificate with `fingerprint` now, seen on SERVED_IN_A_ROW
+   * connections in a row. After a SIGHUP nginx starts new workers and tells the old ones to stop
+   * accepting; an old worker the machine has not scheduled yet still answers with the old
+   * configuration for a moment, so one connection to a new worker is not proof the reload took.
+   */
   private async served(job: CertificateJob, order: Order, fingerprint: string): Promise<boolean> {
     const at = job.serves.lastIndexOf(":");
     const host = job.serves.slice(0, at);
     const port = Number(job.serves.slice(at + 1));
     const servername = (order.domains.find((d) => !d.startsWith("*.")) ?? "").replace(/^\*\./, "");
     const deadline = this.now() + SERVE_WAIT_MS;
+    let inARow = 0;
     for (;;) {
       const seen = await peerFingerprint(host, port, servername).catch(() => undefined);
-      if (seen === fingerprint) return true;
+      inARow = seen === fingerprint ? inARow + 1 : 0;
+      if (inARow >= SERVED_IN_A_ROW) return true;
       if (this.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, inARow > 0 ? 100 : 250));
     }
   }
 }
