@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { after, describe, it } from "node:test";
@@ -57,6 +57,37 @@ describe("the agent's engine client on Podman's socket", {
     await engine.remove(id);
     await engine.remove(id); // gone already: fine
     await assert.rejects(engine.inspect(id), (e: EngineError) => e.status === 404);
+  });
+
+  it("waiting on a container costs the engine no CPU, stops at its exit, and gives up on a signal", async () => {
+    // Podman before 4.5 answers the API's /wait by polling every microsecond (podman#18150).
+    const service = spawnSync("pgrep", ["-o", "-f", "podman system service"], { encoding: "utf8" });
+    const pid = Number(service.stdout.trim());
+    const cpu = () => {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    };
+    const id = await engine.create(`${label}-wait`, {
+      Image: NODE_IMAGE,
+      Cmd: ["node", "-e", "setTimeout(() => process.exit(7), 3000)"],
+    });
+    made.push(id);
+    await engine.start(id);
+    const before = pid > 0 ? cpu() : 0;
+    const started = Date.now();
+    assert.equal(await engine.wait(id), 7);
+    const waited = Date.now() - started;
+    assert.ok(waited > 2_000 && waited < 4_500, `waited ${waited} ms`);
+    if (pid > 0) assert.ok(cpu() - before < 0.6, `the engine spent ${cpu() - before} CPU-s`);
+
+    const long = await engine.create(`${label}-wait-long`, {
+      Image: NODE_IMAGE,
+      Cmd: ["node", "-e", "setTimeout(() => {}, 60000)"],
+    });
+    made.push(long);
+    await engine.start(long);
+    await assert.rejects(engine.wait(long, AbortSignal.timeout(500)), /TimeoutError|aborted/);
+    await engine.kill(long, "SIGKILL");
   });
 
   it("removes a one-off container with its anonymous volumes (an image's VOLUME), which nothing could reach again", {
