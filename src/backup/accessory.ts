@@ -18,6 +18,7 @@ import {
   parseRedisPersistence,
   parseVersion,
   planDump,
+  planPipedDump,
   planReady,
   planRedisDump,
   planRedisPersistence,
@@ -49,6 +50,7 @@ import {
   planMongoVersion,
 } from "./mongodb.ts";
 import { MysqlDumpCounter } from "./mysql-counts.ts";
+import { withFallback } from "./pipe.ts";
 import { type DumpPart, type RunBackupOptions, runBackup } from "./run.ts";
 import { restoreSqlite, sqliteSnapshot } from "./sqlite.ts";
 import type { BackupStore } from "./stores/store.ts";
@@ -227,7 +229,19 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
     const session = await snapshotSession(t, containers);
     facts = () => session.facts;
     endSession = session.end;
-    parts = planDump(t, { snapshot: session.snapshot }).map(streamed(containers));
+    // The database's bytes through a FIFO (pipe.ts), or by exec where that cannot be had.
+    parts = planDump(t, { snapshot: session.snapshot }).map((step) =>
+      step.name === "database"
+        ? {
+            name: step.name,
+            open: () =>
+              withFallback(
+                () => containers.pipeRun(planPipedDump(t, session.snapshot)),
+                () => containers.exec(step.argv).stdout,
+              ),
+          }
+        : streamed(containers)(step),
+    );
   } else {
     // Counted in the dump itself as it streams: mysqldump's snapshot cannot be shared.
     const counter = new MysqlDumpCounter();

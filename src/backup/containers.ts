@@ -6,9 +6,10 @@
  * (src/backup/runner), where no docker CLI exists. The planners' knowledge stays in one place.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   type ContainerInfo,
   type ContainerSpec,
@@ -23,7 +24,16 @@ import {
   parseContainerInspect,
 } from "../engine/index.ts";
 import type { Argv } from "../transport/index.ts";
+import type { PipedDumpStep } from "./engines.ts";
 import { type ExecStreamOptions, execStream, execText } from "./exec.ts";
+import { PIPE_DIR, readThroughPipe } from "./pipe.ts";
+
+/**
+ * Who made a throwaway container: its maker's host name, which is the short id of the runner's
+ * container (the engines name a container's host so unless told otherwise). The agent removes
+ * what a runner made when it removes the runner (src/agent: OWNER_LABEL, the same name).
+ */
+export const OWNER_LABEL = "slipway.owner";
 
 /** A program's stdout, ending once it exited 0 and failing otherwise; `done` settles alike. */
 export interface ExecRun {
@@ -52,6 +62,11 @@ export interface LabelledContainer {
 export interface Containers {
   /** Runs an exec step (argv as dockerExec builds it, or a plain local program for dockerCli). */
   exec(argv: Argv, options?: ExecStreamOptions): ExecRun;
+  /**
+   * Runs a piped dump step in a one-off container beside its accessory (pipe.ts), labelled with
+   * this process's host name as its OWNER_LABEL; its output is what it wrote into the FIFO.
+   */
+  pipeRun(step: PipedDumpStep): ExecRun;
   /**
    * Starts a detached container; `secretEnv` reaches it without argv (an env file for the CLI,
    * the create call's body for the Engine API).
@@ -88,6 +103,31 @@ export function dockerRunOnce(c: OneOffContainer): Argv {
   ];
 }
 
+/**
+ * `docker run --detach` of a piped dump step (removed by its runner once its exit code is read): the accessory's image (by id: the very tools it runs)
+ * in its network namespace, `folder` (holding the FIFO) mounted at PIPE_DIR. Pure.
+ */
+export function dockerPipedRun(
+  step: PipedDumpStep,
+  options: { folder: string; image: string; owner: string },
+): Argv {
+  return [
+    "docker",
+    "run",
+    "--detach",
+    "--network",
+    `container:${checkName("container name", step.beside)}`,
+    "--volume",
+    `${options.folder}:${PIPE_DIR}`,
+    "--label",
+    `${OWNER_LABEL}=${options.owner}`,
+    "--entrypoint",
+    step.entrypoint,
+    checkImageRef(options.image),
+    ...step.args,
+  ];
+}
+
 /** Runs argv to its end and returns its stdout as text; fails like the exec does. */
 export async function execTextWith(
   containers: Containers,
@@ -112,6 +152,23 @@ async function drained(run: ExecRun): Promise<void> {
 /** The docker CLI of this machine. */
 export const dockerCli: Containers = {
   exec: (argv, options) => execStream(argv, options),
+  pipeRun: (step) =>
+    readThroughPipe(async (folder, ended) => {
+      const image = (await inspected(step.beside))?.imageId;
+      if (image === undefined) throw new Error(`no container ${step.beside}`);
+      const id = (
+        await execText(dockerPipedRun(step, { folder, image, owner: hostname() }))
+      ).trim();
+      try {
+        const code = await exitOf(id, ended);
+        if (code !== 0) {
+          const logs = await execText(["docker", "logs", "--tail", "20", id]).catch(() => "");
+          throw new Error(`${step.beside}: ${step.entrypoint} beside it exited ${code}: ${logs}`);
+        }
+      } finally {
+        await drained(execStream(dockerRemove(id, { force: true }))).catch(() => {});
+      }
+    }),
   async run(spec, secretEnv) {
     const dir = await mkdtemp(join(tmpdir(), "slipway-env-"));
     try {
@@ -151,6 +208,23 @@ export const dockerCli: Containers = {
   },
   running: async (name) => (await inspected(name))?.running === true,
 };
+
+/**
+ * A container's exit code, asked by `docker inspect` every half second and every 20 ms once
+ * `soon` settled: `docker wait` is the API's /wait, which older Podman answers by spinning a core.
+ */
+async function exitOf(id: string, soon: Promise<void>): Promise<number> {
+  let near = false;
+  soon.then(() => {
+    near = true;
+  });
+  for (;;) {
+    const info = await inspected(id);
+    if (info === undefined) throw new Error(`container ${id} is gone`);
+    if (!info.running) return info.exitCode;
+    await Promise.race([sleep(near ? 20 : 500), near ? undefined : soon]);
+  }
+}
 
 /** `docker inspect` of one container; undefined when there is none. */
 async function inspected(name: string): Promise<ContainerInfo | undefined> {

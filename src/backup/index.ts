@@ -28,6 +28,7 @@ export {
 export {
   type Containers,
   dockerCli,
+  dockerPipedRun,
   dockerRunOnce,
   type ExecRun,
   type LabelledContainer,
@@ -38,10 +39,12 @@ export {
   type DumpStep,
   type EngineTarget,
   mysqlCountSql,
+  type PipedDumpStep,
   parseCounts,
   parseRedisKeys,
   parseRedisPersistence,
   planDump,
+  planPipedDump,
   planReady,
   planRedisDump,
   planRedisPersistence,
@@ -90,6 +93,7 @@ export {
   planMongoRestore,
   planMongoVersion,
 } from "./mongodb.ts";
+export { PIPE_DIR, PIPE_FILE, type PipeWriter, readThroughPipe, withFallback } from "./pipe.ts";
 export {
   type BackupTarget,
   backupDir,

@@ -21,7 +21,7 @@ import {
   waitReady,
 } from "./accessory.ts";
 import { Meter, type Opening } from "./archive.ts";
-import { type Containers, dockerCli } from "./containers.ts";
+import { type Containers, dockerCli, OWNER_LABEL } from "./containers.ts";
 import { readFilesBackup } from "./files.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
 import { sqliteFacts } from "./sqlite.ts";
@@ -53,12 +53,7 @@ export const VERIFY_MARK_NAME = "verify.json";
 
 /** A throwaway verification container's label: the backup it verifies ("target/ID"). */
 export const VERIFY_LABEL = "slipway.verify";
-/**
- * Who made a throwaway container: its maker's host name, which is the short id of the runner's
- * container (the engines name a container's host so unless told otherwise). The agent removes
- * what a runner made when it removes the runner (src/agent: OWNER_LABEL, the same name).
- */
-export const OWNER_LABEL = "slipway.owner";
+export { OWNER_LABEL };
 
 export interface VerifyOptions {
   store: BackupStore;

@@ -22,6 +22,7 @@ import { EngineClient } from "../../src/agent/index.ts";
 import {
   type BackupStore,
   backupAccessory,
+  type Containers,
   directoryStore,
   type EngineTarget,
   type Manifest,
@@ -232,7 +233,8 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
     );
     const m = await backupOf(store, target(source), POSTGRES_IMAGE, "db", {
       secret: password,
-      tool: "pg_dump --username appuser",
+      // The dump taken beside the container, over its loopback, into a FIFO (src/backup/pipe.ts).
+      tool: "pg_dump --host=127.0.0.1 --username appuser",
     });
     assert.equal(m.engine, "postgres");
     assert.match(m.engineVersion, /^15\./);
@@ -279,6 +281,63 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
     assert.equal(damaged.ok, false);
     assert.match(damaged.error ?? "", /invalid tag|does not match its manifest|pg_restore/);
     assert.equal(await throwaways(), "", "the throwaway container is removed after a failure too");
+  });
+
+  it("through the runner's Engine API: beside the container, or by exec where its loopback asks a password", async () => {
+    const api = engineContainers(new EngineClient(SOCKET));
+    const ways: string[] = [];
+    const recorded: Containers = {
+      ...api,
+      pipeRun: (step) => {
+        ways.push("pipe");
+        return api.pipeRun(step);
+      },
+      exec: (argv, options) => {
+        if (argv.includes("pg_dump")) ways.push("exec");
+        return api.exec(argv, options);
+      },
+    };
+    const store = directoryStore(join(dir, "pg-api"));
+    const backup = () =>
+      backupAccessory({
+        target: target(source),
+        store,
+        seal,
+        accessory: "db",
+        sourceHost: "web-1",
+        image: POSTGRES_IMAGE,
+        containers: recorded,
+      });
+    const piped = await backup();
+    assert.deepEqual(ways, ["pipe"]);
+    assert.equal((await verifyBackup({ store, manifest: piped, opening })).ok, true);
+
+    const hba = "/var/lib/postgresql/data/pg_hba.conf";
+    const trust = (from: string, to: string) =>
+      exec(source, [
+        "sh",
+        "-c",
+        `sed -i 's|^\\(host *all *all *127.0.0.1/32 *\\)${from}$|\\1${to}|' ${hba} && grep -c '127.0.0.1/32 *${to}$' ${hba} && psql -XAtq -U appuser -d appdb -c 'SELECT pg_reload_conf()'`,
+      ]);
+    await trust("trust", "scram-sha-256");
+    try {
+      ways.length = 0;
+      const byExec = await backup();
+      assert.deepEqual(ways, ["pipe", "exec"]);
+      assert.deepEqual(byExec.verify.tables?.["public.items"], 5000);
+      assert.equal((await verifyBackup({ store, manifest: byExec, opening })).ok, true);
+    } finally {
+      await trust("scram-sha-256", "trust");
+    }
+    const left = await podman([
+      "ps",
+      "-a",
+      "--filter",
+      "label=slipway.owner",
+      "--format",
+      "{{.Names}}",
+    ]);
+    assert.doesNotMatch(left, /slipway-dump-/, "the containers beside are removed, failed or not");
   });
 });
 

@@ -5,14 +5,16 @@
  * secret env in the create call's body, never argv.
  */
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { PassThrough, type Readable } from "node:stream";
 // The client alone, not the agent's index: the runner must not load the agent's other parts.
 import { type ContainerCreate, type EngineClient, EngineError } from "../../agent/engine.ts";
 import { parseDockerExec } from "../../engine/index.ts";
 import { SlipwayError } from "../../errors/index.ts";
 import type { Argv } from "../../transport/index.ts";
-import type { Containers, ExecRun, OneOffContainer } from "../containers.ts";
+import { type Containers, type ExecRun, type OneOffContainer, OWNER_LABEL } from "../containers.ts";
 import { type ExecStreamOptions, STDOUT_READ_AHEAD } from "../exec.ts";
+import { PIPE_DIR, readThroughPipe } from "../pipe.ts";
 
 const STDERR_TAIL = 4000;
 
@@ -62,6 +64,30 @@ export function engineContainers(client: EngineClient): Containers {
       );
       return { stdout, done };
     },
+
+    pipeRun: (step) =>
+      readThroughPipe(async (folder, ended) => {
+        const beside = await client.inspect(step.beside);
+        const id = await client.create(`slipway-dump-${randomBytes(4).toString("hex")}`, {
+          Image: beside.Image ?? beside.Config.Image,
+          Entrypoint: [step.entrypoint],
+          Cmd: [...step.args],
+          Labels: { [OWNER_LABEL]: hostname() },
+          HostConfig: { NetworkMode: `container:${beside.Id}`, Binds: [`${folder}:${PIPE_DIR}`] },
+        });
+        try {
+          await client.start(id);
+          const code = await client.wait(id, undefined, ended);
+          if (code !== 0)
+            throw failed(
+              `${step.beside}: ${step.entrypoint} beside it`,
+              code,
+              await client.logs(id, 20),
+            );
+        } finally {
+          await client.remove(id).catch(() => {});
+        }
+      }),
 
     async run(spec, secretEnv) {
       const body: ContainerCreate = {

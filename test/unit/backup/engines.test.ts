@@ -6,12 +6,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   compareFacts,
+  dockerPipedRun,
   type EngineTarget,
   mysqlCountSql,
   parseCounts,
   parseRedisKeys,
   parseRedisPersistence,
   planDump,
+  planPipedDump,
   planRedisDump,
   planRedisPersistence,
   planRedisRestore,
@@ -288,6 +290,56 @@ describe("Postgres snapshot session", () => {
       ),
     );
     assert.throws(() => planDump(pg, { snapshot: "x; DROP" }), /bad snapshot id/);
+  });
+
+  it("Postgres beside its container: the same dump over the shared loopback, into the FIFO", () => {
+    assert.deepEqual(planPipedDump(pg, "00000003-0000001B-1"), {
+      name: "database",
+      beside: "hello-db",
+      entrypoint: "pg_dump",
+      args: [
+        "--host=127.0.0.1",
+        "--username",
+        "hello",
+        "--no-password",
+        "--format=custom",
+        "--compress=0",
+        "--no-sync",
+        "--snapshot=00000003-0000001B-1",
+        "--file=/slipway-pipe/dump",
+        "--dbname",
+        "hello",
+      ],
+    });
+    assert.throws(() => planPipedDump(pg, "x; DROP"), /bad snapshot id/);
+    assert.throws(() => planPipedDump(maria, "00000003-0000001B-1"), /not dumped through a pipe/);
+  });
+
+  it("dockerPipedRun: the accessory's image by id, its network namespace, the FIFO's folder", () => {
+    const step = planPipedDump(pg, "00000003-0000001B-1");
+    const image = `sha256:${"a".repeat(64)}`;
+    assert.deepEqual(
+      dockerPipedRun(step, { folder: "/tmp/slipway-pipe-x", image, owner: "runner1" }),
+      [
+        "docker",
+        "run",
+        "--detach",
+        "--network",
+        "container:hello-db",
+        "--volume",
+        "/tmp/slipway-pipe-x:/slipway-pipe",
+        "--label",
+        "slipway.owner=runner1",
+        "--entrypoint",
+        "pg_dump",
+        image,
+        ...step.args,
+      ],
+    );
+    assert.throws(
+      () => dockerPipedRun({ ...step, beside: "a b" }, { folder: "/f", image, owner: "r" }),
+      /container name/,
+    );
   });
 });
 

@@ -1,0 +1,216 @@
+/**
+ * A dump's bytes through a FIFO rather than the engine's exec stream. This process makes the FIFO
+ * in a fresh folder of its TMPDIR, which the engine sees at the same path (the runner's work
+ * folder; this machine's, for the docker CLI), and a one-off container beside the accessory
+ * writes into it (engines.ts: planPipedDump). The kernel moves the bytes, not the engine: Podman
+ * relays an exec's output 8 KiB at a time through conmon and its API service. bench:backup's
+ * 457 MB dump took 3.5 CPU-s of the machine by `docker exec` to /dev/null, 2.2 through a FIFO.
+ */
+import { execFile } from "node:child_process";
+import { closeSync, constants, open, openSync, writeSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { PassThrough, pipeline, Readable } from "node:stream";
+import { finished } from "node:stream/promises";
+import { promisify } from "node:util";
+import { Worker } from "node:worker_threads";
+import { SlipwayError } from "../errors/index.ts";
+import type { ExecRun } from "./containers.ts";
+import { STDOUT_READ_AHEAD } from "./exec.ts";
+
+/** Where a piped dump's program writes in its container: the FIFO, in the folder mounted there. */
+export const PIPE_DIR = "/slipway-pipe";
+export const PIPE_FILE = `${PIPE_DIR}/dump`;
+
+/**
+ * Runs the writing container with `folder` mounted at PIPE_DIR; settles when it exited (0, or
+ * fails). `ended` settles once the FIFO's output has ended: the container's exit is near.
+ */
+export type PipeWriter = (folder: string, ended: Promise<void>) => Promise<void>;
+
+const openFd = promisify(open);
+
+/** What the reading thread hands on at a time, and how many it reads ahead of its reader. */
+const BATCH = 1 << 20;
+const AHEAD = 2;
+
+/**
+ * The reading thread: blocking reads into 1 MiB batches, each handed over (transferred, not
+ * copied) once full. A dump arrives in the writer's 4 KiB writes; read on the event loop, each
+ * is a wake-up, a Buffer and a stream step (bench:backup's dump: 80,000 reads, 0.6 CPU-s there
+ * against 0.4 here, and 450 Buffers to collect rather than 80,000). Reads a batch only with a
+ * credit: the stream's reader grants one whenever it wants more, so the thread never runs far
+ * ahead. shared: [credits, stop].
+ */
+const READER = `
+const { readSync } = require("node:fs");
+const { parentPort, workerData } = require("node:worker_threads");
+const { fd, batch, shared } = workerData;
+const state = new Int32Array(shared);
+try {
+  for (let done = false; !done; ) {
+    while (Atomics.load(state, 0) <= 0 && Atomics.load(state, 1) === 0) Atomics.wait(state, 0, Atomics.load(state, 0));
+    if (Atomics.load(state, 1) !== 0) break;
+    const buffer = Buffer.allocUnsafeSlow(batch);
+    let used = 0;
+    while (used < batch) {
+      const n = readSync(fd, buffer, used, batch - used, null);
+      if (n === 0) { done = true; break; }
+      used += n;
+    }
+    if (Atomics.load(state, 1) !== 0) break;
+    if (used > 0) {
+      Atomics.sub(state, 0, 1);
+      const out = used === batch ? buffer : buffer.subarray(0, used);
+      parentPort.postMessage(out, [buffer.buffer]);
+    }
+  }
+  parentPort.postMessage(null);
+} catch (error) {
+  parentPort.postMessage(error);
+}
+`;
+
+/** A FIFO's reading end, read by {@link READER} on its own thread. */
+class FifoReader extends Readable {
+  private readonly state = new Int32Array(new SharedArrayBuffer(8));
+  private readonly worker: Worker;
+  private readonly path: string;
+
+  constructor(fd: number, path: string) {
+    super({ highWaterMark: STDOUT_READ_AHEAD });
+    this.path = path;
+    this.state[0] = AHEAD;
+    this.worker = new Worker(READER, {
+      eval: true,
+      workerData: { fd, batch: BATCH, shared: this.state.buffer },
+    });
+    // The fd is this thread's: closed here once the reading thread is gone.
+    this.worker.once("exit", () => closeSync(fd));
+    this.worker.on("message", (m: Uint8Array | Error | null) => {
+      if (m instanceof Error) return this.destroy(m);
+      if (!this.destroyed)
+        this.push(m === null ? null : Buffer.from(m.buffer, m.byteOffset, m.length));
+    });
+    this.worker.on("error", (error) => this.destroy(error));
+  }
+
+  override _read(): void {
+    Atomics.add(this.state, 0, 1);
+    Atomics.notify(this.state, 0);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    Atomics.store(this.state, 1, 1);
+    Atomics.notify(this.state, 0);
+    // A read blocked on a writer that writes nothing more returns on this byte, and sees stop.
+    try {
+      const w = openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK);
+      writeSync(w, Buffer.alloc(1));
+      closeSync(w);
+    } catch {
+      // the thread has closed its end already
+    }
+    done(error);
+  }
+}
+
+/**
+ * The FIFO's reading end as a stream, ending once the writer closed it and `write`'s container
+ * exited 0, failing otherwise: a dump cut short never passes for a whole one. Stopping the stream
+ * (a store gone mid-upload) closes the FIFO, and the writer ends on its broken pipe.
+ */
+export function readThroughPipe(write: PipeWriter): ExecRun {
+  const stdout = new PassThrough({ highWaterMark: STDOUT_READ_AHEAD });
+  // Whoever reads stdout sees its error; a caller that awaits `done` alone must not crash on it.
+  stdout.on("error", () => {});
+  const done = (async () => {
+    const folder = await mkdtemp(join(tmpdir(), "slipway-pipe-"));
+    try {
+      const fifo = join(folder, basename(PIPE_FILE));
+      await promisify(execFile)("mkfifo", ["-m", "600", fifo]);
+      let opened = false;
+      let releasedByUs = false;
+      // Blocks until a writer opens the FIFO: the container, or `release` if it never does.
+      const reading = openFd(fifo, constants.O_RDONLY).then((fd) => {
+        opened = true;
+        return fd;
+      });
+      const release = async () => {
+        for (let i = 0; !opened && i < 200; i++) {
+          try {
+            closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+            releasedByUs = true;
+            return;
+          } catch {
+            // ENXIO: the reading open has not reached the kernel yet
+            await new Promise((r) => setTimeout(r, 25));
+          }
+        }
+      };
+      let markEnded: () => void = () => {};
+      const ended = new Promise<void>((resolve) => {
+        markEnded = resolve;
+      });
+      const exited = write(folder, ended);
+      const writerGone = exited.then(release, release);
+      writerGone.then(markEnded);
+      const fd = await reading;
+      const source = new FifoReader(fd, fifo);
+      source.once("end", markEnded);
+      source.once("close", markEnded);
+      stdout.once("close", () => source.destroy());
+      source.pipe(stdout, { end: false });
+      try {
+        await Promise.all([finished(source), exited]);
+      } catch (error) {
+        source.destroy();
+        throw error;
+      }
+      await writerGone;
+      if (releasedByUs)
+        throw new SlipwayError({
+          code: "backup.exec",
+          message: "the dump's container ended without writing to its pipe",
+          hint: "the backup stopped here; check the accessory's logs",
+        });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  })();
+  done.then(
+    () => stdout.end(),
+    (error: Error) => stdout.destroy(error),
+  );
+  return { stdout, done };
+}
+
+/**
+ * The first stream, or, when it fails before its first byte (no mkfifo in the runner's image, an
+ * engine that cannot see this process's files, an image that does not trust its loopback), the
+ * second, started only then: the same bytes, the slower way.
+ */
+export function withFallback(first: () => ExecRun, second: () => Readable): Readable {
+  let run: ExecRun;
+  try {
+    run = first();
+  } catch {
+    return second();
+  }
+  const out = new PassThrough({ highWaterMark: STDOUT_READ_AHEAD });
+  let bytes = 0;
+  run.stdout.on("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  run.stdout.pipe(out);
+  run.stdout.once("error", (error) => {
+    run.stdout.unpipe(out);
+    if (bytes > 0 || out.destroyed) out.destroy(error);
+    // Its failure destroys `out` with the error, which is what the reader then sees.
+    else pipeline(second(), out, () => {});
+  });
+  // A reader that stopped stops the dump too.
+  out.once("close", () => run.stdout.destroy());
+  return out;
+}

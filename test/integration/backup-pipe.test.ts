@@ -1,0 +1,135 @@
+/**
+ * A dump read through a FIFO (src/backup/pipe.ts), with real FIFOs and real writer processes on
+ * this machine (the containers beside an accessory are in backup-engines.test.ts): every byte
+ * arrives; a writer that fails, before its first byte or after, or never opens the FIFO, fails
+ * the stream rather than leaving it waiting or passing for whole; a reader that stops stops the
+ * writer; and the fallback takes over only when nothing was read yet.
+ */
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { after, describe, it } from "node:test";
+import {
+  execStream,
+  PIPE_FILE,
+  type PipeWriter,
+  readThroughPipe,
+  withFallback,
+} from "../../src/backup/index.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "slipway-pipe-test-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A writer: `script` run by sh with $PIPE set to the FIFO in the mounted folder. */
+const shell =
+  (script: string): PipeWriter =>
+  async (folder) => {
+    const run = execStream(["sh", "-c", script.replaceAll("$PIPE", join(folder, "dump"))]);
+    run.stdout.resume();
+    await run.done;
+  };
+
+async function drain(stream: Readable): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of stream) {
+    bytes += (chunk as Buffer).length;
+    hash.update(chunk as Buffer);
+  }
+  return { bytes, sha256: hash.digest("hex") };
+}
+
+describe("readThroughPipe", { timeout: 30_000 }, () => {
+  it("hands on every byte the writer wrote, in order", async () => {
+    assert.equal(PIPE_FILE, "/slipway-pipe/dump");
+    const data = randomBytes(7_654_321);
+    const file = join(dir, "data");
+    writeFileSync(file, data);
+    const run = readThroughPipe(shell(`cat ${file} > $PIPE`));
+    const got = await drain(run.stdout);
+    await run.done;
+    assert.deepEqual(got, {
+      bytes: data.length,
+      sha256: createHash("sha256").update(data).digest("hex"),
+    });
+  });
+
+  it("a writer that fails before opening the FIFO fails the stream, without hanging", async () => {
+    const run = readThroughPipe(async () => {
+      throw new Error("no such container");
+    });
+    await assert.rejects(drain(run.stdout), /no such container/);
+    await assert.rejects(run.done, /no such container/);
+  });
+
+  it("a writer that ends well without ever opening the FIFO is no empty dump", async () => {
+    const run = readThroughPipe(shell("true"));
+    await assert.rejects(drain(run.stdout), /ended without writing to its pipe/);
+  });
+
+  it("a writer that fails half-way fails the stream after its bytes", async () => {
+    const run = readThroughPipe(shell("head -c 3000000 /dev/zero > $PIPE; exit 3"));
+    let bytes = 0;
+    run.stdout.on("data", (c: Buffer) => {
+      bytes += c.length;
+    });
+    await assert.rejects(once(run.stdout, "end"), /exit 3/);
+    await assert.rejects(run.done, /exit 3/);
+    assert.ok(bytes <= 3_000_000, `${bytes} bytes`);
+  });
+
+  it("a reader that stops ends a writer that would never end", async () => {
+    let writer: Promise<void> | undefined;
+    const run = readThroughPipe((folder, ended) => {
+      writer = shell("exec yes 'a dump that never ends' > $PIPE")(folder, ended);
+      return writer;
+    });
+    await once(run.stdout, "data");
+    run.stdout.destroy();
+    await assert.rejects(run.done);
+    // yes dies of its broken pipe once the FIFO's reading end is closed.
+    await assert.rejects(writer as Promise<void>, /signal SIGPIPE/);
+  });
+});
+
+describe("withFallback", { timeout: 30_000 }, () => {
+  it("takes the second way when the first fails before its first byte", async () => {
+    let second = 0;
+    const out = withFallback(
+      () => readThroughPipe(shell("echo 'password authentication failed' >&2; exit 1")),
+      () => {
+        second++;
+        return execStream(["sh", "-c", "printf 'the slower way'"]).stdout;
+      },
+    );
+    let text = "";
+    for await (const c of out) text += String(c);
+    assert.equal(text, "the slower way");
+    assert.equal(second, 1);
+  });
+
+  it("fails, and never starts the second way, when the first fails after bytes", async () => {
+    let second = 0;
+    const out = withFallback(
+      () => readThroughPipe(shell("head -c 2000000 /dev/zero > $PIPE; exit 4")),
+      () => {
+        second++;
+        return execStream(["true"]).stdout;
+      },
+    );
+    await assert.rejects(drain(out), /exit 4/);
+    assert.equal(second, 0);
+  });
+
+  it("the second way's failure is the stream's", async () => {
+    const out = withFallback(
+      () => readThroughPipe(shell("exit 1")),
+      () => execStream(["sh", "-c", "echo 'no such database' >&2; exit 2"]).stdout,
+    );
+    await assert.rejects(drain(out), /no such database/);
+  });
+});
