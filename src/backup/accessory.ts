@@ -196,6 +196,8 @@ export interface BackupAccessoryOptions {
   containers?: Containers;
   /** Told of each part's bytes as they are read (see runBackup). */
   onProgress?: RunBackupOptions["onProgress"];
+  /** Told when a part's dump could not be read through a pipe beside its container, and why. */
+  onFallback?: (part: string, reason: string) => void;
 }
 
 /** Dumps an accessory into the store: the manifest says it is whole. */
@@ -238,6 +240,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
               withFallback(
                 () => containers.pipeRun(planPipedDump(t, session.snapshot)),
                 () => containers.exec(step.argv).stdout,
+                (reason) => o.onFallback?.(step.name, reason.message),
               ),
           }
         : streamed(containers)(step),

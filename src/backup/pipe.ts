@@ -191,11 +191,17 @@ export function readThroughPipe(write: PipeWriter): ExecRun {
  * engine that cannot see this process's files, an image that does not trust its loopback), the
  * second, started only then: the same bytes, the slower way.
  */
-export function withFallback(first: () => ExecRun, second: () => Readable): Readable {
+export function withFallback(
+  first: () => ExecRun,
+  second: () => Readable,
+  /** Told why, when the second way is taken. */
+  onFallback?: (reason: Error) => void,
+): Readable {
   let run: ExecRun;
   try {
     run = first();
-  } catch {
+  } catch (error) {
+    onFallback?.(error as Error);
     return second();
   }
   const out = new PassThrough({ highWaterMark: STDOUT_READ_AHEAD });
@@ -206,9 +212,13 @@ export function withFallback(first: () => ExecRun, second: () => Readable): Read
   run.stdout.pipe(out);
   run.stdout.once("error", (error) => {
     run.stdout.unpipe(out);
-    if (bytes > 0 || out.destroyed) out.destroy(error);
+    if (bytes > 0 || out.destroyed) {
+      out.destroy(error);
+      return;
+    }
+    onFallback?.(error);
     // Its failure destroys `out` with the error, which is what the reader then sees.
-    else pipeline(second(), out, () => {});
+    pipeline(second(), out, () => {});
   });
   // A reader that stopped stops the dump too.
   out.once("close", () => run.stdout.destroy());

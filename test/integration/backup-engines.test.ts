@@ -233,8 +233,9 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
     );
     const m = await backupOf(store, target(source), POSTGRES_IMAGE, "db", {
       secret: password,
-      // The dump taken beside the container, over its loopback, into a FIFO (src/backup/pipe.ts).
-      tool: "pg_dump --host=127.0.0.1 --username appuser",
+      // The dump taken beside the container, over its loopback, into a FIFO (src/backup/pipe.ts):
+      // seen on `docker run`'s argv (which lives longer than a small dump) or pg_dump's own.
+      tool: "--host=127.0.0.1 --username appuser --no-password",
     });
     assert.equal(m.engine, "postgres");
     assert.match(m.engineVersion, /^15\./);
@@ -298,6 +299,7 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       },
     };
     const store = directoryStore(join(dir, "pg-api"));
+    const fallbacks: string[] = [];
     const backup = () =>
       backupAccessory({
         target: target(source),
@@ -307,9 +309,11 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
         sourceHost: "web-1",
         image: POSTGRES_IMAGE,
         containers: recorded,
+        onFallback: (part, reason) => fallbacks.push(`${part}: ${reason}`),
       });
     const piped = await backup();
     assert.deepEqual(ways, ["pipe"]);
+    assert.deepEqual(fallbacks, []);
     assert.equal((await verifyBackup({ store, manifest: piped, opening })).ok, true);
 
     const hba = "/var/lib/postgresql/data/pg_hba.conf";
@@ -324,6 +328,11 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       ways.length = 0;
       const byExec = await backup();
       assert.deepEqual(ways, ["pipe", "exec"]);
+      assert.equal(fallbacks.length, 1);
+      assert.match(
+        fallbacks[0] ?? "",
+        /^database: .*pg_dump beside it failed \(exit 1\).*password/s,
+      );
       assert.deepEqual(byExec.verify.tables?.["public.items"], 5000);
       assert.equal((await verifyBackup({ store, manifest: byExec, opening })).ok, true);
     } finally {

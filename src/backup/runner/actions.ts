@@ -248,6 +248,10 @@ async function backupTarget(ctx: RunnerContext, target: Target): Promise<RunnerR
             target: engineTarget(source),
             image: source.image,
             containers: ctx.containers,
+            onFallback: (part, reason) =>
+              ctx.say(
+                `${target.name}: ${part} read by docker exec, as the pipe beside its container failed: ${reason.replace(/\s+/g, " ").slice(0, 300)}`,
+              ),
           });
   await confirmStored(store, manifest);
   const plain = manifest.parts.reduce((n, p) => n + p.plainBytes, 0);
