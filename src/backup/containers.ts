@@ -23,6 +23,7 @@ import {
   formatEnvFile,
   parseContainerInspect,
 } from "../engine/index.ts";
+import { SlipwayError } from "../errors/index.ts";
 import type { Argv } from "../transport/index.ts";
 import type { PipedDumpStep } from "./engines.ts";
 import { type ExecStreamOptions, execStream, execText } from "./exec.ts";
@@ -104,8 +105,9 @@ export function dockerRunOnce(c: OneOffContainer): Argv {
 }
 
 /**
- * `docker run --detach` of a piped dump step (removed by its runner once its exit code is read): the accessory's image (by id: the very tools it runs)
- * in its network namespace, `folder` (holding the FIFO) mounted at PIPE_DIR. Pure.
+ * `docker run --detach` of a piped dump step: the accessory's image (by id: the very tools it
+ * runs) in its network namespace, `folder` (holding the FIFO) mounted at PIPE_DIR. Removed by
+ * its maker once its exit code is read. Pure.
  */
 export function dockerPipedRun(
   step: PipedDumpStep,
@@ -163,7 +165,11 @@ export const dockerCli: Containers = {
         const code = await exitOf(id, ended);
         if (code !== 0) {
           const logs = await execText(["docker", "logs", "--tail", "20", id]).catch(() => "");
-          throw new Error(`${step.beside}: ${step.entrypoint} beside it exited ${code}: ${logs}`);
+          throw new SlipwayError({
+            code: "backup.exec",
+            message: `${step.beside}: ${step.entrypoint} beside it failed (exit ${code}): ${logs.trim()}`,
+            hint: "the backup stopped here; the output above is the program's own",
+          });
         }
       } finally {
         await drained(execStream(dockerRemove(id, { force: true }))).catch(() => {});
