@@ -9,7 +9,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   type ContainerInfo,
   type ContainerSpec,
@@ -23,7 +22,6 @@ import {
   formatEnvFile,
   parseContainerInspect,
 } from "../engine/index.ts";
-import { SlipwayError } from "../errors/index.ts";
 import type { Argv } from "../transport/index.ts";
 import type { PipedDumpStep } from "./engines.ts";
 import { type ExecStreamOptions, execStream, execText } from "./exec.ts";
@@ -105,9 +103,8 @@ export function dockerRunOnce(c: OneOffContainer): Argv {
 }
 
 /**
- * `docker run --detach` of a piped dump step: the accessory's image (by id: the very tools it
- * runs) in its network namespace, `folder` (holding the FIFO) mounted at PIPE_DIR. Removed by
- * its maker once its exit code is read. Pure.
+ * `docker run --rm` of a piped dump step: the accessory's image (by id: the very tools it runs)
+ * in its network namespace, `folder` (holding the FIFO) mounted at PIPE_DIR. Pure.
  */
 export function dockerPipedRun(
   step: PipedDumpStep,
@@ -116,7 +113,7 @@ export function dockerPipedRun(
   return [
     "docker",
     "run",
-    "--detach",
+    "--rm",
     "--network",
     `container:${checkName("container name", step.beside)}`,
     "--volume",
@@ -154,26 +151,13 @@ async function drained(run: ExecRun): Promise<void> {
 /** The docker CLI of this machine. */
 export const dockerCli: Containers = {
   exec: (argv, options) => execStream(argv, options),
+  // `docker run` waits for its container through the API's /wait, which Podman before 4.5 answers
+  // by spinning a core; the hosts' runner uses the Engine API client, whose wait does not.
   pipeRun: (step) =>
-    readThroughPipe(async (folder, ended) => {
+    readThroughPipe(async (folder) => {
       const image = (await inspected(step.beside))?.imageId;
       if (image === undefined) throw new Error(`no container ${step.beside}`);
-      const id = (
-        await execText(dockerPipedRun(step, { folder, image, owner: hostname() }))
-      ).trim();
-      try {
-        const code = await exitOf(id, ended);
-        if (code !== 0) {
-          const logs = await execText(["docker", "logs", "--tail", "20", id]).catch(() => "");
-          throw new SlipwayError({
-            code: "backup.exec",
-            message: `${step.beside}: ${step.entrypoint} beside it failed (exit ${code}): ${logs.trim()}`,
-            hint: "the backup stopped here; the output above is the program's own",
-          });
-        }
-      } finally {
-        await drained(execStream(dockerRemove(id, { force: true }))).catch(() => {});
-      }
+      await drained(execStream(dockerPipedRun(step, { folder, image, owner: hostname() })));
     }),
   async run(spec, secretEnv) {
     const dir = await mkdtemp(join(tmpdir(), "slipway-env-"));
@@ -214,23 +198,6 @@ export const dockerCli: Containers = {
   },
   running: async (name) => (await inspected(name))?.running === true,
 };
-
-/**
- * A container's exit code, asked by `docker inspect` every half second and every 20 ms once
- * `soon` settled: `docker wait` is the API's /wait, which older Podman answers by spinning a core.
- */
-async function exitOf(id: string, soon: Promise<void>): Promise<number> {
-  let near = false;
-  soon.then(() => {
-    near = true;
-  });
-  for (;;) {
-    const info = await inspected(id);
-    if (info === undefined) throw new Error(`container ${id} is gone`);
-    if (!info.running) return info.exitCode;
-    await Promise.race([sleep(near ? 20 : 500), near ? undefined : soon]);
-  }
-}
 
 /** `docker inspect` of one container; undefined when there is none. */
 async function inspected(name: string): Promise<ContainerInfo | undefined> {

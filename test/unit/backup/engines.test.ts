@@ -323,7 +323,7 @@ describe("Postgres snapshot session", () => {
       [
         "docker",
         "run",
-        "--detach",
+        "--rm",
         "--network",
         "container:hello-db",
         "--volume",
