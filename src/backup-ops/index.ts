@@ -22,6 +22,7 @@ import {
   planTargets,
   RESTORE_MOUNT,
   RESULT_PREFIX,
+  type RunnerPlacement,
   type RunnerRequest,
   type RunnerResult,
   type RunnerSecrets,
@@ -39,6 +40,7 @@ import {
   callAgent,
   ENGINE_SOCKETS,
   hostEngineSocket,
+  placeBackupFolders,
   placeBackups,
 } from "../monitor/index.ts";
 import { HostLineWriter, type Reporter, redactor } from "../output/index.ts";
@@ -90,6 +92,42 @@ function progressWriter(reporter: Reporter, host: string): HostLineWriter {
   });
 }
 
+/** Each command's hosts, made ready for the runner once per command (see {@link prepared}). */
+const preparedHosts = new WeakMap<BackupOps, Map<string, Promise<RunnerPlacement>>>();
+
+/**
+ * Where the runner starts on a host, checked once per command however many runs it makes: the
+ * runner is there (agent install put it), its folders exist, and which engine socket to mount.
+ */
+function prepared(ops: BackupOps, host: string): Promise<RunnerPlacement> {
+  const hosts = preparedHosts.get(ops) ?? new Map<string, Promise<RunnerPlacement>>();
+  preparedHosts.set(ops, hosts);
+  let ready = hosts.get(host);
+  if (ready === undefined) {
+    ready = (async () => {
+      const transport = ops.connections.get(host);
+      const runner = `${BUNDLE_DIR}/runner.mjs`;
+      if ((await transport.run(["test", "-f", runner], { check: false })).code !== 0)
+        throw new UserError({
+          code: "backup.no_runner",
+          message: `${host}: the backup runner is not there (${runner})`,
+          hint: "put this Slipway's agent and runner on the host: slipway agent install",
+        });
+      await placeBackupFolders(transport, ops.loaded);
+      return {
+        // The agent's image: agent install put it on the host.
+        image: agentSettings(ops.loaded)?.image ?? "",
+        bundleDir: BUNDLE_DIR,
+        engineSocket: ENGINE_SOCKETS[await hostEngineSocket(transport)],
+      };
+    })();
+    // A failed check is asked again by the next run, not remembered.
+    ready.catch(() => hosts.delete(host));
+    hosts.set(host, ready);
+  }
+  return ready;
+}
+
 /**
  * Starts the runner on a host for one request: its container from the agent's image and bundle
  * (agent install put them there), the request and secrets on stdin, progress from its stderr.
@@ -102,20 +140,7 @@ async function runOnHost(
   mounts: readonly VolumeMount[] = [],
 ): Promise<RunnerResult> {
   const transport = ops.connections.get(host);
-  const runner = `${BUNDLE_DIR}/runner.mjs`;
-  if ((await transport.run(["test", "-f", runner], { check: false })).code !== 0)
-    throw new UserError({
-      code: "backup.no_runner",
-      message: `${host}: the backup runner is not there (${runner})`,
-      hint: "put this Slipway's agent and runner on the host: slipway agent install",
-    });
-  await placeBackups(transport, ops.loaded, host);
-  const placement = {
-    // The agent's image: agent install put it on the host.
-    image: agentSettings(ops.loaded)?.image ?? "",
-    bundleDir: BUNDLE_DIR,
-    engineSocket: ENGINE_SOCKETS[await hostEngineSocket(transport)],
-  };
+  const placement = await prepared(ops, host);
   const name = `${site(ops.loaded)}-backup-${request.action}-${Date.now().toString(36)}`;
   const spec = runnerContainer(ops.loaded, placement, { name, command: ["--stdin"], mounts });
   const progress = progressWriter(ops.reporter, host);
@@ -226,7 +251,7 @@ export async function listTargets(ops: BackupOps, targets: readonly BackupTarget
       ops,
       host,
       planRequest(ops.loaded, "list", own),
-      planSecrets(ops.loaded, false),
+      planSecrets(ops.loaded, "store"),
     );
     if (!result.ok) throw failure(host, result);
     const listed = result.targets as {
@@ -264,7 +289,7 @@ export async function identityFor(
   loaded: LoadedConfig,
   file: string | undefined,
 ): Promise<RunnerSecrets> {
-  const secrets = planSecrets(loaded, false);
+  const secrets = planSecrets(loaded, "open");
   if (file === undefined) return secrets;
   let text: string;
   try {
@@ -486,7 +511,9 @@ export async function restoreTarget(
   if (options.fromFile !== undefined) {
     upload = await uploadBackup(transport, ops.loaded, options.fromFile);
     backup = upload.id;
-  } else if (backup === undefined) {
+  } else if (backup === undefined && plan.inPlace) {
+    // Chosen now, in place: the safety backup made next would otherwise be the newest. Beside,
+    // the runner takes the newest whole backup itself.
     const [listed] = await listTargets(ops, [target]);
     backup = listed?.backups.find((b) => b.complete)?.id;
     if (backup === undefined)
@@ -567,7 +594,7 @@ export async function pruneTargets(
       ops,
       host,
       planRequest(ops.loaded, "prune", own, { apply }),
-      planSecrets(ops.loaded, false),
+      planSecrets(ops.loaded, "store"),
     );
     if (!result.ok) throw failure(host, result);
     out.push({ host, result });

@@ -229,17 +229,27 @@ export function planRequest(
 }
 
 /**
- * The secrets the runner reads on a host for the agent's jobs: the store's keys, the passphrase,
- * and the verification identity only when the config opts in.
+ * What a run needs of the secrets: "store" its keys and the passphrase (run, list, prune); "jobs"
+ * the agent's scheduled runs, with the identity only when backups.verify_identity opts in;
+ * "open" a verification or restore from here, with backups.identity. The identity opens every
+ * backup: it reaches a host only for a run that must open one.
  */
-export function planSecrets(loaded: LoadedConfig, forJobs: boolean): RunnerSecrets {
+export type SecretsPurpose = "store" | "jobs" | "open";
+
+export function planSecrets(loaded: LoadedConfig, purpose: SecretsPurpose): RunnerSecrets {
   const backups = loaded.config.backups;
   const value = (name: string | undefined) =>
     name === undefined ? undefined : loaded.secrets.values.get(name);
   const key = value(backups?.s3?.access_key_id);
   const secret = value(backups?.s3?.secret_access_key);
   const passphrase = value(backups?.passphrase);
-  const identity = value(forJobs ? backups?.verify_identity : backups?.identity);
+  const identity = value(
+    purpose === "jobs"
+      ? backups?.verify_identity
+      : purpose === "open"
+        ? backups?.identity
+        : undefined,
+  );
   return {
     ...(key !== undefined && secret !== undefined
       ? { s3: { access_key_id: key, secret_access_key: secret } }
@@ -318,7 +328,7 @@ export function planBackupFiles(
         content: json(planRequest(loaded, identity ? "verify" : "check", [t])),
       },
     ]),
-    { path: backupSecretsPath(site), content: json(planSecrets(loaded, true)) },
+    { path: backupSecretsPath(site), content: json(planSecrets(loaded, "jobs")) },
   ];
 }
 

@@ -9,6 +9,7 @@ export {
   appHosts,
   hostEngineSocket,
   installAgent,
+  placeBackupFolders,
   placeBackups,
   upgradeAgent,
 } from "./install.ts";

@@ -208,8 +208,8 @@ export async function installAgent(
 
 /**
  * What the backup runner reads and mounts on a host: its jobs' requests and their secrets
- * (0600; the identity only when backups.verify_identity opts in), its work folder and a
- * directory store's folder (0700). Nothing for a host without backup targets.
+ * (0600; the identity only when backups.verify_identity opts in), and its folders
+ * ({@link placeBackupFolders}). Nothing for a host without backup targets.
  */
 export async function placeBackups(
   transport: Transport,
@@ -219,6 +219,14 @@ export async function placeBackups(
   const files = planBackupFiles(loaded, host);
   if (files.length === 0) return;
   for (const file of files) await put(transport, file.path, file.content);
+  await placeBackupFolders(transport, loaded);
+}
+
+/**
+ * The runner's work folder and a directory store's folder (0700): all a one-off run needs, its
+ * request and secrets coming on stdin, so the agent's job files stay as `agent install` left them.
+ */
+export async function placeBackupFolders(transport: Transport, loaded: LoadedConfig) {
   const site = siteName(loaded.config.service, loaded.environment);
   const store = loaded.config.backups ? planStore(loaded.config.backups, site) : undefined;
   await transport.run([

@@ -339,7 +339,11 @@ describe("backups planned", () => {
     assert.equal(verifyOpted?.action, "verify");
     assert.equal((keptOpted as { identity?: string }).identity, "AGE-SECRET-KEY-1VERIFY");
     // From this machine, for one run: the operator's own identity.
-    assert.equal(planSecrets(opted, false).identity, "AGE-SECRET-KEY-1MINE");
+    assert.equal(planSecrets(opted, "open").identity, "AGE-SECRET-KEY-1MINE");
+    // Listing and pruning open nothing: no identity goes to the host for them.
+    assert.deepEqual(planSecrets(opted, "store"), {
+      s3: { access_key_id: "key-id", secret_access_key: "secret-key" },
+    });
   });
 
   it("runs the runner with its request on stdin for a run from this machine", async () => {
