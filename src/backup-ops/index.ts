@@ -33,7 +33,7 @@ import type { LoadedConfig } from "../config/index.ts";
 import { primaryHost, siteName } from "../deploy/index.ts";
 import { dockerRun, type VolumeMount } from "../engine/index.ts";
 import { ExitCode, UserError } from "../errors/index.ts";
-import { acquireLock, assertUnlocked, describeHolder } from "../lock/index.ts";
+import { acquireLock, assertUnlocked } from "../lock/index.ts";
 import {
   agentSettings,
   BUNDLE_DIR,
@@ -565,12 +565,9 @@ export async function restoreTarget(
     const lock = plan.inPlace
       ? await acquireLock(lockHost, site(ops.loaded), `restoring ${target.name} in place`, {
           heartbeat: true,
+          warn: (m) => ops.reporter.warn(m),
         })
       : undefined;
-    if (lock?.tookOver)
-      ops.reporter.warn(
-        `took over a stale lock of ${describeHolder(lock.tookOver.holder)} (${lock.tookOver.staleReason})`,
-      );
     try {
       const result = await runOnHost(ops, target.host, request, options.secrets, plan.mounts);
       return { result, safety };

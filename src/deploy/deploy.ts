@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { ensureNetwork, privateNetwork } from "../accessories/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { UserError } from "../errors/index.ts";
-import { acquireLock, currentHolder, describeHolder } from "../lock/index.ts";
+import { acquireLock, currentHolder } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { CLOUDFLARE, FORWARDED_FOR_HEADER, type ProxySite } from "../proxy/index.ts";
 import type { ReleaseKind } from "../releases/index.ts";
@@ -201,12 +201,8 @@ export async function rollout(options: RolloutOptions): Promise<RolloutSummary> 
   ];
   const lock = await acquireLock(connections.get(primary), site, `${verb} ${input.version}`, {
     heartbeat: true,
+    warn: (m) => reporter.warn(m),
   });
-  if (lock.tookOver) {
-    reporter.warn(
-      `took over a stale lock of ${describeHolder(lock.tookOver.holder)} (${lock.tookOver.staleReason})`,
-    );
-  }
   // What each host does after its switch (drain, stop the old, record, prune) runs on while the
   // next host or role starts; all of it ends before the lock is released.
   const finishing: Promise<void>[] = [];

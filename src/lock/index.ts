@@ -105,13 +105,19 @@ export interface HeldLock {
 
 /**
  * Takes the lock or throws LockedError naming the holder. A stale lock is taken over (the caller
- * is told through `tookOver`). With `heartbeat`, the record is touched until release.
+ * is told through `tookOver`, and `warn` says whose it was). With `heartbeat`, the record is
+ * touched until release.
  */
 export async function acquireLock(
   transport: Transport,
   site: string,
   message: string,
-  options: { heartbeat?: boolean; heartbeatMs?: number; manual?: boolean } = {},
+  options: {
+    heartbeat?: boolean;
+    heartbeatMs?: number;
+    manual?: boolean;
+    warn?: (message: string) => void;
+  } = {},
 ): Promise<HeldLock> {
   const path = lockPath(site);
   const holder = { ...currentHolder(message), ...(options.manual ? { manual: true } : {}) };
@@ -125,6 +131,10 @@ export async function acquireLock(
       await transport.run(["rm", "-rf", "--", path]);
       taken = await tryTake(transport, path, holder);
       tookOver = status;
+      if (taken)
+        options.warn?.(
+          `took over a stale lock of ${describeHolder(status.holder)} (${status.staleReason})`,
+        );
     }
     if (!taken) throw lockedError(site, status);
   }

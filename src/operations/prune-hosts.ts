@@ -6,7 +6,7 @@
  */
 import type { LoadedConfig } from "../config/index.ts";
 import { imageRef, primaryHost, rolesInOrder, siteName } from "../deploy/index.ts";
-import { acquireLock, describeHolder } from "../lock/index.ts";
+import { acquireLock } from "../lock/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { readCurrentVersion } from "../releases/index.ts";
 import { type Connections, onHosts } from "../transport/index.ts";
@@ -29,13 +29,9 @@ export async function pruneHosts(options: {
   const lock = options.apply
     ? await acquireLock(connections.get(primaryHost(config)), site, "pruning old releases", {
         heartbeat: true,
+        warn: (m) => reporter.warn(m),
       })
     : undefined;
-  if (lock?.tookOver) {
-    reporter.warn(
-      `took over a stale lock of ${describeHolder(lock.tookOver.holder)} (${lock.tookOver.staleReason})`,
-    );
-  }
   try {
     const outcomes = await onHosts(
       allHosts(roles),

@@ -50,8 +50,14 @@ describe("deploy lock", () => {
     const status = await lockStatus(local, site);
     assert.equal(status.stale, true);
     assert.match(status.staleReason ?? "", new RegExp(`process ${dead} .* is gone`));
-    const held = await acquireLock(local, site, "next deploy");
+    const warned: string[] = [];
+    const held = await acquireLock(local, site, "next deploy", { warn: (m) => warned.push(m) });
     assert.equal(held.tookOver?.holder?.message, "killed deploy");
+    assert.equal(warned.length, 1);
+    assert.match(
+      warned[0] ?? "",
+      /^took over a stale lock of .*killed deploy.*process \d+ .* is gone/,
+    );
     await held.release();
   });
 
