@@ -6,7 +6,12 @@
  * removed (the scheduler records that run as interrupted).
  */
 import type { JobConfig } from "./config.ts";
-import type { ContainerCreate, ContainerInspected, EngineClient } from "./engine.ts";
+import {
+  type ContainerCreate,
+  type ContainerInspected,
+  type EngineClient,
+  OWNER_LABEL,
+} from "./engine.ts";
 import { OUTPUT_BYTES } from "./job-store.ts";
 import { type JobResult, type JobRunner, TimeoutError } from "./scheduler.ts";
 
@@ -16,13 +21,7 @@ type RunnerJob = Extract<JobConfig, { kind: "runner" }>;
 /** The label every job run container carries (its run's id), and by which leftovers are found. */
 export const JOB_RUN_LABEL = "slipway.job.run";
 
-/**
- * The label of a container another one made (the backup runner's throwaway verification
- * container): its maker's host name, which is the short id of the maker's container unless it
- * was given another. Removed with its maker, so a runner killed mid-verification (a timeout, a
- * stopping agent) leaves no database running behind it.
- */
-export const OWNER_LABEL = "slipway.owner";
+export { OWNER_LABEL };
 
 export class ContainerJobRunner implements JobRunner<ContainerJob | RunnerJob> {
   private readonly engine: EngineClient;

@@ -23,6 +23,14 @@ export interface ContainerListed {
   Labels: Record<string, string> | null;
 }
 
+/**
+ * The label of a container another one made (the backup runner's throwaway verification
+ * container, its dump beside an accessory): its maker's host name, which is the short id of the
+ * maker's container unless it was given another. Removed with its maker, so a runner killed
+ * mid-run (a timeout, a stopping agent) leaves nothing running behind it.
+ */
+export const OWNER_LABEL = "slipway.owner";
+
 /** How often {@link EngineClient.wait} asks: at first, at the slowest, and once told it is soon. */
 const WAIT_FIRST_MS = 50;
 const WAIT_LAST_MS = 1_000;

@@ -9,6 +9,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+// The agent's engine client alone, not the agent's index (see engine-containers.ts).
+import { OWNER_LABEL } from "../agent/engine.ts";
 import {
   type ContainerInfo,
   type ContainerSpec,
@@ -27,12 +29,7 @@ import type { PipedDumpStep } from "./engines.ts";
 import { type ExecStreamOptions, execStream, execText } from "./exec.ts";
 import { PIPE_DIR, readThroughPipe } from "./pipe.ts";
 
-/**
- * Who made a throwaway container: its maker's host name, which is the short id of the runner's
- * container (the engines name a container's host so unless told otherwise). The agent removes
- * what a runner made when it removes the runner (src/agent: OWNER_LABEL, the same name).
- */
-export const OWNER_LABEL = "slipway.owner";
+export { OWNER_LABEL };
 
 /** A program's stdout, ending once it exited 0 and failing otherwise; `done` settles alike. */
 export interface ExecRun {

@@ -8,7 +8,7 @@
 
 import { mysqlRoot, SECRETS_MOUNT } from "../accessories/index.ts";
 import { dockerExec, dockerStart, dockerStop } from "../engine/index.ts";
-import { type Argv, quoteWord } from "../transport/index.ts";
+import { type Argv, quoteWord } from "../transport/command.ts";
 import { dockerRunOnce, type OneOffContainer } from "./containers.ts";
 import { PIPE_FILE } from "./pipe.ts";
 
@@ -61,6 +61,20 @@ export interface DumpStep {
   argv: Argv;
 }
 
+/** pg_dump's options for the database's dump, in the container or beside it. */
+function pgDumpArgs(t: EngineTarget, options: { snapshot?: string }): string[] {
+  return [
+    "--username",
+    t.user,
+    "--no-password",
+    "--format=custom",
+    "--compress=0",
+    ...(options.snapshot === undefined ? [] : [`--snapshot=${checkSnapshot(options.snapshot)}`]),
+    "--dbname",
+    t.database,
+  ];
+}
+
 /**
  * Dumps of a SQL engine. Postgres: the roles (pg_dumpall --globals-only, which a database dump
  * lacks) and the database in pg_dump's custom format (compressed by us, so -Z0). MySQL and
@@ -79,21 +93,7 @@ export function planDump(
         name: "globals",
         argv: dockerExec(t.container, ["pg_dumpall", ...login, "--globals-only", "--no-password"]),
       },
-      {
-        name: "database",
-        argv: dockerExec(t.container, [
-          "pg_dump",
-          ...login,
-          "--no-password",
-          "--format=custom",
-          "--compress=0",
-          ...(options.snapshot === undefined
-            ? []
-            : [`--snapshot=${checkSnapshot(options.snapshot)}`]),
-          "--dbname",
-          t.database,
-        ]),
-      },
+      { name: "database", argv: dockerExec(t.container, ["pg_dump", ...pgDumpArgs(t, options)]) },
     ];
   }
   if (t.engine === "redis") throw new TypeError("redis is dumped through planRedisDump");
@@ -215,19 +215,7 @@ export function planPipedDump(t: EngineTarget, snapshot: string): PipedDumpStep 
     name: "database",
     beside: t.container,
     entrypoint: "pg_dump",
-    args: [
-      "--host=127.0.0.1",
-      "--username",
-      t.user,
-      "--no-password",
-      "--format=custom",
-      "--compress=0",
-      "--no-sync",
-      `--snapshot=${checkSnapshot(snapshot)}`,
-      `--file=${PIPE_FILE}`,
-      "--dbname",
-      t.database,
-    ],
+    args: ["--host=127.0.0.1", ...pgDumpArgs(t, { snapshot }), "--no-sync", `--file=${PIPE_FILE}`],
   };
 }
 

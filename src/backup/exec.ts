@@ -25,6 +25,24 @@ const STDERR_TAIL = 4000;
  */
 export const STDOUT_READ_AHEAD = 4 << 20;
 
+/** Keeps the last few KiB of a stream (an error's explanation), reading it to its end. */
+export function keepTail(stream: Readable): () => string {
+  let text = "";
+  stream.setEncoding("utf8").on("data", (d: string) => {
+    text = (text + d).slice(-STDERR_TAIL);
+  });
+  return () => text;
+}
+
+/** A program that failed, with the last lines of what it said: a dump or restore stops here. */
+export function execFailure(what: string, status: string, stderr: string): SlipwayError {
+  return new SlipwayError({
+    code: "backup.exec",
+    message: `${what} failed (${status}): ${stderr.trim().split("\n").slice(-5).join("\n")}`,
+    hint: "the backup or restore stopped here; the output above is the program's own",
+  });
+}
+
 /**
  * Runs argv; `stdout` is the program's output, ending once the program exited 0, and failing
  * otherwise. `done` settles the same way (for a program whose output nobody reads, a restore).
@@ -46,10 +64,7 @@ export function execStream(
   stdout.on("close", () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
   });
-  let stderr = "";
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-    stderr = (stderr + d).slice(-STDERR_TAIL);
-  });
+  const stderr = child.stderr ? keepTail(child.stderr) : () => "";
   child.stdout?.pipe(stdout, { end: false });
   let feeding: Promise<void> = Promise.resolve();
   if (options.stdin !== undefined && child.stdin) {
@@ -71,13 +86,7 @@ export function execStream(
         () => {
           if (code === 0) return resolve();
           const status = signal ? `signal ${signal}` : `exit ${code}`;
-          reject(
-            new SlipwayError({
-              code: "backup.exec",
-              message: `${argv.slice(0, 6).join(" ")} failed (${status}): ${stderr.trim().split("\n").slice(-5).join("\n")}`,
-              hint: "the backup or restore stopped here; the output above is the program's own",
-            }),
-          );
+          reject(execFailure(argv.slice(0, 6).join(" "), status, stderr()));
         },
         (err: unknown) => reject(err),
       );

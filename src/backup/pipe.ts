@@ -79,7 +79,8 @@ class FifoReader extends Readable {
   private readonly path: string;
 
   constructor(fd: number, path: string) {
-    super({ highWaterMark: STDOUT_READ_AHEAD });
+    // Its read-ahead is the thread's credits, and readThroughPipe's stdout: nothing more here.
+    super();
     this.path = path;
     this.state[0] = AHEAD;
     this.worker = new Worker(READER, {
@@ -204,7 +205,8 @@ export function withFallback(
     onFallback?.(error as Error);
     return second();
   }
-  const out = new PassThrough({ highWaterMark: STDOUT_READ_AHEAD });
+  // The first way's stdout reads ahead already (and the second's, execStream's).
+  const out = new PassThrough();
   let bytes = 0;
   run.stdout.on("data", (chunk: Buffer) => {
     bytes += chunk.length;

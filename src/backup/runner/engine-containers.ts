@@ -8,32 +8,20 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { PassThrough, type Readable } from "node:stream";
 // The client alone, not the agent's index: the runner must not load the agent's other parts.
-import { type ContainerCreate, type EngineClient, EngineError } from "../../agent/engine.ts";
+import {
+  type ContainerCreate,
+  type EngineClient,
+  EngineError,
+  OWNER_LABEL,
+} from "../../agent/engine.ts";
 import { parseDockerExec } from "../../engine/index.ts";
-import { SlipwayError } from "../../errors/index.ts";
 import type { Argv } from "../../transport/index.ts";
-import { type Containers, type ExecRun, type OneOffContainer, OWNER_LABEL } from "../containers.ts";
-import { type ExecStreamOptions, STDOUT_READ_AHEAD } from "../exec.ts";
+import type { Containers, ExecRun, OneOffContainer } from "../containers.ts";
+import { type ExecStreamOptions, execFailure, keepTail, STDOUT_READ_AHEAD } from "../exec.ts";
 import { PIPE_DIR, readThroughPipe } from "../pipe.ts";
 
-const STDERR_TAIL = 4000;
-
-/** Keeps the last few KiB of a stream (an error's explanation), reading it to its end. */
-function tail(stream: Readable): () => string {
-  let text = "";
-  stream.setEncoding("utf8").on("data", (d: string) => {
-    text = (text + d).slice(-STDERR_TAIL);
-  });
-  return () => text;
-}
-
-function failed(what: string, code: number, stderr: string): SlipwayError {
-  return new SlipwayError({
-    code: "backup.exec",
-    message: `${what} failed (exit ${code}): ${stderr.trim().split("\n").slice(-5).join("\n")}`,
-    hint: "the backup or restore stopped here; the output above is the program's own",
-  });
-}
+const failed = (what: string, code: number, stderr: string) =>
+  execFailure(what, `exit ${code}`, stderr);
 
 /** The runner's Containers: everything through `client`. */
 export function engineContainers(client: EngineClient): Containers {
@@ -52,7 +40,7 @@ export function engineContainers(client: EngineClient): Containers {
           parts.cmd,
           parts.interactive ? options.stdin : undefined,
         );
-        const stderr = tail(run.stderr);
+        const stderr = keepTail(run.stderr);
         run.stdout.pipe(stdout, { end: false });
         const code = await run.exit;
         if (code !== 0)
@@ -124,7 +112,7 @@ export function engineContainers(client: EngineClient): Containers {
       try {
         const streams = await client.attach(id, stdin);
         streams.stdout.resume();
-        const stderr = tail(streams.stderr);
+        const stderr = keepTail(streams.stderr);
         await client.start(id);
         const code = await client.wait(id);
         if (code !== 0) throw failed(`a one-off container of ${container.image}`, code, stderr());

@@ -304,11 +304,11 @@ describe("Postgres snapshot session", () => {
         "--no-password",
         "--format=custom",
         "--compress=0",
-        "--no-sync",
         "--snapshot=00000003-0000001B-1",
-        "--file=/slipway-pipe/dump",
         "--dbname",
         "hello",
+        "--no-sync",
+        "--file=/slipway-pipe/dump",
       ],
     });
     assert.throws(() => planPipedDump(pg, "x; DROP"), /bad snapshot id/);
