@@ -9,8 +9,7 @@
  */
 
 import { readFile, rm } from "node:fs/promises";
-import { resolve } from "node:path";
-import { type BuildOptions, build, type Plugin } from "esbuild";
+import { type BuildOptions, build } from "esbuild";
 
 const outdir = new URL("../dist/agent-bundle", import.meta.url).pathname;
 const source = (path: string) => new URL(`../src/${path}`, import.meta.url).pathname;
@@ -33,21 +32,6 @@ const common: BuildOptions = {
   logLevel: "warning",
 };
 
-/**
- * Slipway's own modules have no side effects on import, so what the runner does not use of a
- * folder's index (the SSH transport behind src/transport, say, and its native ssh2) is left out.
- */
-const ownModulesArePure: Plugin = {
-  name: "slipway-own-modules-are-pure",
-  setup(b) {
-    b.onResolve({ filter: /^\.\.?\/.*\.ts$/ }, (args) =>
-      args.kind === "entry-point"
-        ? undefined
-        : { path: resolve(args.resolveDir, args.path), sideEffects: false },
-    );
-  },
-};
-
 // Old chunks (their names carry a hash) must not be shipped with the new ones.
 await rm(outdir, { recursive: true, force: true });
 await build({
@@ -56,15 +40,17 @@ await build({
   entryNames: "[name]",
   chunkNames: "agent-[name]-[hash]",
 });
-/** A runner of Slipway's own, bundled apart from the agent; it must not need ssh2 on a host. */
+/**
+ * A runner of Slipway's own, bundled apart from the agent; it must not need ssh2 on a host, so it
+ * never imports the transport's index (which brings the SSH transport): src/transport/command.ts.
+ */
 async function runnerBundle(name: string, entry: string): Promise<void> {
   await build({
     ...common,
     entryPoints: { [name]: source(entry) },
     entryNames: "[name]",
     chunkNames: `${name}-[name]-[hash]`,
-    plugins: [ownModulesArePure],
-    // Reached only through the SSH transport, which a runner never loads (checked below).
+    // Kept out, so that a path to it would show as an import, which the check below refuses.
     external: ["ssh2"],
   });
   const bundle = await readFile(`${outdir}/${name}.mjs`, "utf8");

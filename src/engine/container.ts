@@ -2,7 +2,7 @@
  * Argv for container commands on a host. The Docker CLI spelling; Podman's CLI takes the same
  * words for everything here. Nothing runs in this module.
  */
-import { type Argv, renderCommand } from "../transport/index.ts";
+import { type Argv, renderCommand } from "../transport/command.ts";
 import {
   checkAbsolutePath,
   checkCommand,
