@@ -29,7 +29,7 @@ import {
   planVersion,
   SNAPSHOT_COUNTS_END,
 } from "./engines.ts";
-import type { ExecStreamOptions } from "./exec.ts";
+import { drained, type ExecStreamOptions } from "./exec.ts";
 import {
   type InfluxTarget,
   parseInfluxBuckets,
@@ -319,6 +319,8 @@ export interface RestoreAccessoryOptions {
   image?: string;
   /** Where the engine's tools run; default: this machine's docker CLI. */
   containers?: Containers;
+  /** How long an accessory restarted by the restore (Redis) may take to serve again; 180 s. */
+  readyTimeoutMs?: number;
 }
 
 /** Resolves once the accessory's server takes connections (its engine's own probe), polled. */
@@ -336,9 +338,8 @@ export async function waitReady(
           ? planInfluxReady(t)
           : planReady(t),
     );
-    probe.stdout.resume();
     if (
-      await probe.done.then(
+      await drained(probe).then(
         () => true,
         () => false,
       )
@@ -395,14 +396,13 @@ export async function restoreAccessory(o: RestoreAccessoryOptions): Promise<void
     checked();
     await containers.start(t.container);
     // Serving again (its data loaded) before anyone reads it: the runner compares it right away.
-    await waitReady(t, containers, 180_000);
+    await waitReady(t, containers, o.readyTimeoutMs ?? 180_000);
     return;
   }
   for (const step of steps) {
     const { plain, checked } = await openPart(o.store, o.manifest, step.name, o.opening);
     const run = containers.exec(step.argv, { stdin: plain });
-    run.stdout.resume(); // psql's notices: read so the program never blocks on them
-    await run.done;
+    await drained(run); // psql's notices: read so the program never blocks on them
     checked();
   }
 }

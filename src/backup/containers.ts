@@ -26,7 +26,7 @@ import {
 } from "../engine/index.ts";
 import type { Argv } from "../transport/index.ts";
 import type { PipedDumpStep } from "./engines.ts";
-import { type ExecStreamOptions, execStream, execText } from "./exec.ts";
+import { drained, type ExecStreamOptions, execStream, execText, textOf } from "./exec.ts";
 import { PIPE_DIR, readThroughPipe } from "./pipe.ts";
 
 export { OWNER_LABEL };
@@ -124,25 +124,13 @@ export function dockerPipedRun(
   ];
 }
 
-/** Runs argv to its end and returns its stdout as text; fails like the exec does. */
-export async function execTextWith(
+/** Runs argv through `containers` to its end and returns its stdout as text. */
+export function execTextWith(
   containers: Containers,
   argv: Argv,
   options: ExecStreamOptions = {},
 ): Promise<string> {
-  const { stdout, done } = containers.exec(argv, options);
-  let out = "";
-  stdout.setEncoding("utf8").on("data", (d: string) => {
-    out += d;
-  });
-  await done;
-  return out;
-}
-
-/** Runs argv and discards its output (read, so the program never blocks on it). */
-async function drained(run: ExecRun): Promise<void> {
-  run.stdout.resume();
-  await run.done;
+  return textOf(containers.exec(argv, options));
 }
 
 /** The docker CLI of this machine. */

@@ -99,13 +99,23 @@ export function execStream(
   return { stdout, done };
 }
 
-/** Runs argv to its end and returns its stdout as text; fails like {@link execStream}. */
-export async function execText(argv: Argv, options: ExecStreamOptions = {}): Promise<string> {
-  const { stdout, done } = execStream(argv, options);
+/** A running program's stdout as text, once it ended; fails like its `done`. */
+export async function textOf(run: { stdout: Readable; done: Promise<void> }): Promise<string> {
   let out = "";
-  stdout.setEncoding("utf8").on("data", (d: string) => {
+  run.stdout.setEncoding("utf8").on("data", (d: string) => {
     out += d;
   });
-  await done;
+  await run.done;
   return out;
+}
+
+/** Waits for a running program, its output read and discarded so it never blocks on it. */
+export async function drained(run: { stdout: Readable; done: Promise<void> }): Promise<void> {
+  run.stdout.resume();
+  await run.done;
+}
+
+/** Runs argv to its end and returns its stdout as text; fails like {@link execStream}. */
+export function execText(argv: Argv, options: ExecStreamOptions = {}): Promise<string> {
+  return textOf(execStream(argv, options));
 }

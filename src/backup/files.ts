@@ -12,7 +12,7 @@ import { SlipwayError } from "../errors/index.ts";
 import type { Argv } from "../transport/index.ts";
 import { type BackupSqliteOptions, openPart } from "./accessory.ts";
 import type { Opening } from "./archive.ts";
-import { execStream, execText } from "./exec.ts";
+import { drained, execStream, execText } from "./exec.ts";
 import type { Manifest, VerifyFacts } from "./manifest.ts";
 import { runBackup } from "./run.ts";
 import type { BackupStore } from "./stores/store.ts";
@@ -179,8 +179,6 @@ export async function restoreFiles(o: {
   const { plain, checked } = await openPart(o.store, o.manifest, FILES_PART, o.opening);
   for (const entry of await readdir(o.path))
     await rm(join(o.path, entry), { recursive: true, force: true });
-  const untar = execStream(planUntar(o.path), { stdin: plain });
-  untar.stdout.resume();
-  await untar.done;
+  await drained(execStream(planUntar(o.path), { stdin: plain }));
   checked();
 }
