@@ -26,8 +26,9 @@ import {
 } from "../certs/index.ts";
 import { http, loadTls } from "./builtins.ts";
 import type { JobConfig } from "./config.ts";
+import { lastLineStarting, startAndWait } from "./container-job.ts";
 import type { EngineClient } from "./engine.ts";
-import { type JobResult, type JobRunner, TimeoutError } from "./scheduler.ts";
+import type { JobResult, JobRunner } from "./scheduler.ts";
 
 type CertificateJob = Extract<JobConfig, { kind: "certificate" }>;
 
@@ -190,28 +191,10 @@ export class CertificateJobRunner implements JobRunner<CertificateJob> {
       },
     });
     try {
-      await this.engine.start(id);
-      const code = await this.engine.wait(id, run.signal).catch((error: unknown) => {
-        if (run.signal.aborted) return undefined;
-        throw error;
-      });
-      const output = await this.engine.logs(id).catch(() => "");
-      if (code === undefined) {
-        const reason = run.signal.reason as Error | undefined;
-        return {
-          kind: "job",
-          job: {
-            outcome: reason instanceof TimeoutError ? "timeout" : "interrupted",
-            exitCode: null,
-            detail: reason?.message ?? "aborted",
-            output,
-          },
-        };
-      }
-      const answer = output
-        .split("\n")
-        .reverse()
-        .find((line) => line.startsWith('{"outcome"'));
+      const ran = await startAndWait(this.engine, id, run.signal);
+      if ("stopped" in ran) return { kind: "job", job: ran.stopped };
+      const { exitCode: code, output } = ran;
+      const answer = lastLineStarting(output, '{"outcome"');
       if (answer === undefined) {
         const job = outcome(
           "failed",
@@ -226,7 +209,6 @@ export class CertificateJobRunner implements JobRunner<CertificateJob> {
     }
   }
 
-  /** Whether the proxy serves the certificate with this fingerprint within SERVE_WAIT_MS. */
   /**
    * Whether the proxy serves the certificate with `fingerprint` now, seen on SERVED_IN_A_ROW
    * connections in a row. After a SIGHUP nginx starts new workers and tells the old ones to stop

@@ -62,30 +62,10 @@ export class ContainerJobRunner implements JobRunner<ContainerJob | RunnerJob> {
     }
     const name = `${job.name.replaceAll("/", "-")}-${job.kind === "runner" ? "run" : "cron"}-${run.id}`;
     const id = await this.engine.create(name, spec);
-    let removed = false;
-    const remove = () => {
-      if (removed) return Promise.resolve();
-      removed = true;
-      return this.removeRun(id);
-    };
     try {
-      await this.engine.start(id);
-      const exitCode = await this.engine.wait(id, run.signal).catch((error: unknown) => {
-        if (run.signal.aborted) return undefined;
-        throw error;
-      });
-      if (exitCode === undefined) {
-        const output = await this.engine.logs(id).catch(() => "");
-        await remove();
-        const reason = run.signal.reason as Error | undefined;
-        return {
-          outcome: reason instanceof TimeoutError ? "timeout" : "interrupted",
-          exitCode: null,
-          detail: reason?.message ?? "aborted",
-          output,
-        };
-      }
-      const output = await this.engine.logs(id);
+      const ran = await startAndWait(this.engine, id, run.signal);
+      if ("stopped" in ran) return ran.stopped;
+      const { exitCode, output } = ran;
       const summary = job.kind === "runner" ? resultSummary(output, job.result_prefix) : undefined;
       return {
         outcome: exitCode === 0 ? "ok" : "failed",
@@ -94,18 +74,50 @@ export class ContainerJobRunner implements JobRunner<ContainerJob | RunnerJob> {
         output: output.length > OUTPUT_BYTES * 2 ? output.slice(-OUTPUT_BYTES * 2) : output,
       };
     } finally {
-      await remove().catch(() => {});
+      await this.removeRun(id).catch(() => {});
     }
   }
+}
+
+/**
+ * Starts a created container and waits for it: its exit code and output, or, when `signal` gave
+ * up on it, the job's result for that (a timeout, or an interruption) with its output so far.
+ */
+export async function startAndWait(
+  engine: EngineClient,
+  id: string,
+  signal: AbortSignal,
+): Promise<{ exitCode: number; output: string } | { stopped: JobResult }> {
+  await engine.start(id);
+  const exitCode = await engine.wait(id, signal).catch((error: unknown) => {
+    if (signal.aborted) return undefined;
+    throw error;
+  });
+  const output = await engine.logs(id).catch(() => "");
+  if (exitCode !== undefined) return { exitCode, output };
+  const reason = signal.reason as Error | undefined;
+  return {
+    stopped: {
+      outcome: reason instanceof TimeoutError ? "timeout" : "interrupted",
+      exitCode: null,
+      detail: reason?.message ?? "aborted",
+      output,
+    },
+  };
+}
+
+/** The last line of `output` starting with `prefix`, if any: a runner's answer. */
+export function lastLineStarting(output: string, prefix: string): string | undefined {
+  return output
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith(prefix));
 }
 
 /** The `summary` of the JSON on the last output line starting with `prefix`, if any. */
 export function resultSummary(output: string, prefix: string | undefined): string | undefined {
   if (prefix === undefined) return undefined;
-  const line = output
-    .split("\n")
-    .reverse()
-    .find((l) => l.startsWith(prefix));
+  const line = lastLineStarting(output, prefix);
   if (line === undefined) return undefined;
   try {
     const summary = (JSON.parse(line.slice(prefix.length)) as { summary?: unknown }).summary;
