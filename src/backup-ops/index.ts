@@ -254,22 +254,13 @@ export async function listTargets(ops: BackupOps, targets: readonly BackupTarget
       planSecrets(ops.loaded, "store"),
     );
     if (!result.ok) throw failure(host, result);
-    const listed = result.targets as {
-      name: string;
-      backups: {
-        id: string;
-        at: string;
-        complete: boolean;
-        bytes: number;
-        verified: { at: string; ok: boolean; how?: string; error?: string } | null;
-      }[];
-    }[];
+    const listed = result.targets ?? [];
     for (const t of own)
       out.push({
         target: t.name,
         kind: t.kind,
         host,
-        store: String(result.store),
+        store: result.store ?? "",
         backups: listed.find((l) => l.name === t.name)?.backups ?? [],
       });
   }

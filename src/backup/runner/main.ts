@@ -95,7 +95,7 @@ async function main(argv: readonly string[]): Promise<void> {
     say: (line) => process.stderr.write(`${line}\n`),
   });
   if (!result.ok) process.stderr.write(`error: ${result.summary}\n`);
-  if (typeof result.warning === "string") process.stderr.write(`warning: ${result.warning}\n`);
+  if (result.warning !== undefined) process.stderr.write(`warning: ${result.warning}\n`);
   print(result);
   process.exitCode = result.ok ? 0 : 1;
 }

@@ -6,6 +6,9 @@
  * and shown.
  */
 import { z } from "zod";
+import type { RetentionPlan } from "../retention.ts";
+import type { VerifyReport } from "../verify.ts";
+import type { ListedBackup } from "./actions.ts";
 
 const absolute = z.string().regex(/^\/[^\0\n]*$/, "an absolute path");
 
@@ -116,6 +119,16 @@ export interface RunnerResult {
   /** One line for people (the agent's run detail). */
   summary: string;
   error?: { code: string; message: string; hint?: string | undefined };
+  /** Where the store is (backup, list). */
+  store?: string;
+  /** list: each target's backups, newest first. */
+  targets?: { name: string; backups: ListedBackup[] }[];
+  /** verify, restore: what was compared. */
+  report?: VerifyReport;
+  /** prune: each target's retention plan. */
+  plans?: ({ target: string } & RetentionPlan)[];
+  /** backup: what went well but not wholly (retention not applied). */
+  warning?: string;
   [key: string]: unknown;
 }
 

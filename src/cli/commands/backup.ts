@@ -48,7 +48,7 @@ export async function run(
       if (!context.flags.json)
         context.print(`${outcome.host} ${outcome.ok ? "" : "FAILED: "}${outcome.summary}`);
       const warning = outcome.result?.warning;
-      if (typeof warning === "string") context.reporter.warn(`${target.name}: ${warning}`);
+      if (warning !== undefined) context.reporter.warn(`${target.name}: ${warning}`);
     }
     if (context.flags.json) json(context, outcomes);
     return outcomes.every((o) => o.ok) ? ExitCode.ok : ExitCode.failure;
@@ -117,10 +117,7 @@ export async function verify(
     if (context.flags.json) json(context, { ...result, recorded });
     else {
       context.print(`${target.host} ${result.summary}`);
-      const report = result.report as
-        | { checks: { what: string; expected: string; actual: string; ok: boolean }[] }
-        | undefined;
-      for (const c of report?.checks ?? [])
+      for (const c of result.report?.checks ?? [])
         context.print(
           `  ${c.ok ? "ok  " : "FAIL"} ${c.what}: ${c.actual}${c.ok ? "" : ` (expected ${c.expected})`}`,
         );
@@ -197,11 +194,7 @@ export async function prune(
       return ExitCode.ok;
     }
     for (const { host, result } of outcomes) {
-      const plans = result.plans as {
-        target: string;
-        keep: { id: string; reasons: string[] }[];
-        remove: { id: string; why: string }[];
-      }[];
+      const plans = result.plans ?? [];
       for (const p of plans) {
         context.print(
           `${host} ${p.target}: keep ${p.keep.length}, ${apply ? "removed" : "remove"} ${p.remove.length}`,
@@ -210,12 +203,7 @@ export async function prune(
           context.print(`  ${apply ? "removed" : "would remove"} ${r.id} (${r.why})`);
       }
     }
-    if (
-      !apply &&
-      outcomes.some((o) =>
-        (o.result.plans as { remove: unknown[] }[]).some((p) => p.remove.length > 0),
-      )
-    )
+    if (!apply && outcomes.some((o) => (o.result.plans ?? []).some((p) => p.remove.length > 0)))
       context.print("nothing removed: run again with --yes to remove them");
     return ExitCode.ok;
   });
