@@ -5,7 +5,7 @@
  * configured" from "running, but configured differently".
  */
 import type { LoadedConfig } from "../config/index.ts";
-import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
+import { dockerInspect, dockerRemove, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 import { type Reporter, redactor } from "../output/index.ts";
 import type { Transport } from "../transport/index.ts";
@@ -216,7 +216,7 @@ export async function bootAccessory(
     await transport.run(["docker", "start", plan.container.name]);
     outcome = "started";
   } else {
-    if (state) await transport.run(["docker", "rm", "--force", plan.container.name]);
+    if (state) await transport.run(dockerRemove(plan.container.name, { force: true }));
     say(`starting ${plan.container.name} (${plan.container.image}, volume ${plan.volume})`);
     await transport.run(dockerRun(plan.container));
     outcome = "created";

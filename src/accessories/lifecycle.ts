@@ -4,7 +4,7 @@
  * Postgres major version is refused with the dump-and-restore plan, since the data files of one
  * major version do not open in the next.
  */
-import { dockerRun } from "../engine/index.ts";
+import { dockerRemove, dockerRun } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
 import type { Transport } from "../transport/index.ts";
@@ -66,7 +66,7 @@ export async function restartAccessory(
   if ((await isRunning(transport, name)) !== undefined) {
     reporter.info(`${transport.host} ${accessory.name}: stopping ${name}`);
     await transport.run(["docker", "stop", "-t", String(STOP_TIMEOUT_S), name]);
-    await transport.run(["docker", "rm", name]);
+    await transport.run(dockerRemove(name));
   }
   await ensureNetwork(transport, plan.network);
   await writeContainerFiles(transport, plan);
@@ -90,7 +90,7 @@ export async function removeAccessory(
   const removed: string[] = [];
   if ((await isRunning(transport, name)) !== undefined) {
     await transport.run(["docker", "stop", "-t", String(STOP_TIMEOUT_S), name]);
-    await transport.run(["docker", "rm", name]);
+    await transport.run(dockerRemove(name));
     removed.push(`container ${name}`);
   }
   const data = plan.volume.startsWith("/") ? `folder ${plan.volume}` : `volume ${plan.volume}`;

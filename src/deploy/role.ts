@@ -6,7 +6,6 @@
 import { basename } from "node:path";
 import {
   type ContainerSpec,
-  checkName,
   dockerImageId,
   dockerInspect,
   dockerListContainers,
@@ -290,13 +289,11 @@ async function finish(
     await prune(transport, release, reporter);
   } else if (old.length > 0) {
     // A rollback or restart brings no new image or env file: only the stopped containers go.
-    await transport
-      .run(["docker", "rm", "--volumes", "--", ...old.map((n) => checkName("container name", n))])
-      .catch((error: unknown) => {
-        reporter.warn(
-          `${transport.host}: could not remove ${old.join(", ")}: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      });
+    await transport.run(dockerRemove(old)).catch((error: unknown) => {
+      reporter.warn(
+        `${transport.host}: could not remove ${old.join(", ")}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
   }
 }
 

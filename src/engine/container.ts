@@ -189,8 +189,14 @@ export function dockerStop(name: string, timeoutS: number): Argv {
   ];
 }
 
-/** `docker rm [--force] NAME`; --force also stops a running container (SIGKILL). */
-export function dockerRemove(name: string, options: { force?: boolean } = {}): Argv {
+/**
+ * `docker rm [--force] --volumes NAME...`, the one spelling of removing containers; --force also
+ * stops a running one (SIGKILL).
+ */
+export function dockerRemove(
+  names: string | readonly string[],
+  options: { force?: boolean } = {},
+): Argv {
   // --volumes: the container's anonymous volumes (an image's VOLUME nobody mounted) go with it;
   // nothing can reach them afterwards. Named volumes and bind mounts are never touched.
   return [
@@ -198,7 +204,7 @@ export function dockerRemove(name: string, options: { force?: boolean } = {}): A
     "rm",
     ...(options.force ? ["--force"] : []),
     "--volumes",
-    checkName("container name", name),
+    ...(typeof names === "string" ? [names] : names).map((n) => checkName("container name", n)),
   ];
 }
 

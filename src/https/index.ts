@@ -31,6 +31,7 @@ import {
 } from "../certs/index.ts";
 import { ACME_DIRECTORIES, configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
+import { dockerRemove } from "../engine/index.ts";
 import { ExternalError, UserError } from "../errors/index.ts";
 import { agentBundle } from "../monitor/index.ts";
 import { type Reporter, redactor } from "../output/index.ts";
@@ -150,7 +151,7 @@ async function issueOnHost(
   const engine = await detectLocalEngine().catch(() => undefined);
   await placeImage(image, transport, engine, reporter, registryLogin(loaded));
   // A runner a killed CLI left behind would hold the name.
-  await transport.run(["docker", "rm", "--force", runnerContainer(site)], { check: false });
+  await transport.run(dockerRemove(runnerContainer(site), { force: true }), { check: false });
   const progress = reporter.hostOutput(`${transport.host} certs`);
   const ran = await transport.run(runnerArgv(image, site, options), {
     check: false,

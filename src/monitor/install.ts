@@ -13,7 +13,7 @@ import { detectLocalEngine } from "../build/index.ts";
 import { CERTS_DIR } from "../certs/index.ts";
 import { configSchema, type LoadedConfig } from "../config/index.ts";
 import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
-import { dockerInspect, dockerRun, parseInspect } from "../engine/index.ts";
+import { dockerInspect, dockerRemove, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
 import { applySteps } from "../plan/index.ts";
@@ -180,7 +180,7 @@ export async function installAgent(
     let outcome: "started" | "restarted" | "unchanged";
     if (!facts || facts.spec !== digest) {
       await pinBridge();
-      if (facts) await transport.run(["docker", "rm", "--force", AGENT_CONTAINER]);
+      if (facts) await transport.run(dockerRemove(AGENT_CONTAINER, { force: true }));
       await ensureNetwork(transport, PROXY_NETWORK);
       // The agent mounts the certificates' folder (a bind mount needs its source).
       await transport.run(["mkdir", "-p", "-m", "0700", CERTS_DIR]);

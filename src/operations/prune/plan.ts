@@ -5,8 +5,7 @@
  * environment of the app shares its image names) keeps for its current or a kept release.
  * Pure: the same facts give the same plan and steps.
  */
-import type { ContainerSummary } from "../../engine/index.ts";
-import { checkImageRef, checkName } from "../../engine/index.ts";
+import { type ContainerSummary, checkImageRef, dockerRemove } from "../../engine/index.ts";
 import { run, type Step } from "../../plan/index.ts";
 import { envFilePath, type ReleaseRecord, versionsToKeep } from "../../releases/index.ts";
 
@@ -135,17 +134,7 @@ export function pruneSteps(plan: PrunePlan): Step[] {
   const steps: Step[] = [];
   if (plan.containers.length > 0) {
     steps.push(
-      run(
-        "remove stopped containers",
-        [
-          "docker",
-          "rm",
-          "--volumes",
-          "--",
-          ...plan.containers.map((n) => checkName("container name", n)),
-        ],
-        { allowFailure: true },
-      ),
+      run("remove stopped containers", dockerRemove(plan.containers), { allowFailure: true }),
     );
   }
   if (plan.envFiles.length > 0) {

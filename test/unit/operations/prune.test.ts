@@ -236,7 +236,8 @@ describe("prune planning", () => {
     assert.deepEqual(
       pruneSteps(plan).map((s) => (s.kind === "run" ? s.command : s.kind)),
       [
-        ["docker", "rm", "--volumes", "--", "hello-web-v1-bbbbbb"],
+        // Names are checked (none starts with a dash): dockerRemove, the one spelling of docker rm.
+        ["docker", "rm", "--volumes", "hello-web-v1-bbbbbb"],
         ["rm", "-f", "--", ...plan.envFiles],
         ["docker", "image", "rm", "--", ...plan.images],
         ["docker", "image", "rm", "--", id],
