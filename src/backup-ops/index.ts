@@ -15,6 +15,7 @@ import {
   type BackupTarget,
   backupJobName,
   backupWorkDir,
+  identitiesOf,
   parseManifest,
   parseRunnerResult,
   planRequest,
@@ -294,7 +295,7 @@ export async function identityFor(
       cause,
     });
   }
-  const keys = text.split("\n").filter((l) => l.trim().startsWith("AGE-SECRET-KEY-"));
+  const keys = identitiesOf(text);
   if (keys.length === 0)
     throw new UserError({
       code: "backup.identity_invalid",
@@ -302,7 +303,7 @@ export async function identityFor(
       hint: "give the file age-keygen wrote, not the public key",
       exitCode: ExitCode.usage,
     });
-  redactor.add(...keys.map((k) => k.trim()));
+  redactor.add(...keys);
   return { ...secrets, identity: keys.join("\n") };
 }
 

@@ -42,6 +42,14 @@ export interface SealOptions {
   sealing: Sealing;
 }
 
+/** The identities of an identity file's text (comments and blank lines skipped). */
+export function identitiesOf(text: string): string[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("AGE-SECRET-KEY-"));
+}
+
 /** Sizes and SHA-256 of both ends of the pipeline, known once the archive has ended. */
 export interface ArchiveStats {
   plainBytes: number;

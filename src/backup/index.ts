@@ -18,6 +18,7 @@ export {
   type ArchiveStats,
   archiveSuffix,
   type Compression,
+  identitiesOf,
   Meter,
   type Opening,
   openArchive,

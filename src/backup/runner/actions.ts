@@ -15,7 +15,7 @@ import {
   restoreAccessory,
   restoreSqliteBackup,
 } from "../accessory.ts";
-import type { Opening, SealOptions } from "../archive.ts";
+import { identitiesOf, type Opening, type SealOptions } from "../archive.ts";
 import type { Containers } from "../containers.ts";
 import { backupFiles, restoreFiles } from "../files.ts";
 import { backupTime, MANIFEST_NAME, type Manifest } from "../manifest.ts";
@@ -95,14 +95,6 @@ function sealOptions(request: ParsedRequest, secrets: RunnerSecrets): SealOption
     message: "the runner got neither recipients nor the passphrase to encrypt to",
     hint: "set backups.recipients (or backups.passphrase), then slipway agent install",
   });
-}
-
-/** The identities of an identity file's text (comments and blank lines skipped). */
-export function identitiesOf(text: string): string[] {
-  return text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith("AGE-SECRET-KEY-"));
 }
 
 function openingOf(secrets: RunnerSecrets): Opening {
