@@ -29,6 +29,8 @@ import { Scheduler } from "./scheduler.ts";
 import type { Store } from "./store.ts";
 
 const FLUSH_MS = 1_000;
+/** The longest wait one setTimeout holds (about 24.8 days); longer ones fire at once. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
 const PRUNE_MS = 3_600_000;
 
 /** A check as the API shows it (null, not absent, where there is nothing yet: it is JSON). */
@@ -395,8 +397,7 @@ export class Agent {
       const last = this.scheduler.lastGood(job.name) ?? startedAt;
       const due = last + staleMs;
       if (now < due) {
-        // Timers overflow past 24.8 days: look again at least daily.
-        this.after(Math.min(due - now, 86_400_000), look);
+        this.after(due - now, look);
         return;
       }
       const detail = `no successful run since ${new Date(last).toISOString()} (expected within ${formatDuration(staleMs)})`;
@@ -517,11 +518,14 @@ export class Agent {
     return outcome;
   }
 
+  /** Runs `work` in `ms`; a wait past what one timer holds (24.8 days) is taken in steps. */
   private after(ms: number, work: () => void): void {
+    const step = Math.min(ms, LONGEST_TIMER_MS);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      work();
-    }, ms);
+      if (ms > step) this.after(ms - step, work);
+      else work();
+    }, step);
     this.timers.add(timer);
   }
 
