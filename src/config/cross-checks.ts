@@ -5,6 +5,7 @@
 import type { ConfigIssue } from "../errors/index.ts";
 import { issueAt } from "./issues.ts";
 import { isMap, type Path, valueAt } from "./paths.ts";
+import { backupTargetAccessory } from "./schema.ts";
 import type { Sourced } from "./yaml-positions.ts";
 
 /** Issues from the rules that span keys: env names, cron roles, backup accessories. */
@@ -118,7 +119,8 @@ interface RoleVolume {
   target: string;
 }
 
-function roleVolumes(root: unknown): RoleVolume[] {
+/** The volumes the roles declare (servers.ROLE.volumes), as written. */
+function declaredRoleVolumes(root: unknown): RoleVolume[] {
   const servers = valueAt(root, ["servers"]);
   if (!isMap(servers)) return [];
   return Object.entries(servers).flatMap(([role, spec]) => {
@@ -148,9 +150,7 @@ function backupTargetIssues(
   const accessories = valueAt(root, ["accessories"]);
   const servers = valueAt(root, ["servers"]);
   const roles = isMap(servers) ? Object.keys(servers) : [];
-  const other = ["volume", "sqlite", "config"].some((k) => spec[k] !== undefined);
-  const accessory =
-    typeof spec.accessory === "string" ? spec.accessory : other ? undefined : target;
+  const accessory = backupTargetAccessory(target, spec);
   if (accessory !== undefined) {
     const key = spec.accessory === undefined ? undefined : "accessory";
     const definition = isMap(accessories) ? accessories[accessory] : undefined;
@@ -179,7 +179,9 @@ function backupTargetIssues(
     );
     return issues;
   }
-  const volumes = roleVolumes(root).filter((v) => typeof role !== "string" || v.role === role);
+  const volumes = declaredRoleVolumes(root).filter(
+    (v) => typeof role !== "string" || v.role === role,
+  );
   const volume = spec.volume;
   if (typeof volume === "string" && !volume.startsWith("/")) {
     if (!volumes.some((v) => v.source === volume)) {

@@ -662,6 +662,18 @@ const keep = z
 
 const TARGET_KINDS = ["accessory", "volume", "sqlite", "config"] as const;
 
+/**
+ * The accessory a backup target dumps: the one it names, or, when it names no kind at all, the
+ * accessory named like the target. Undefined for a volume, SQLite or config target.
+ */
+export function backupTargetAccessory(
+  target: string,
+  spec: Partial<Record<(typeof TARGET_KINDS)[number], unknown>>,
+): string | undefined {
+  if (typeof spec.accessory === "string") return spec.accessory;
+  return TARGET_KINDS.some((kind) => spec[kind] !== undefined) ? undefined : target;
+}
+
 const backupTarget = z
   .strictObject({
     accessory: name("accessory name", "accessory")
@@ -819,9 +831,9 @@ const backups = z
         Object.fromEntries(
           Object.entries(targets).map(([key, target]) => [
             key,
-            TARGET_KINDS.some((kind) => target[kind] !== undefined)
-              ? target
-              : { ...target, accessory: key },
+            target.accessory === undefined && backupTargetAccessory(key, target) !== undefined
+              ? { ...target, accessory: key }
+              : target,
           ]),
         ),
       )
