@@ -9,7 +9,7 @@ import { createReadStream } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { bootAccessory, type ResolvedAccessory } from "../accessories/index.ts";
+import { accessoryContainer, bootAccessory, type ResolvedAccessory } from "../accessories/index.ts";
 import type { JobRun } from "../agent/index.ts";
 import {
   type BackupTarget,
@@ -30,7 +30,7 @@ import {
   type RunnerSource,
   runnerContainer,
 } from "../backup/index.ts";
-import type { LoadedConfig } from "../config/index.ts";
+import { type LoadedConfig, nameProblem, volumeProblem } from "../config/index.ts";
 import { primaryHost, siteName } from "../deploy/index.ts";
 import { dockerRun, type VolumeMount } from "../engine/index.ts";
 import { ExitCode, UserError } from "../errors/index.ts";
@@ -45,6 +45,7 @@ import {
   placeBackups,
 } from "../monitor/index.ts";
 import { HostLineWriter, type Reporter, redactor } from "../output/index.ts";
+import { appDir } from "../releases/index.ts";
 import type { Connections, Transport } from "../transport/index.ts";
 
 export interface BackupOps {
@@ -54,6 +55,9 @@ export interface BackupOps {
 }
 
 const site = (loaded: LoadedConfig) => siteName(loaded.config.service, loaded.environment);
+
+/** Where a site's config and secrets bundle is restored by default: beside its own folder. */
+const restoredDir = (s: string) => `${dirname(appDir(s))}/restored/${s}`;
 
 /** Targets by the host they run on, in their order. */
 function byHost(targets: readonly BackupTarget[]): Map<string, BackupTarget[]> {
@@ -366,7 +370,7 @@ export function planRestore(
       throw new UserError({
         code: "backup.restore_config",
         message: `the app's state (${target.name}) is not restored over itself`,
-        hint: `restore it beside: slipway backup restore ${target.name} --to /var/lib/slipway/restored/${s}, then copy what you need`,
+        hint: `restore it beside: slipway backup restore ${target.name} --to ${restoredDir(s)}, then copy what you need`,
         exitCode: ExitCode.usage,
       });
     if (target.kind === "volume")
@@ -388,7 +392,7 @@ export function planRestore(
   const to = options.to ?? `${target.name}-restored`;
   if (target.kind === "accessory" && target.accessory) {
     const configured = Object.keys(loaded.config.accessories ?? {});
-    if (configured.includes(to) || !/^[a-z][a-z0-9-]{0,39}$/.test(to))
+    if (configured.includes(to) || nameProblem(to, "accessory name") !== undefined)
       throw new UserError({
         code: "backup.restore_to",
         message: configured.includes(to)
@@ -408,8 +412,8 @@ export function planRestore(
     return {
       target,
       inPlace: false,
-      into: `accessory ${to} (container ${s}-${to})`,
-      source: { ...source, container: `${s}-${to}` },
+      into: `accessory ${to} (container ${accessoryContainer(s, to)})`,
+      source: { ...source, container: accessoryContainer(s, to) },
       mounts: [],
       boot,
     };
@@ -432,13 +436,13 @@ export function planRestore(
       mounts: target.mounts,
     };
   }
-  const folder =
-    options.to ?? (target.kind === "config" ? `/var/lib/slipway/restored/${s}` : `${to}`);
+  const folder = options.to ?? (target.kind === "config" ? restoredDir(s) : `${to}`);
   const host = folder.startsWith("/");
-  if (!host && !/^[a-z][a-z0-9_.-]*$/.test(folder))
+  const problem = volumeProblem(folder);
+  if (problem)
     throw new UserError({
       code: "backup.restore_to",
-      message: `--to ${JSON.stringify(folder)} is neither a volume name nor an absolute folder`,
+      message: `--to: ${problem.message}`,
       hint: `e.g. --to ${target.name}-restored (a volume) or --to /srv/restored`,
       exitCode: ExitCode.usage,
     });
@@ -528,7 +532,7 @@ export async function restoreTarget(
         });
     }
     if (plan.boot) {
-      const name = `${site(ops.loaded)}-${plan.boot.name}`;
+      const name = accessoryContainer(site(ops.loaded), plan.boot.name);
       const exists = await transport.run(["docker", "inspect", "--type", "container", name], {
         check: false,
       });

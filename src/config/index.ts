@@ -12,3 +12,4 @@ export {
 } from "./schema.ts";
 export type { ResolvedSecrets } from "./secrets.ts";
 export { parseDuration, parseSize } from "./units.ts";
+export { nameProblem, volumeProblem } from "./validators.ts";

@@ -2,6 +2,7 @@
  * `slipway backup run|list|verify|restore|prune`: parse flags, call src/backup-ops, print for
  * people (progress on stderr) or --json. Exit 1 when a backup, verification or restore fails.
  */
+import { accessoryDir } from "../../accessories/index.ts";
 import { ExitCode, UserError } from "../../errors/index.ts";
 import { withConnections } from "../connections.ts";
 import type { CommandContext } from "../context.ts";
@@ -171,7 +172,7 @@ export async function restore(
       context.print(`${target.host} ${result.ok ? "" : "FAILED: "}${result.summary}`);
       if (result.ok && plan.boot)
         context.print(
-          `  ${plan.into} runs beside ${target.name} with its own credentials (kept in /var/lib/slipway/${target.accessory?.site}/accessories/${plan.boot.name}/); restore in place with --yes once you have looked`,
+          `  ${plan.into} runs beside ${target.name} with its own credentials (kept in ${accessoryDir(plan.boot.site, plan.boot.name)}/); restore in place with --yes once you have looked`,
         );
     }
     return result.ok ? ExitCode.ok : ExitCode.failure;
