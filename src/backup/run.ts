@@ -149,18 +149,36 @@ export async function runBackup(o: RunBackupOptions): Promise<Manifest> {
   }
 }
 
+/** A backup's files in a store, gathered: its parts' bytes, its manifest, any other file. */
+export interface StoredBackup extends BackupRecord {
+  /** The parts' archives' bytes. */
+  bytes: number;
+  /** Files beside the parts and the manifest (a verification's mark), by name. */
+  others: string[];
+}
+
 /** The backups of an accessory in a store, newest first: ok when its manifest is there. */
-export async function listBackups(store: BackupStore, accessory: string): Promise<BackupRecord[]> {
-  const byId = new Map<string, BackupRecord>();
+export async function storedBackups(
+  store: BackupStore,
+  accessory: string,
+): Promise<StoredBackup[]> {
+  const byId = new Map<string, StoredBackup>();
   for (const o of await store.list(`${accessory}/`)) {
     const [, id, name] = o.key.split("/");
     const at = id === undefined ? undefined : backupTime(id);
-    if (id === undefined || at === undefined) continue;
-    const record = byId.get(id) ?? { id, at, ok: false };
-    if (name === MANIFEST_NAME) record.ok = true;
-    byId.set(id, record);
+    if (id === undefined || name === undefined || at === undefined) continue;
+    const backup = byId.get(id) ?? { id, at, ok: false, bytes: 0, others: [] };
+    if (name === MANIFEST_NAME) backup.ok = true;
+    else if (name.endsWith(".age")) backup.bytes += o.bytes;
+    else backup.others.push(name);
+    byId.set(id, backup);
   }
   return [...byId.values()].sort((a, b) => b.at.getTime() - a.at.getTime());
+}
+
+/** The backups of an accessory in a store, newest first: ok when its manifest is there. */
+export async function listBackups(store: BackupStore, accessory: string): Promise<BackupRecord[]> {
+  return (await storedBackups(store, accessory)).map(({ id, at, ok }) => ({ id, at, ok }));
 }
 
 export async function readManifest(

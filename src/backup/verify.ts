@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
+import { text } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import { ENGINES, SECRETS_MOUNT } from "../accessories/index.ts";
 import {
@@ -273,6 +274,21 @@ export async function checkBackup(store: BackupStore, m: Manifest): Promise<Veri
     return { id: m.id, ok: checks.every((c) => c.ok), how: "check", checks };
   } catch (err) {
     return { id: m.id, ok: false, how: "check", checks, error: (err as Error).message };
+  }
+}
+
+/** A backup's verification mark; null when it has none or it cannot be read. */
+export async function readVerifyMark(
+  store: BackupStore,
+  accessory: string,
+  id: string,
+): Promise<VerifyMark | null> {
+  try {
+    return JSON.parse(
+      await text(await store.read(`${accessory}/${id}/${VERIFY_MARK_NAME}`)),
+    ) as VerifyMark;
+  } catch {
+    return null;
   }
 }
 

@@ -18,15 +18,22 @@ import {
 import { identitiesOf, type Opening, type SealOptions } from "../archive.ts";
 import type { Containers } from "../containers.ts";
 import { backupFiles, restoreFiles } from "../files.ts";
-import { backupTime, MANIFEST_NAME, type Manifest } from "../manifest.ts";
+import { MANIFEST_NAME, type Manifest } from "../manifest.ts";
 import { planRetention, type RetentionPlan } from "../retention.ts";
-import { listBackups, type PartProgress, pruneBackups, readManifest } from "../run.ts";
+import {
+  listBackups,
+  type PartProgress,
+  pruneBackups,
+  readManifest,
+  storedBackups,
+} from "../run.ts";
 import { directoryStore } from "../stores/directory.ts";
 import type { BackupStore } from "../stores/store.ts";
 import {
   checkBackup,
   compareFacts,
   markVerified,
+  readVerifyMark,
   VERIFY_MARK_NAME,
   type VerifyMark,
   type VerifyReport,
@@ -133,45 +140,18 @@ const engineTarget = (s: Extract<RunnerSource, { container: string }>): Accessor
 
 /** The backups of a target in the store, newest first, with sizes and verification marks. */
 async function listed(store: BackupStore, target: string): Promise<ListedBackup[]> {
-  const byId = new Map<string, ListedBackup & { marked: boolean }>();
-  for (const o of await store.list(`${target}/`)) {
-    const [, id, name] = o.key.split("/");
-    const at = id === undefined ? undefined : backupTime(id);
-    if (id === undefined || name === undefined || at === undefined) continue;
-    const entry = byId.get(id) ?? {
-      id,
-      at: at.toISOString(),
-      complete: false,
-      bytes: 0,
-      verified: null,
-      marked: false,
-    };
-    if (name === MANIFEST_NAME) entry.complete = true;
-    else if (name === VERIFY_MARK_NAME) entry.marked = true;
-    else entry.bytes += o.bytes;
-    byId.set(id, entry);
-  }
   const out: ListedBackup[] = [];
-  for (const { marked, ...entry } of [...byId.values()].sort((a, b) => b.at.localeCompare(a.at))) {
-    if (marked) entry.verified = await readMark(store, target, entry.id);
-    out.push(entry);
-  }
+  for (const b of await storedBackups(store, target))
+    out.push({
+      id: b.id,
+      at: b.at.toISOString(),
+      complete: b.ok,
+      bytes: b.bytes,
+      verified: b.others.includes(VERIFY_MARK_NAME)
+        ? await readVerifyMark(store, target, b.id)
+        : null,
+    });
   return out;
-}
-
-async function readMark(
-  store: BackupStore,
-  target: string,
-  id: string,
-): Promise<VerifyMark | null> {
-  try {
-    const stream = await store.read(`${target}/${id}/${VERIFY_MARK_NAME}`);
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as VerifyMark;
-  } catch {
-    return null;
-  }
 }
 
 /** The backup a request names, or the newest whole one. */
