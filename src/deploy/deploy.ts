@@ -34,6 +34,17 @@ export function rolesInOrder(config: LoadedConfig["config"]): RoleSettings[] {
   return [...roles.filter((r) => r.proxied), ...roles.filter((r) => !r.proxied)];
 }
 
+/** The hosts behind the proxy (its web roles'), each once, in deploy order: the first issues TLS. */
+export function webHosts(config: LoadedConfig["config"]): string[] {
+  return [
+    ...new Set(
+      rolesInOrder(config)
+        .filter((role) => role.proxied)
+        .flatMap((role) => role.hosts),
+    ),
+  ];
+}
+
 /** Hosts of a role changed at once: a number, or a percentage of the role's hosts (at least 1). */
 export function rollingLimit(limit: number | string, hosts: number): number {
   if (typeof limit === "number") return limit;

@@ -56,7 +56,13 @@ import { overrideEnv } from "./env-file.ts";
 import { ensureKeptImage } from "./kept-image.ts";
 import { containerName, imageRef, releaseLabels, roleVolumes, siteName } from "./names.ts";
 
-export { primaryHost, type RolloutSummary, rolesInOrder, rollingLimit } from "./deploy.ts";
+export {
+  primaryHost,
+  type RolloutSummary,
+  rolesInOrder,
+  rollingLimit,
+  webHosts,
+} from "./deploy.ts";
 export { ensureKeptImage, type KeptImageSource, keptImageSource } from "./kept-image.ts";
 export {
   containerName,

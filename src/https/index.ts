@@ -30,7 +30,7 @@ import {
   uncovered,
 } from "../certs/index.ts";
 import { ACME_DIRECTORIES, configSchema, type LoadedConfig } from "../config/index.ts";
-import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
+import { placeImage, siteName, webHosts } from "../deploy/index.ts";
 import { dockerRemove } from "../engine/index.ts";
 import { ExternalError, UserError } from "../errors/index.ts";
 import { agentBundle } from "../monitor/index.ts";
@@ -68,10 +68,10 @@ export interface CertificatesResult {
 
 /** The site and the hosts of its web roles (the first issues). */
 export function httpsHosts(loaded: LoadedConfig): { site: string; hosts: string[] } {
-  const hosts = rolesInOrder(loaded.config)
-    .filter((role) => role.proxied)
-    .flatMap((role) => role.hosts);
-  return { site: siteName(loaded.config.service, loaded.environment), hosts: [...new Set(hosts)] };
+  return {
+    site: siteName(loaded.config.service, loaded.environment),
+    hosts: webHosts(loaded.config),
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import { backupWorkDir, planBackupFiles, planStore, planTargets } from "../backu
 import { detectLocalEngine } from "../build/index.ts";
 import { CERTS_DIR } from "../certs/index.ts";
 import { configSchema, type LoadedConfig } from "../config/index.ts";
-import { placeImage, rolesInOrder, siteName } from "../deploy/index.ts";
+import { placeImage, rolesInOrder, siteName, webHosts } from "../deploy/index.ts";
 import { dockerInspect, dockerRemove, dockerRun, parseInspect } from "../engine/index.ts";
 import { UserError } from "../errors/index.ts";
 import type { Reporter } from "../output/index.ts";
@@ -123,17 +123,13 @@ export async function installAgent(
           p ? [p] : [],
         );
   // The web host that issues the site's certificate, where the others fetch it.
-  const firstWeb = rolesInOrder(loaded.config).find((role) => role.proxied)?.hosts[0];
+  const firstWeb = webHosts(loaded.config)[0];
   const issuer = peers.find((peer) => peer.host === firstWeb)?.address;
   const bundle = agentBundle();
   const engine = await detectLocalEngine().catch(() => undefined);
   const registry = registryLogin(loaded);
   const results = [];
-  const proxied = new Set(
-    rolesInOrder(loaded.config)
-      .filter((role) => role.proxied)
-      .flatMap((role) => role.hosts),
-  );
+  const proxied = new Set(webHosts(loaded.config));
   for (const [index, host] of agentHosts(loaded).entries()) {
     if (options.only && !options.only.includes(host)) continue;
     const transport = connections.get(host);

@@ -14,7 +14,7 @@ import {
 import { planBackupJobs } from "../backup/index.ts";
 import { CERTS_DIR, orderFile, sharedPath, shareKeyFile } from "../certs/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
-import { roleSelector, rolesInOrder } from "../deploy/index.ts";
+import { roleSelector, rolesInOrder, webHosts } from "../deploy/index.ts";
 import type { ContainerSpec } from "../engine/index.ts";
 import { lockPath } from "../lock/index.ts";
 // The proxy's network: the app's web containers are on it, so the agent reaches them by name.
@@ -400,13 +400,7 @@ export function planCertificateJobs(
   issuer?: string,
 ): JobConfig[] {
   if (loaded.config.proxy.tls?.acme === undefined) return [];
-  const web = [
-    ...new Set(
-      rolesInOrder(loaded.config)
-        .filter((role) => role.proxied)
-        .flatMap((role) => role.hosts),
-    ),
-  ];
+  const web = webHosts(loaded.config);
   if (!web.includes(host)) return [];
   const other = web[0] !== host;
   const name = loaded.config.proxy.domains.find((d) => !d.startsWith("*.")) ?? "";
