@@ -145,11 +145,11 @@ export class EngineClient {
    * Asks its state, every 50 ms at first and then less often, down to once a second: Podman
    * before 4.5 (Debian 12's 4.3) answers the API's own /wait by polling every microsecond, a
    * whole core for as long as the container runs (podman#18150). `soon` (its output has ended,
-   * say) brings the pace to every 20 ms.
+   * say) brings the pace to every 20 ms, starting with the pause under way.
    */
   async wait(id: string, signal?: AbortSignal, soon?: Promise<unknown>): Promise<number> {
     let pace = WAIT_FIRST_MS;
-    soon?.then(
+    const isSoon = soon?.then(
       () => {
         pace = WAIT_SOON_MS;
       },
@@ -159,7 +159,9 @@ export class EngineClient {
       signal?.throwIfAborted();
       const { State } = await this.inspect(id);
       if (!State.Running) return State.ExitCode;
-      await sleep(pace, undefined, signal ? { signal } : {});
+      const pause = sleep(pace, undefined, signal ? { signal } : {});
+      pause.catch(() => {}); // an abort is seen at the top of the loop when `soon` came first
+      await (pace === WAIT_SOON_MS || isSoon === undefined ? pause : Promise.race([pause, isSoon]));
       if (pace !== WAIT_SOON_MS) pace = Math.min(pace * 2, WAIT_LAST_MS);
     }
   }

@@ -90,6 +90,28 @@ describe("the agent's engine client on Podman's socket", {
     await engine.kill(long, "SIGKILL");
   });
 
+  it("told the exit is near, a wait stops pausing at once: a dump's end is not a second late", async () => {
+    const id = await engine.create(`${label}-soon`, {
+      Image: NODE_IMAGE,
+      Cmd: ["node", "-e", "setTimeout(() => {}, 60000)"],
+    });
+    made.push(id);
+    await engine.start(id);
+    let tell: () => void = () => {};
+    const soon = new Promise<void>((resolve) => {
+      tell = resolve;
+    });
+    const waiting = engine.wait(id, undefined, soon);
+    // By 1.7 s the waits have grown to 800 ms and then a second (50, 100, ... ms from the start).
+    await new Promise((r) => setTimeout(r, 1_700));
+    await engine.kill(id, "SIGKILL");
+    const told = Date.now();
+    tell();
+    assert.equal(typeof (await waiting), "number");
+    const late = Date.now() - told;
+    assert.ok(late < 400, `the wait saw the exit ${late} ms after it was told`);
+  });
+
   it("removes a one-off container with its anonymous volumes (an image's VOLUME), which nothing could reach again", {
     skip: skipUnless(rigAvailable(REDIS_IMAGE)),
   }, async () => {
