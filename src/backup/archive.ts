@@ -19,6 +19,7 @@ import {
 import { Decrypter, Encrypter } from "age-encryption";
 import { UserError } from "../errors/index.ts";
 import { AgePayload, ageHead } from "./age-stream.ts";
+import { giveBack } from "./lent.ts";
 
 export type Compression = "zstd" | "gzip";
 
@@ -99,9 +100,12 @@ export class Meter extends Transform {
   }
 
   private release(): Buffer {
-    const batch = this.held.length === 1 ? (this.held[0] as Buffer) : Buffer.concat(this.held);
+    const held = this.held;
     this.held = [];
     this.heldBytes = 0;
+    if (held.length === 1) return held[0] as Buffer;
+    const batch = Buffer.concat(held);
+    for (const chunk of held) giveBack(chunk); // copied: the originals are not read again
     return batch;
   }
 
@@ -118,11 +122,21 @@ const PLAIN_BATCH = 1 << 20;
 const ZLIB_CHUNK = 256 << 10;
 
 function compressor(compression: Compression, level: number | undefined): Transform {
-  if (compression === "gzip") return createGzip({ level: level ?? 6, chunkSize: ZLIB_CHUNK });
-  return createZstdCompress({
-    chunkSize: ZLIB_CHUNK,
-    params: { [constants.ZSTD_c_compressionLevel]: level ?? 1 },
-  });
+  const z =
+    compression === "gzip"
+      ? createGzip({ level: level ?? 6, chunkSize: ZLIB_CHUNK })
+      : createZstdCompress({
+          chunkSize: ZLIB_CHUNK,
+          params: { [constants.ZSTD_c_compressionLevel]: level ?? 1 },
+        });
+  // A transform calls back once it has consumed a chunk: a lent one is given back then (lent.ts).
+  const consume = z._transform.bind(z);
+  z._transform = (chunk: Buffer, encoding, done) =>
+    consume(chunk, encoding, (error, data) => {
+      giveBack(chunk);
+      done(error, data);
+    });
+  return z;
 }
 
 function decompressor(compression: Compression): Transform {

@@ -18,6 +18,7 @@ import { Worker } from "node:worker_threads";
 import { SlipwayError } from "../errors/index.ts";
 import type { ExecRun } from "./containers.ts";
 import { STDOUT_READ_AHEAD } from "./exec.ts";
+import { lend } from "./lent.ts";
 
 /** Where a piped dump's program writes in its container: the FIFO, in the folder mounted there. */
 export const PIPE_DIR = "/slipway-pipe";
@@ -34,25 +35,44 @@ const openFd = promisify(open);
 /** What the reading thread hands on at a time, and how many it reads ahead of its reader. */
 const BATCH = 1 << 20;
 const AHEAD = 2;
+/**
+ * The ring's batches: enough for all a dump's stages hold at once on their way to the
+ * compressor (the read-ahead, the stages' buffers, the one being compressed).
+ */
+const RING = 16;
 
 /**
- * The reading thread: blocking reads into 1 MiB batches, each handed over (transferred, not
- * copied) once full. A dump arrives in the writer's 4 KiB writes; read on the event loop, each
- * is a wake-up, a Buffer and a stream step (bench:backup's dump: 80,000 reads, 0.6 CPU-s there
- * against 0.4 here, and 450 Buffers to collect rather than 80,000). Reads a batch only with a
- * credit: the stream's reader grants one whenever it wants more, so the thread never runs far
- * ahead. shared: [credits, stop].
+ * The reading thread: blocking reads into 1 MiB batches, each handed over once full. A dump
+ * arrives in the writer's 4 KiB writes; read on the event loop, each is a wake-up, a Buffer and
+ * a stream step (bench:backup's dump: 80,000 reads, 0.6 CPU-s there against 0.4 here, and 450
+ * Buffers to collect rather than 80,000). A batch is read into a free slot of the ring, memory
+ * both threads share, and lent (lent.ts): its slot is free again once given back. With no slot
+ * free, into a fresh buffer, transferred. Reads a batch only with a credit: the stream's reader
+ * grants one whenever it wants more, so the thread never runs far ahead.
+ * shared: [credits, stop, then per slot 1 while lent].
  */
 const READER = `
 const { readSync } = require("node:fs");
 const { parentPort, workerData } = require("node:worker_threads");
-const { fd, batch, shared } = workerData;
+const { fd, batch, shared, ring, slots } = workerData;
 const state = new Int32Array(shared);
+let next = 0;
+function freeSlot() {
+  for (let i = 0; i < slots; i++) {
+    const slot = (next + i) % slots;
+    if (Atomics.compareExchange(state, 2 + slot, 0, 1) === 0) {
+      next = (slot + 1) % slots;
+      return slot;
+    }
+  }
+  return -1;
+}
 try {
   for (let done = false; !done; ) {
     while (Atomics.load(state, 0) <= 0 && Atomics.load(state, 1) === 0) Atomics.wait(state, 0, Atomics.load(state, 0));
     if (Atomics.load(state, 1) !== 0) break;
-    const buffer = Buffer.allocUnsafeSlow(batch);
+    const slot = freeSlot();
+    const buffer = slot < 0 ? Buffer.allocUnsafeSlow(batch) : Buffer.from(ring, slot * batch, batch);
     let used = 0;
     while (used < batch) {
       const n = readSync(fd, buffer, used, batch - used, null);
@@ -60,11 +80,13 @@ try {
       used += n;
     }
     if (Atomics.load(state, 1) !== 0) break;
-    if (used > 0) {
-      Atomics.sub(state, 0, 1);
-      const out = used === batch ? buffer : buffer.subarray(0, used);
-      parentPort.postMessage(out, [buffer.buffer]);
+    if (used === 0) {
+      if (slot >= 0) Atomics.store(state, 2 + slot, 0);
+      continue;
     }
+    Atomics.sub(state, 0, 1);
+    if (slot >= 0) parentPort.postMessage({ slot, used });
+    else parentPort.postMessage(buffer.subarray(0, used), [buffer.buffer]);
   }
   parentPort.postMessage(null);
 } catch (error) {
@@ -72,27 +94,44 @@ try {
 }
 `;
 
+/** How a FIFO's batches were read: into the ring's memory again, or into fresh buffers. */
+export interface PipeBatches {
+  fromRing: number;
+  fresh: number;
+}
+
 /** A FIFO's reading end, read by {@link READER} on its own thread. */
 class FifoReader extends Readable {
-  private readonly state = new Int32Array(new SharedArrayBuffer(8));
+  private readonly state = new Int32Array(new SharedArrayBuffer(4 * (2 + RING)));
+  private readonly ring = new SharedArrayBuffer(RING * BATCH);
   private readonly worker: Worker;
   private readonly path: string;
+  private readonly batches: PipeBatches;
 
-  constructor(fd: number, path: string) {
+  constructor(fd: number, path: string, batches: PipeBatches) {
     // Its read-ahead is the thread's credits, and readThroughPipe's stdout: nothing more here.
     super();
     this.path = path;
+    this.batches = batches;
     this.state[0] = AHEAD;
     this.worker = new Worker(READER, {
       eval: true,
-      workerData: { fd, batch: BATCH, shared: this.state.buffer },
+      workerData: { fd, batch: BATCH, shared: this.state.buffer, ring: this.ring, slots: RING },
     });
     // The fd is this thread's: closed here once the reading thread is gone.
     this.worker.once("exit", () => closeSync(fd));
-    this.worker.on("message", (m: Uint8Array | Error | null) => {
+    this.worker.on("message", (m: { slot: number; used: number } | Uint8Array | Error | null) => {
       if (m instanceof Error) return this.destroy(m);
-      if (!this.destroyed)
-        this.push(m === null ? null : Buffer.from(m.buffer, m.byteOffset, m.length));
+      if (this.destroyed) return;
+      if (m === null) this.push(null);
+      else if (m instanceof Uint8Array) {
+        this.batches.fresh++;
+        this.push(Buffer.from(m.buffer, m.byteOffset, m.length));
+      } else {
+        this.batches.fromRing++;
+        const chunk = Buffer.from(this.ring, m.slot * BATCH, m.used);
+        this.push(lend(chunk, () => Atomics.store(this.state, 2 + m.slot, 0)));
+      }
     });
     this.worker.on("error", (error) => this.destroy(error));
   }
@@ -120,9 +159,11 @@ class FifoReader extends Readable {
 /**
  * The FIFO's reading end as a stream, ending once the writer closed it and `write`'s container
  * exited 0, failing otherwise: a dump cut short never passes for a whole one. Stopping the stream
- * (a store gone mid-upload) closes the FIFO, and the writer ends on its broken pipe.
+ * (a store gone mid-upload) closes the FIFO, and the writer ends on its broken pipe. Its chunks
+ * are lent (lent.ts); `batches` counts how they were read.
  */
-export function readThroughPipe(write: PipeWriter): ExecRun {
+export function readThroughPipe(write: PipeWriter): ExecRun & { batches: PipeBatches } {
+  const batches: PipeBatches = { fromRing: 0, fresh: 0 };
   const stdout = new PassThrough({ highWaterMark: STDOUT_READ_AHEAD });
   // Whoever reads stdout sees its error; a caller that awaits `done` alone must not crash on it.
   stdout.on("error", () => {});
@@ -158,7 +199,7 @@ export function readThroughPipe(write: PipeWriter): ExecRun {
       const writerGone = exited.then(release, release);
       writerGone.then(markEnded);
       const fd = await reading;
-      const source = new FifoReader(fd, fifo);
+      const source = new FifoReader(fd, fifo, batches);
       source.once("end", markEnded);
       source.once("close", markEnded);
       stdout.once("close", () => source.destroy());
@@ -184,7 +225,7 @@ export function readThroughPipe(write: PipeWriter): ExecRun {
     () => stdout.end(),
     (error: Error) => stdout.destroy(error),
   );
-  return { stdout, done };
+  return { stdout, done, batches };
 }
 
 /**

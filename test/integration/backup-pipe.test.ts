@@ -3,7 +3,8 @@
  * this machine (the containers beside an accessory are in backup-engines.test.ts): every byte
  * arrives; a writer that fails, before its first byte or after, or never opens the FIFO, fails
  * the stream rather than leaving it waiting or passing for whole; a reader that stops stops the
- * writer; and the fallback takes over only when nothing was read yet.
+ * writer; the ring's memory is read into again once the archive gave a batch back, and never
+ * while a reader holds it; and the fallback takes over only when nothing was read yet.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -11,15 +12,18 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { after, describe, it } from "node:test";
 import {
   execStream,
+  openArchive,
   PIPE_FILE,
   type PipeWriter,
   readThroughPipe,
+  sealArchive,
   withFallback,
 } from "../../src/backup/index.ts";
+import { ageKeys } from "../support/age-keys.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "slipway-pipe-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,6 +97,41 @@ describe("readThroughPipe", { timeout: 30_000 }, () => {
     await assert.rejects(run.done);
     // yes dies of its broken pipe once the FIFO's reading end is closed.
     await assert.rejects(writer as Promise<void>, /signal SIGPIPE/);
+  });
+});
+
+describe("readThroughPipe's ring of batches", { timeout: 60_000 }, () => {
+  const data = randomBytes(40 << 20); // 40 batches, more than the ring holds
+  const file = join(dir, "ring-data");
+  writeFileSync(file, data);
+  const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+  it("the archive gives every batch back, so the ring's memory is read into again: every byte survives a slow reader", async () => {
+    const keys = await ageKeys();
+    const run = readThroughPipe(shell(`cat ${file} > $PIPE`));
+    const { archive, stats } = sealArchive(run.stdout, keys.seal);
+    const sealed: Buffer[] = [];
+    for await (const chunk of archive) {
+      sealed.push(chunk as Buffer);
+      await new Promise((r) => setTimeout(r, 2)); // behind the reader: batches wait in the stages
+    }
+    await run.done;
+    assert.equal((await stats).plainSha256, sha256(data));
+    const plain = await openArchive(Readable.from(sealed), {
+      compression: "zstd",
+      opening: keys.opening,
+    });
+    assert.equal((await drain(plain)).sha256, sha256(data));
+    assert.deepEqual(run.batches, { fromRing: 40, fresh: 0 });
+  });
+
+  it("a reader that keeps its chunks gets fresh memory once the ring is lent out, never its chunks overwritten", async () => {
+    const run = readThroughPipe(shell(`cat ${file} > $PIPE`));
+    const kept: Buffer[] = [];
+    for await (const chunk of run.stdout) kept.push(chunk as Buffer);
+    await run.done;
+    assert.equal(sha256(Buffer.concat(kept)), sha256(data));
+    assert.ok(run.batches.fresh >= 40 - 16, JSON.stringify(run.batches));
   });
 });
 

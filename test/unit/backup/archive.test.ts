@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { Decrypter, Encrypter } from "age-encryption";
 import { AgePayload, ageHead } from "../../../src/backup/age-stream.ts";
 import { Meter, openArchive, sealArchive } from "../../../src/backup/index.ts";
+import { giveBack, lend } from "../../../src/backup/lent.ts";
 import { ageKeys } from "../../support/age-keys.ts";
 
 /** `data` cut into pieces of these sizes, in turn (the last piece takes what is left). */
@@ -47,6 +48,49 @@ describe("Meter", () => {
       out.map((c) => c.length),
       [8192, 8192, 3616],
     );
+  });
+});
+
+describe("lent chunks (lent.ts)", () => {
+  /** `data` cut into chunks, each lent: the returned list says which were given back, in turn. */
+  function lent(chunks: Buffer[]): { chunks: Buffer[]; back: number[] } {
+    const back: number[] = [];
+    return { chunks: chunks.map((c, i) => lend(c, () => back.push(i))), back };
+  }
+
+  it("the meter gives back the chunks it copied into a batch, and hands on a whole one as it is", async () => {
+    const data = randomBytes(3 << 16);
+    const small = lent(cut(data, [1 << 15]));
+    await collect(Readable.from(small.chunks).pipe(new Meter({ batchBytes: 1 << 16 })));
+    assert.deepEqual(small.back, [0, 1, 2, 3, 4, 5]);
+    const whole = lent(cut(data, [1 << 16]));
+    await collect(Readable.from(whole.chunks).pipe(new Meter({ batchBytes: 1 << 16 })));
+    assert.deepEqual(whole.back, [], "a chunk handed on whole is the next stage's to give back");
+  });
+
+  it("the archive's compressor gives back each chunk once it has consumed it, with either compression", async () => {
+    for (const compression of ["zstd", "gzip"] as const) {
+      const keys = await ageKeys(compression);
+      const data = Buffer.alloc(5 << 20, "a row of a table\n");
+      const { chunks, back } = lent(cut(data, [1 << 20]));
+      const { archive, stats } = sealArchive(Readable.from(chunks), keys.seal);
+      const sealed = Buffer.concat(await collect(archive));
+      assert.equal((await stats).plainBytes, data.length);
+      assert.deepEqual(back, [0, 1, 2, 3, 4], compression);
+      const plain = await collect(
+        await openArchive(Readable.from([sealed]), { compression, opening: keys.opening }),
+      );
+      assert.deepEqual(Buffer.concat(plain), data);
+    }
+  });
+
+  it("a chunk is given back once at most, and one never lent is left alone", () => {
+    let times = 0;
+    const chunk = lend(Buffer.alloc(4), () => times++);
+    giveBack(chunk);
+    giveBack(chunk);
+    giveBack(Buffer.alloc(4));
+    assert.equal(times, 1);
   });
 });
 
