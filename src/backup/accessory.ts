@@ -123,7 +123,12 @@ async function redisSnapshot(
 async function snapshotSession(
   t: EngineTarget,
   containers: Containers,
-): Promise<{ snapshot: string; facts: Promise<VerifyFacts>; end: () => Promise<void> }> {
+): Promise<{
+  snapshot: string;
+  version: string;
+  facts: Promise<VerifyFacts>;
+  end: () => Promise<void>;
+}> {
   const plan = planSnapshotSession(t);
   const stdin = new PassThrough();
   const session = containers.exec(plan.argv, { stdin });
@@ -134,16 +139,16 @@ async function snapshotSession(
   };
   stdin.write(plan.begin);
   let text = "";
-  let snapshotSeen: (id: string) => void = () => {};
-  const snapshotLine = new Promise<string>((resolve) => {
+  let snapshotSeen: (line: { snapshot: string; version: string }) => void = () => {};
+  const snapshotLine = new Promise<{ snapshot: string; version: string }>((resolve) => {
     snapshotSeen = resolve;
   });
   const facts = (async (): Promise<VerifyFacts> => {
     // Not destroyed when the loop ends: the session's psql lives on until `end`.
     for await (const chunk of session.stdout.iterator({ destroyOnReturn: false })) {
       text += String(chunk);
-      const snapshot = /^snapshot\t(\S+)$/m.exec(text)?.[1];
-      if (snapshot !== undefined) snapshotSeen(snapshot);
+      const line = /^snapshot\t(\S+)\t(.+)\n/m.exec(text); // whole: a chunk may end mid-line
+      if (line) snapshotSeen({ snapshot: line[1] as string, version: line[2] as string });
       const at = text.indexOf(`\n${SNAPSHOT_COUNTS_END}\n`);
       if (at < 0) continue;
       const counts = text
@@ -159,10 +164,10 @@ async function snapshotSession(
     });
   })();
   facts.catch(() => {}); // read after the dump, or never if the dump fails first
-  const snapshot = await Promise.race([snapshotLine, facts.then(() => undefined)]).catch(
+  const seen = await Promise.race([snapshotLine, facts.then(() => undefined)]).catch(
     () => undefined,
   );
-  if (snapshot === undefined) {
+  if (seen === undefined) {
     stdin.end();
     await session.done.catch(() => {});
     throw new SlipwayError({
@@ -171,7 +176,7 @@ async function snapshotSession(
       hint: "check the accessory's logs (slipway accessory logs)",
     });
   }
-  return { snapshot, facts, end };
+  return { ...seen, facts, end };
 }
 
 /** A dump step as a part of the backup: its program's stdout, started when its turn comes. */
@@ -204,14 +209,17 @@ export interface BackupAccessoryOptions {
 export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manifest> {
   const t = o.target;
   const containers = o.containers ?? dockerCli;
-  // Asked while the snapshot is being taken; awaited before anything is written.
-  const version =
+  // Asked while the snapshot is being taken; awaited before anything is written. Postgres'
+  // snapshot session tells it.
+  let version =
     t.engine === "mongodb"
       ? execTextWith(containers, planMongoVersion(t)).then((out) => out.trim())
       : t.engine === "influxdb"
         ? execTextWith(containers, planInfluxVersion(t)).then(parseInfluxVersion)
-        : execTextWith(containers, planVersion(t)).then((out) => parseVersion(t, out));
-  version.catch(() => {});
+        : t.engine === "postgres"
+          ? undefined
+          : execTextWith(containers, planVersion(t)).then((out) => parseVersion(t, out));
+  version?.catch(() => {});
   let parts: DumpPart[];
   /** Read once every part is in the store. */
   let facts: () => Promise<VerifyFacts>;
@@ -229,6 +237,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
   } else if (t.engine === "postgres") {
     // Counted in the snapshot pg_dump then dumps: exact, even while the app writes.
     const session = await snapshotSession(t, containers);
+    version = Promise.resolve(parseVersion(t, session.version));
     facts = () => session.facts;
     endSession = session.end;
     // The database's bytes through a FIFO (pipe.ts), or by exec where that cannot be had.
@@ -259,7 +268,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
       store: o.store,
       accessory: o.accessory,
       engine: t.engine,
-      engineVersion: await version,
+      engineVersion: (await version) ?? "unknown",
       sourceHost: o.sourceHost,
       ...(o.image === undefined ? {} : { image: o.image }),
       ...(t.engine === "redis" ? {} : { login: { user: t.user, database: t.database } }),

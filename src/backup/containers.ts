@@ -138,12 +138,16 @@ export const dockerCli: Containers = {
   exec: (argv, options) => execStream(argv, options),
   // `docker run` waits for its container through the API's /wait, which Podman before 4.5 answers
   // by spinning a core; the hosts' runner uses the Engine API client, whose wait does not.
-  pipeRun: (step) =>
-    readThroughPipe(async (folder) => {
-      const image = (await inspected(step.beside))?.imageId;
+  pipeRun(step) {
+    // Asked while the FIFO is made.
+    const beside = inspected(step.beside);
+    beside.catch(() => {});
+    return readThroughPipe(async (folder) => {
+      const image = (await beside)?.imageId;
       if (image === undefined) throw new Error(`no container ${step.beside}`);
       await drained(execStream(dockerPipedRun(step, { folder, image, owner: hostname() })));
-    }),
+    });
+  },
   async run(spec, secretEnv) {
     const dir = await mkdtemp(join(tmpdir(), "slipway-env-"));
     try {

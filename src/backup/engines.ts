@@ -226,7 +226,8 @@ export const SNAPSHOT_COUNTS_END = "slipway-counts-end";
  * Postgres: a read-only REPEATABLE READ transaction that exports its snapshot and counts every
  * table's rows in it; held open (psql waits on stdin) while pg_dump --snapshot dumps the very
  * same data, so the manifest's counts are exactly the dump's even while the app writes. Output:
- * "snapshot<TAB>ID", then the counts, then SNAPSHOT_COUNTS_END; `end` commits.
+ * "snapshot<TAB>ID<TAB>VERSION" (the server's, asked here rather than by another exec), then
+ * the counts, then SNAPSHOT_COUNTS_END; `end` commits.
  */
 export function planSnapshotSession(t: EngineTarget): { argv: Argv; begin: string; end: string } {
   const list = planTableList(t);
@@ -249,7 +250,7 @@ export function planSnapshotSession(t: EngineTarget): { argv: Argv; begin: strin
     ),
     begin: [
       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
-      "SELECT 'snapshot', pg_export_snapshot();",
+      "SELECT 'snapshot', pg_export_snapshot(), current_setting('server_version');",
       list.sql.trimEnd(),
       `SELECT '${SNAPSHOT_COUNTS_END}';`,
       "",

@@ -53,9 +53,12 @@ export function engineContainers(client: EngineClient): Containers {
       return { stdout, done };
     },
 
-    pipeRun: (step) =>
-      readThroughPipe(async (folder, ended) => {
-        const beside = await client.inspect(step.beside);
+    pipeRun(step) {
+      // Asked while the FIFO is made.
+      const inspected = client.inspect(step.beside);
+      inspected.catch(() => {});
+      return readThroughPipe(async (folder, ended) => {
+        const beside = await inspected;
         const id = await client.create(`slipway-dump-${randomBytes(4).toString("hex")}`, {
           Image: beside.Image ?? beside.Config.Image,
           Entrypoint: [step.entrypoint],
@@ -75,7 +78,8 @@ export function engineContainers(client: EngineClient): Containers {
         } finally {
           await client.remove(id).catch(() => {});
         }
-      }),
+      });
+    },
 
     async run(spec, secretEnv) {
       const body: ContainerCreate = {

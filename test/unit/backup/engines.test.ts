@@ -280,7 +280,7 @@ describe("Postgres snapshot session", () => {
     ]);
     assert.match(
       session.begin,
-      /^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT 'snapshot', pg_export_snapshot\(\);\n/,
+      /^BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT 'snapshot', pg_export_snapshot\(\), current_setting\('server_version'\);\n/,
     );
     assert.match(session.begin, /SELECT 'slipway-counts-end';\n$/);
     assert.equal(session.end, "COMMIT;\n");
