@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SlipwayError } from "../errors/index.ts";
 import type { Argv } from "../transport/index.ts";
 import { Meter, type Opening, openArchive, type SealOptions } from "./archive.ts";
-import { type Containers, dockerCli, execTextWith } from "./containers.ts";
+import { type Containers, dockerCli, type ExecRun, execTextWith } from "./containers.ts";
 import {
   type DumpStep,
   type EngineTarget,
@@ -224,6 +224,8 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
   /** Read once every part is in the store. */
   let facts: () => Promise<VerifyFacts>;
   let endSession = async () => {};
+  /** The piped dump's run, whose `done` includes removing its container. */
+  let piped: ExecRun | undefined;
   if (t.engine === "mongodb" || t.engine === "influxdb") {
     // Read after the dump: neither dump is one snapshot to read them in.
     facts = () => readFacts(t, containers);
@@ -247,7 +249,10 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
             name: step.name,
             open: () =>
               withFallback(
-                () => containers.pipeRun(planPipedDump(t, session.snapshot)),
+                () => {
+                  piped = containers.pipeRun(planPipedDump(t, session.snapshot));
+                  return piped;
+                },
                 () => containers.exec(step.argv).stdout,
                 (reason) => o.onFallback?.(step.name, reason.message),
               ),
@@ -279,7 +284,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
   } finally {
-    await endSession();
+    await Promise.all([piped?.done.catch(() => {}), endSession()]);
   }
 }
 

@@ -287,11 +287,20 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
   it("through the runner's Engine API: beside the container, or by exec where its loopback asks a password", async () => {
     const api = engineContainers(new EngineClient(SOCKET));
     const ways: string[] = [];
+    /** Whether the last piped run's `done` (its container's removal, made slow here) settled. */
+    let removed = false;
     const recorded: Containers = {
       ...api,
       pipeRun: (step) => {
         ways.push("pipe");
-        return api.pipeRun(step);
+        removed = false;
+        const run = api.pipeRun(step);
+        const done = run.done.finally(async () => {
+          await new Promise((r) => setTimeout(r, 1_000));
+          removed = true;
+        });
+        done.catch(() => {});
+        return { ...run, done };
       },
       exec: (argv, options) => {
         if (argv.includes("pg_dump")) ways.push("exec");
@@ -311,9 +320,16 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
         containers: recorded,
         onFallback: (part, reason) => fallbacks.push(`${part}: ${reason}`),
       });
+    const dumpContainers = async () =>
+      (
+        await podman(["ps", "-a", "--filter", "label=slipway.owner", "--format", "{{.Names}}"])
+      ).match(/slipway-dump-\S+/g) ?? [];
     const piped = await backup();
     assert.deepEqual(ways, ["pipe"]);
     assert.deepEqual(fallbacks, []);
+    // Its stream ended on the exit; the backup still waited for the removal.
+    assert.equal(removed, true, "the backup ended before its dump's container was removed");
+    assert.deepEqual(await dumpContainers(), []);
     assert.equal((await verifyBackup({ store, manifest: piped, opening })).ok, true);
 
     const hba = "/var/lib/postgresql/data/pg_hba.conf";
@@ -338,15 +354,7 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
     } finally {
       await trust("scram-sha-256", "trust");
     }
-    const left = await podman([
-      "ps",
-      "-a",
-      "--filter",
-      "label=slipway.owner",
-      "--format",
-      "{{.Names}}",
-    ]);
-    assert.doesNotMatch(left, /slipway-dump-/, "the containers beside are removed, failed or not");
+    assert.deepEqual(await dumpContainers(), [], "the containers beside are removed, failed or not");
   });
 });
 

@@ -57,7 +57,8 @@ export function engineContainers(client: EngineClient): Containers {
       // Asked while the FIFO is made.
       const inspected = client.inspect(step.beside);
       inspected.catch(() => {});
-      return readThroughPipe(async (folder, ended) => {
+      let removed: Promise<void> = Promise.resolve();
+      const run = readThroughPipe(async (folder, ended) => {
         const beside = await inspected;
         const id = await client.create(`slipway-dump-${randomBytes(4).toString("hex")}`, {
           Image: beside.Image ?? beside.Config.Image,
@@ -66,19 +67,29 @@ export function engineContainers(client: EngineClient): Containers {
           Labels: { [OWNER_LABEL]: hostname() },
           HostConfig: { NetworkMode: `container:${beside.Id}`, Binds: [`${folder}:${PIPE_DIR}`] },
         });
+        const remove = () => {
+          removed = client.remove(id).catch(() => {});
+          return removed;
+        };
+        let code: number;
         try {
           await client.start(id);
-          const code = await client.wait(id, undefined, ended);
-          if (code !== 0)
-            throw failed(
-              `${step.beside}: ${step.entrypoint} beside it`,
-              code,
-              await client.logs(id, 20),
-            );
-        } finally {
-          await client.remove(id).catch(() => {});
+          code = await client.wait(id, undefined, ended);
+        } catch (error) {
+          await remove();
+          throw error;
         }
+        if (code !== 0) {
+          const logs = await client.logs(id, 20).catch(() => "");
+          await remove();
+          throw failed(`${step.beside}: ${step.entrypoint} beside it`, code, logs);
+        }
+        // The stream ends on the exit code; removing the container (0.1 s on Podman) is `done`'s.
+        void remove();
       });
+      const done = run.done.finally(() => removed);
+      done.catch(() => {}); // read through stdout, or awaited by whoever keeps the run
+      return { ...run, done };
     },
 
     async run(spec, secretEnv) {
