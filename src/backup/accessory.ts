@@ -237,8 +237,18 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
     facts = async () => keys;
     parts = [{ name: "redis", open: () => containers.exec(planRedisDump(t).copy).stdout }];
   } else if (t.engine === "postgres") {
-    // Counted in the snapshot pg_dump then dumps: exact, even while the app writes.
-    const session = await snapshotSession(t, containers);
+    // Counted in the snapshot pg_dump then dumps: exact, even while the app writes. The FIFO
+    // and the container beside are readied while the session takes the snapshot.
+    const opening = snapshotSession(t, containers);
+    const early = containers.pipeRun(opening.then((s) => planPipedDump(t, s.snapshot)));
+    piped = early;
+    let session: Awaited<typeof opening>;
+    try {
+      session = await opening;
+    } catch (error) {
+      await early.done.catch(() => {});
+      throw error;
+    }
     version = Promise.resolve(parseVersion(t, session.version));
     facts = () => session.facts;
     endSession = session.end;
@@ -249,10 +259,7 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
             name: step.name,
             open: () =>
               withFallback(
-                () => {
-                  piped = containers.pipeRun(planPipedDump(t, session.snapshot));
-                  return piped;
-                },
+                () => early,
                 () => containers.exec(step.argv).stdout,
                 (reason) => o.onFallback?.(step.name, reason.message),
               ),
@@ -284,6 +291,8 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
   } finally {
+    // Not read at all when another part failed first: its writer then ends on the closed FIFO.
+    piped?.stdout.destroy();
     await Promise.all([piped?.done.catch(() => {}), endSession()]);
   }
 }

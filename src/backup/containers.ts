@@ -61,8 +61,9 @@ export interface Containers {
   /**
    * Runs a piped dump step in a one-off container beside its accessory (pipe.ts), labelled with
    * this process's host name as its OWNER_LABEL; its output is what it wrote into the FIFO.
+   * `step` may still be on its way (Postgres' snapshot): the FIFO is made meanwhile.
    */
-  pipeRun(step: PipedDumpStep): ExecRun;
+  pipeRun(step: PipedDumpStep | Promise<PipedDumpStep>): ExecRun;
   /**
    * Starts a detached container; `secretEnv` reaches it without argv (an env file for the CLI,
    * the create call's body for the Engine API).
@@ -138,14 +139,16 @@ export const dockerCli: Containers = {
   exec: (argv, options) => execStream(argv, options),
   // `docker run` waits for its container through the API's /wait, which Podman before 4.5 answers
   // by spinning a core; the hosts' runner uses the Engine API client, whose wait does not.
-  pipeRun(step) {
+  pipeRun(planned) {
     // Asked while the FIFO is made.
-    const beside = inspected(step.beside);
+    const step = Promise.resolve(planned);
+    const beside = step.then((s) => inspected(s.beside));
     beside.catch(() => {});
     return readThroughPipe(async (folder) => {
+      const s = await step;
       const image = (await beside)?.imageId;
-      if (image === undefined) throw new Error(`no container ${step.beside}`);
-      await drained(execStream(dockerPipedRun(step, { folder, image, owner: hostname() })));
+      if (image === undefined) throw new Error(`no container ${s.beside}`);
+      await drained(execStream(dockerPipedRun(s, { folder, image, owner: hostname() })));
     });
   },
   async run(spec, secretEnv) {

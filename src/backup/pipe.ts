@@ -202,7 +202,9 @@ export function readThroughPipe(write: PipeWriter): ExecRun & { batches: PipeBat
       const source = new FifoReader(fd, fifo, batches);
       source.once("end", markEnded);
       source.once("close", markEnded);
-      stdout.once("close", () => source.destroy());
+      // A reader that stopped before the writer came (another part failed first) stops it now.
+      if (stdout.destroyed) source.destroy();
+      else stdout.once("close", () => source.destroy());
       source.pipe(stdout, { end: false });
       try {
         await Promise.all([finished(source), exited]);
@@ -244,6 +246,11 @@ export function withFallback(
     run = first();
   } catch (error) {
     onFallback?.(error as Error);
+    return second();
+  }
+  // Started early, it may have failed already: its error was then heard and kept, not emitted.
+  if (run.stdout.errored) {
+    onFallback?.(run.stdout.errored);
     return second();
   }
   // The first way's stdout reads ahead already (and the second's, execStream's).

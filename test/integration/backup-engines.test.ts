@@ -355,6 +355,32 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
       await trust("scram-sha-256", "trust");
     }
     assert.deepEqual(await dumpContainers(), [], "the containers beside are removed, failed or not");
+
+    // The dump beside is readied while the snapshot is taken: a part that fails stops it too.
+    const failing: Containers = {
+      ...api,
+      exec: (argv, options) =>
+        api.exec(
+          argv.map((a) => (a === "--globals-only" ? "--no-such-option" : a)),
+          options,
+        ),
+    };
+    await assert.rejects(
+      backupAccessory({
+        target: target(source),
+        store,
+        seal,
+        accessory: "db",
+        sourceHost: "web-1",
+        containers: failing,
+      }),
+      /pg_dumpall.*exit 1|no-such-option/s,
+    );
+    assert.deepEqual(await dumpContainers(), [], "the dump beside the failed backup is removed");
+    const kept = (await store.list("db/")).map((o) => o.key);
+    const ids = new Set(kept.map((k) => k.split("/")[1]));
+    assert.equal(ids.size, 2, `only the two good backups are kept: ${kept.join(" ")}`);
+    for (const id of ids) assert.ok(kept.includes(`db/${id}/manifest.json`), `${id} is whole`);
   });
 });
 

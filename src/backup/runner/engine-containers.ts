@@ -53,12 +53,14 @@ export function engineContainers(client: EngineClient): Containers {
       return { stdout, done };
     },
 
-    pipeRun(step) {
+    pipeRun(planned) {
       // Asked while the FIFO is made.
-      const inspected = client.inspect(step.beside);
+      const ready = Promise.resolve(planned);
+      const inspected = ready.then((s) => client.inspect(s.beside));
       inspected.catch(() => {});
       let removed: Promise<void> = Promise.resolve();
       const run = readThroughPipe(async (folder, ended) => {
+        const step = await ready;
         const beside = await inspected;
         const id = await client.create(`slipway-dump-${randomBytes(4).toString("hex")}`, {
           Image: beside.Image ?? beside.Config.Image,
