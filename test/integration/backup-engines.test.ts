@@ -309,7 +309,7 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
     };
     const store = directoryStore(join(dir, "pg-api"));
     const fallbacks: string[] = [];
-    const backup = () =>
+    const backup = (containers = recorded) =>
       backupAccessory({
         target: target(source),
         store,
@@ -317,7 +317,7 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
         accessory: "db",
         sourceHost: "web-1",
         image: POSTGRES_IMAGE,
-        containers: recorded,
+        containers,
         onFallback: (part, reason) => fallbacks.push(`${part}: ${reason}`),
       });
     const dumpContainers = async () =>
@@ -365,17 +365,7 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
           options,
         ),
     };
-    await assert.rejects(
-      backupAccessory({
-        target: target(source),
-        store,
-        seal,
-        accessory: "db",
-        sourceHost: "web-1",
-        containers: failing,
-      }),
-      /pg_dumpall.*exit 1|no-such-option/s,
-    );
+    await assert.rejects(backup(failing), /pg_dumpall.*exit 1|no-such-option/s);
     assert.deepEqual(await dumpContainers(), [], "the dump beside the failed backup is removed");
     const kept = (await store.list("db/")).map((o) => o.key);
     const ids = new Set(kept.map((k) => k.split("/")[1]));
