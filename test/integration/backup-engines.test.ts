@@ -354,7 +354,11 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
     } finally {
       await trust("scram-sha-256", "trust");
     }
-    assert.deepEqual(await dumpContainers(), [], "the containers beside are removed, failed or not");
+    assert.deepEqual(
+      await dumpContainers(),
+      [],
+      "the containers beside are removed, failed or not",
+    );
 
     // The dump beside is readied while the snapshot is taken: a part that fails stops it too.
     const failing: Containers = {

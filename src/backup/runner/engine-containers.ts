@@ -95,7 +95,12 @@ export function engineContainers(client: EngineClient): Containers {
         void remove();
       }
       // A stream that failed settles before its writer has seen the exit and removed the container.
-      const done = run.done.finally(() => writer.then(() => removed, () => removed));
+      const done = run.done.finally(() =>
+        writer.then(
+          () => removed,
+          () => removed,
+        ),
+      );
       done.catch(() => {}); // read through stdout, or awaited by whoever keeps the run
       return { ...run, done };
     },
