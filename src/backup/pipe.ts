@@ -209,7 +209,9 @@ export function readThroughPipe(write: PipeWriter): ExecRun & { batches: PipeBat
       try {
         await Promise.all([finished(source), exited]);
       } catch (error) {
+        // The writer ends on the closed FIFO: `done` settles once it is through, not before.
         source.destroy();
+        await exited.catch(() => {});
         throw error;
       }
       await writerGone;

@@ -59,12 +59,7 @@ export function engineContainers(client: EngineClient): Containers {
       const inspected = ready.then((s) => client.inspect(s.beside));
       inspected.catch(() => {});
       let removed: Promise<void> = Promise.resolve();
-      let writer: Promise<void> = Promise.resolve();
-      const run = readThroughPipe((folder, ended) => {
-        writer = write(folder, ended);
-        return writer;
-      });
-      async function write(folder: string, ended: Promise<void>): Promise<void> {
+      const run = readThroughPipe(async (folder, ended) => {
         const step = await ready;
         const beside = await inspected;
         const id = await client.create(`slipway-dump-${randomBytes(4).toString("hex")}`, {
@@ -93,14 +88,8 @@ export function engineContainers(client: EngineClient): Containers {
         }
         // The stream ends on the exit code; removing the container (0.1 s on Podman) is `done`'s.
         void remove();
-      }
-      // A stream that failed settles before its writer has seen the exit and removed the container.
-      const done = run.done.finally(() =>
-        writer.then(
-          () => removed,
-          () => removed,
-        ),
-      );
+      });
+      const done = run.done.finally(() => removed);
       done.catch(() => {}); // read through stdout, or awaited by whoever keeps the run
       return { ...run, done };
     },
