@@ -10,6 +10,7 @@ import type { Argv } from "../transport/index.ts";
 import { Meter, type Opening, openArchive, type SealOptions } from "./archive.ts";
 import { type Containers, dockerCli, type ExecRun, execTextWith } from "./containers.ts";
 import {
+  checkSnapshot,
   type DumpStep,
   type EngineTarget,
   mysqlCountSql,
@@ -169,10 +170,14 @@ async function snapshotSession(
   );
   if (seen === undefined) {
     stdin.end();
-    await session.done.catch(() => {});
+    // psql's own words (a database that is not there, a refused login) say more than its output.
+    const why = await session.done.then(
+      () => text.slice(0, 300),
+      (error: Error) => error.message,
+    );
     throw new SlipwayError({
       code: "backup.postgres",
-      message: `no snapshot from ${t.container}: ${text.slice(0, 300)}`,
+      message: `no snapshot from ${t.container}: ${why}`,
       hint: "check the accessory's logs (slipway accessory logs)",
     });
   }
@@ -238,9 +243,13 @@ export async function backupAccessory(o: BackupAccessoryOptions): Promise<Manife
     parts = [{ name: "redis", open: () => containers.exec(planRedisDump(t).copy).stdout }];
   } else if (t.engine === "postgres") {
     // Counted in the snapshot pg_dump then dumps: exact, even while the app writes. The FIFO
-    // and the container beside are readied while the session takes the snapshot.
+    // and the container beside are started while the session takes the snapshot; pg_dump
+    // there waits for it.
     const opening = snapshotSession(t, containers);
-    const early = containers.pipeRun(opening.then((s) => planPipedDump(t, s.snapshot)));
+    const early = containers.pipeRun(
+      planPipedDump(t),
+      opening.then((s) => checkSnapshot(s.snapshot)),
+    );
     piped = early;
     let session: Awaited<typeof opening>;
     try {

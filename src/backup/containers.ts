@@ -27,7 +27,7 @@ import {
 import type { Argv } from "../transport/index.ts";
 import type { PipedDumpStep } from "./engines.ts";
 import { drained, type ExecStreamOptions, execStream, execText, textOf } from "./exec.ts";
-import { PIPE_DIR, readThroughPipe } from "./pipe.ts";
+import { handOverOf, PIPE_DIR, readThroughPipe } from "./pipe.ts";
 
 export { OWNER_LABEL };
 
@@ -61,9 +61,10 @@ export interface Containers {
   /**
    * Runs a piped dump step in a one-off container beside its accessory (pipe.ts), labelled with
    * this process's host name as its OWNER_LABEL; its output is what it wrote into the FIFO.
-   * `step` may still be on its way (Postgres' snapshot): the FIFO is made meanwhile.
+   * A step that `awaits` a line (Postgres' snapshot) is started at once, and given `line` once
+   * it settles (an empty line if it fails: the step then exits 1).
    */
-  pipeRun(step: PipedDumpStep | Promise<PipedDumpStep>): ExecRun;
+  pipeRun(step: PipedDumpStep, line?: Promise<string>): ExecRun;
   /**
    * Starts a detached container; `secretEnv` reaches it without argv (an env file for the CLI,
    * the create call's body for the Engine API).
@@ -139,17 +140,16 @@ export const dockerCli: Containers = {
   exec: (argv, options) => execStream(argv, options),
   // `docker run` waits for its container through the API's /wait, which Podman before 4.5 answers
   // by spinning a core; the hosts' runner uses the Engine API client, whose wait does not.
-  pipeRun(planned) {
+  pipeRun(step, line) {
+    const given = handOverOf(step, line);
     // Asked while the FIFO is made.
-    const step = Promise.resolve(planned);
-    const beside = step.then((s) => inspected(s.beside));
+    const beside = inspected(step.beside);
     beside.catch(() => {});
     return readThroughPipe(async (folder) => {
-      const s = await step;
       const image = (await beside)?.imageId;
-      if (image === undefined) throw new Error(`no container ${s.beside}`);
-      await drained(execStream(dockerPipedRun(s, { folder, image, owner: hostname() })));
-    });
+      if (image === undefined) throw new Error(`no container ${step.beside}`);
+      await drained(execStream(dockerPipedRun(step, { folder, image, owner: hostname() })));
+    }, given);
   },
   async run(spec, secretEnv) {
     const dir = await mkdtemp(join(tmpdir(), "slipway-env-"));

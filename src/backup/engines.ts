@@ -10,7 +10,7 @@ import { mysqlRoot, SECRETS_MOUNT } from "../accessories/index.ts";
 import { dockerExec, dockerStart, dockerStop } from "../engine/index.ts";
 import { type Argv, quoteWord } from "../transport/command.ts";
 import { dockerRunOnce, type OneOffContainer } from "./containers.ts";
-import { PIPE_FILE } from "./pipe.ts";
+import { PIPE_DIR, PIPE_FILE } from "./pipe.ts";
 
 export type DumpEngine = "postgres" | "mysql" | "mariadb" | "redis";
 
@@ -185,7 +185,7 @@ export function planTableList(t: EngineTarget): { argv: Argv; sql: string } {
 }
 
 /** A snapshot id as pg_export_snapshot() prints it ("00000003-0000001B-1"). */
-function checkSnapshot(id: string): string {
+export function checkSnapshot(id: string): string {
   if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(id))
     throw new TypeError(`bad snapshot id ${JSON.stringify(id)}`);
   return id;
@@ -199,23 +199,52 @@ export interface PipedDumpStep {
   name: string;
   /** The accessory's container, whose image and network namespace the one-off takes. */
   beside: string;
+  /** What dumps, for messages ("pg_dump beside it failed"). */
+  program: string;
   entrypoint: string;
   args: string[];
+  /**
+   * A FIFO in PIPE_DIR the program reads one line from before it dumps, written by whoever runs
+   * the step once the line is known (Postgres: the snapshot), so the container can be started
+   * before. An empty line: there is nothing to dump, exit 1.
+   */
+  awaits?: string;
 }
+
+/** What {@link planPipedDump}'s shell runs: the snapshot from the FIFO in $1, then pg_dump. */
+const DUMP_ONCE_SNAPSHOT = [
+  'IFS= read -r snapshot < "$1" && [ -n "$snapshot" ] && shift && exec pg_dump --snapshot="$snapshot" "$@"',
+  'echo "slipway: no snapshot came through $1" >&2',
+  "exit 1",
+].join("\n");
 
 /**
  * Postgres' database dump of {@link planDump}, taken beside the container rather than in it: the
  * bytes then reach the backup through a FIFO instead of the engine's exec stream, which Podman's
  * conmon moves 8 KiB at a time (bench:backup: a third of the dump's CPU). pg_dump connects to
  * 127.0.0.1, which the official image trusts like its socket; --no-sync, as a FIFO cannot fsync.
+ * The snapshot comes through the FIFO `awaits` names: the container is created and started while
+ * the session exports it (Podman: 0.1-0.2 s that were the dump's head start).
  */
-export function planPipedDump(t: EngineTarget, snapshot: string): PipedDumpStep {
+export function planPipedDump(t: EngineTarget): PipedDumpStep {
   if (t.engine !== "postgres") throw new TypeError(`${t.engine} is not dumped through a pipe`);
+  const awaits = "snapshot";
   return {
     name: "database",
     beside: t.container,
-    entrypoint: "pg_dump",
-    args: ["--host=127.0.0.1", ...pgDumpArgs(t, { snapshot }), "--no-sync", `--file=${PIPE_FILE}`],
+    program: "pg_dump",
+    entrypoint: "sh",
+    args: [
+      "-c",
+      DUMP_ONCE_SNAPSHOT,
+      "pg_dump",
+      `${PIPE_DIR}/${awaits}`,
+      "--host=127.0.0.1",
+      ...pgDumpArgs(t, {}),
+      "--no-sync",
+      `--file=${PIPE_FILE}`,
+    ],
+    awaits,
   };
 }
 

@@ -36,6 +36,7 @@ export {
   type OneOffContainer,
 } from "./containers.ts";
 export {
+  checkSnapshot,
   type DumpEngine,
   type DumpStep,
   type EngineTarget,
@@ -94,7 +95,15 @@ export {
   planMongoRestore,
   planMongoVersion,
 } from "./mongodb.ts";
-export { PIPE_DIR, PIPE_FILE, type PipeWriter, readThroughPipe, withFallback } from "./pipe.ts";
+export {
+  type HandOver,
+  handOverOf,
+  PIPE_DIR,
+  PIPE_FILE,
+  type PipeWriter,
+  readThroughPipe,
+  withFallback,
+} from "./pipe.ts";
 export {
   type BackupTarget,
   backupDir,

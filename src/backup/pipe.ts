@@ -156,14 +156,64 @@ class FifoReader extends Readable {
   }
 }
 
+/** A line for the writer to read from the FIFO `fifo` (a name in PIPE_DIR) once it is known. */
+export interface HandOver {
+  fifo: string;
+  line: Promise<string>;
+}
+
+/** The hand-over a step that `awaits` a line needs; a step that awaits none needs none. */
+export function handOverOf(
+  step: { name: string; awaits?: string | undefined },
+  line: Promise<string> | undefined,
+): HandOver | undefined {
+  if (step.awaits === undefined) return undefined;
+  if (line === undefined)
+    throw new TypeError(
+      `${step.name}'s program awaits a line on ${step.awaits}, and none is given`,
+    );
+  if (!/^[a-z][a-z0-9-]*$/.test(step.awaits)) throw new TypeError(`bad FIFO name ${step.awaits}`);
+  return { fifo: step.awaits, line };
+}
+
+/**
+ * Writes the hand-over's line into its FIFO, open both ways on `fd` (the writer's reading open
+ * then waits for nobody, and the line waits in the FIFO until read), or an empty line if it never
+ * comes; closes `fd` once `taken` settled: the writer read the line, or is gone. With this
+ * process gone, the FIFO has no writer left, and a writer still waiting reads its end.
+ */
+function handOver(fd: number, line: Promise<string>, taken: Promise<unknown>): void {
+  let closed = false;
+  const close = () => {
+    closed = true;
+    closeSync(fd);
+  };
+  taken.then(close, close);
+  void line
+    .then((l) => {
+      if (l.includes("\n")) throw new TypeError("a line to hand over holds a newline");
+      return l;
+    })
+    .catch(() => "")
+    .then((l) => {
+      if (!closed) writeSync(fd, `${l}\n`);
+    });
+}
+
 /**
  * The FIFO's reading end as a stream, ending once the writer closed it and `write`'s container
  * exited 0, failing otherwise: a dump cut short never passes for a whole one. Stopping the stream
  * (a store gone mid-upload) closes the FIFO, and the writer ends on its broken pipe. Its chunks
- * are lent (lent.ts); `batches` counts how they were read.
+ * are lent (lent.ts); `batches` counts how they were read. With `given`, the writer can start
+ * before a line it needs is known (see {@link handOver}).
  */
-export function readThroughPipe(write: PipeWriter): ExecRun & { batches: PipeBatches } {
+export function readThroughPipe(
+  write: PipeWriter,
+  given?: HandOver,
+): ExecRun & { batches: PipeBatches } {
   const batches: PipeBatches = { fromRing: 0, fresh: 0 };
+  // Heard now: it may fail before its FIFO is made, and its failure is the caller's to tell.
+  given?.line.catch(() => {});
   const stdout = new PassThrough({ highWaterMark: STDOUT_READ_AHEAD });
   // Whoever reads stdout sees its error; a caller that awaits `done` alone must not crash on it.
   stdout.on("error", () => {});
@@ -171,7 +221,9 @@ export function readThroughPipe(write: PipeWriter): ExecRun & { batches: PipeBat
     const folder = await mkdtemp(join(tmpdir(), "slipway-pipe-"));
     try {
       const fifo = join(folder, basename(PIPE_FILE));
-      await promisify(execFile)("mkfifo", ["-m", "600", fifo]);
+      const lineFifo = given && join(folder, given.fifo);
+      await promisify(execFile)("mkfifo", ["-m", "600", fifo, ...(lineFifo ? [lineFifo] : [])]);
+      const lineFd = lineFifo === undefined ? undefined : openSync(lineFifo, constants.O_RDWR);
       let opened = false;
       let releasedByUs = false;
       // Blocks until a writer opens the FIFO: the container, or `release` if it never does.
@@ -196,6 +248,9 @@ export function readThroughPipe(write: PipeWriter): ExecRun & { batches: PipeBat
         markEnded = resolve;
       });
       const exited = write(folder, ended);
+      // Read once the writer opened the dump's FIFO: pg_dump opens it after its snapshot came.
+      if (given && lineFd !== undefined)
+        handOver(lineFd, given.line, Promise.race([reading, exited]));
       const writerGone = exited.then(release, release);
       writerGone.then(markEnded);
       const fd = await reading;

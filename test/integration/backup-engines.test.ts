@@ -291,10 +291,10 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
     let removed = false;
     const recorded: Containers = {
       ...api,
-      pipeRun: (step) => {
+      pipeRun: (step, line) => {
         ways.push("pipe");
         removed = false;
-        const run = api.pipeRun(step);
+        const run = api.pipeRun(step, line);
         const done = run.done.finally(async () => {
           await new Promise((r) => setTimeout(r, 1_000));
           removed = true;
@@ -371,6 +371,21 @@ describe("Postgres: pg_dumpall --globals-only and pg_dump -Fc, restored with pg_
     };
     await assert.rejects(backup(failing), /pg_dumpall.*exit 1|no-such-option/s);
     assert.deepEqual(await dumpContainers(), [], "the dump beside the failed backup is removed");
+    // It is started before the snapshot is known: a session that exports none stops it too.
+    const noSession: Containers = {
+      ...api,
+      exec: (argv, options) =>
+        api.exec(
+          argv.includes("psql") ? argv.map((a) => (a === "appdb" ? "nodb" : a)) : argv,
+          options,
+        ),
+    };
+    await assert.rejects(backup(noSession), /no snapshot from .*nodb/s);
+    assert.deepEqual(
+      await dumpContainers(),
+      [],
+      "the dump beside a session that failed is removed",
+    );
     const kept = (await store.list("db/")).map((o) => o.key);
     const ids = new Set(kept.map((k) => k.split("/")[1]));
     assert.equal(ids.size, 2, `only the two good backups are kept: ${kept.join(" ")}`);

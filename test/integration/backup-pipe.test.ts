@@ -9,16 +9,20 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, describe, it } from "node:test";
 import {
+  type EngineTarget,
   execStream,
+  handOverOf,
   openArchive,
+  PIPE_DIR,
   PIPE_FILE,
   type PipeWriter,
+  planPipedDump,
   readThroughPipe,
   sealArchive,
   withFallback,
@@ -45,6 +49,12 @@ async function drain(stream: Readable): Promise<{ bytes: number; sha256: string 
     hash.update(chunk as Buffer);
   }
   return { bytes, sha256: hash.digest("hex") };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks);
 }
 
 describe("readThroughPipe", { timeout: 30_000 }, () => {
@@ -97,6 +107,75 @@ describe("readThroughPipe", { timeout: 30_000 }, () => {
     await assert.rejects(run.done);
     // yes dies of its broken pipe once the FIFO's reading end is closed.
     await assert.rejects(writer as Promise<void>, /signal SIGPIPE/);
+  });
+});
+
+describe("readThroughPipe's hand-over: Postgres' dump beside, started before its snapshot", {
+  timeout: 30_000,
+}, () => {
+  const pg: EngineTarget = { engine: "postgres", container: "db", user: "app", database: "app" };
+  // planPipedDump's own shell, run here: its folder is the pipe's, and pg_dump a script that
+  // writes its arguments where --file says.
+  const bin = join(dir, "bin");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, "pg_dump"),
+    '#!/bin/sh\nfor a; do case "$a" in --file=*) out=$(printf %s "$a" | cut -d= -f2-);; esac; done\necho "$@" > "$out"\n',
+    { mode: 0o755 },
+  );
+  const step = planPipedDump(pg);
+  /** Runs the step's shell; `started` settles once it runs. */
+  function beside(started: () => void): PipeWriter {
+    return async (folder) => {
+      const args = step.args.map((a) => a.replaceAll(PIPE_DIR, folder));
+      const run = execStream(["env", `PATH=${bin}:${process.env.PATH}`, step.entrypoint, ...args]);
+      started();
+      run.stdout.resume();
+      await run.done;
+    };
+  }
+
+  it("the dump's program is running before the snapshot is known, and dumps that snapshot", async () => {
+    let startedAt = 0;
+    let givenAt = 0;
+    const line = new Promise<string>((resolve) =>
+      setTimeout(() => {
+        givenAt = performance.now();
+        resolve("00000003-0000001B-1");
+      }, 300),
+    );
+    const run = readThroughPipe(
+      beside(() => {
+        startedAt = performance.now();
+      }),
+      handOverOf(step, line),
+    );
+    const out = await readAll(run.stdout);
+    await run.done;
+    assert.ok(startedAt > 0 && startedAt < givenAt, "started only once the snapshot was known");
+    assert.match(
+      out.toString(),
+      /^--snapshot=00000003-0000001B-1 --host=127\.0\.0\.1 --username app .*--file=\S+\/dump\n$/,
+    );
+  });
+
+  it("a snapshot that never comes (the session failed): the program exits 1 and says why", async () => {
+    const run = readThroughPipe(
+      beside(() => {}),
+      handOverOf(step, Promise.reject(new Error("no snapshot from db"))),
+    );
+    await assert.rejects(readAll(run.stdout), /exit 1.*no snapshot came through/s);
+    await assert.rejects(run.done, /exit 1/);
+  });
+
+  it("a writer gone before it read its line: nothing waits on the line", async () => {
+    const run = readThroughPipe(shell("exit 3"), handOverOf(step, new Promise<string>(() => {})));
+    await assert.rejects(run.done, /exit 3/);
+  });
+
+  it("a step that awaits a line needs one", () => {
+    assert.throws(() => handOverOf(step, undefined), /awaits a line on snapshot/);
+    assert.equal(handOverOf({ name: "x" }, undefined), undefined);
   });
 });
 

@@ -18,7 +18,7 @@ import { parseDockerExec } from "../../engine/index.ts";
 import type { Argv } from "../../transport/index.ts";
 import type { Containers, ExecRun, OneOffContainer } from "../containers.ts";
 import { type ExecStreamOptions, execFailure, keepTail, STDOUT_READ_AHEAD } from "../exec.ts";
-import { PIPE_DIR, readThroughPipe } from "../pipe.ts";
+import { handOverOf, PIPE_DIR, readThroughPipe } from "../pipe.ts";
 
 const failed = (what: string, code: number, stderr: string) =>
   execFailure(what, `exit ${code}`, stderr);
@@ -53,14 +53,13 @@ export function engineContainers(client: EngineClient): Containers {
       return { stdout, done };
     },
 
-    pipeRun(planned) {
+    pipeRun(step, line) {
+      const given = handOverOf(step, line);
       // Asked while the FIFO is made.
-      const ready = Promise.resolve(planned);
-      const inspected = ready.then((s) => client.inspect(s.beside));
+      const inspected = client.inspect(step.beside);
       inspected.catch(() => {});
       let removed: Promise<void> = Promise.resolve();
       const run = readThroughPipe(async (folder, ended) => {
-        const step = await ready;
         const beside = await inspected;
         const id = await client.create(`slipway-dump-${randomBytes(4).toString("hex")}`, {
           Image: beside.Image ?? beside.Config.Image,
@@ -84,11 +83,11 @@ export function engineContainers(client: EngineClient): Containers {
         if (code !== 0) {
           const logs = await client.logs(id, 20).catch(() => "");
           await remove();
-          throw failed(`${step.beside}: ${step.entrypoint} beside it`, code, logs);
+          throw failed(`${step.beside}: ${step.program} beside it`, code, logs);
         }
         // The stream ends on the exit code; removing the container (0.1 s on Podman) is `done`'s.
         void remove();
-      });
+      }, given);
       const done = run.done.finally(() => removed);
       done.catch(() => {}); // read through stdout, or awaited by whoever keeps the run
       return { ...run, done };

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  checkSnapshot,
   compareFacts,
   dockerPipedRun,
   type EngineTarget,
@@ -292,31 +293,44 @@ describe("Postgres snapshot session", () => {
     assert.throws(() => planDump(pg, { snapshot: "x; DROP" }), /bad snapshot id/);
   });
 
-  it("Postgres beside its container: the same dump over the shared loopback, into the FIFO", () => {
-    assert.deepEqual(planPipedDump(pg, "00000003-0000001B-1"), {
+  it("Postgres beside its container: the same dump over the shared loopback, into the FIFO, once its snapshot came", () => {
+    const step = planPipedDump(pg);
+    assert.equal(step.entrypoint, "sh");
+    assert.equal(step.args[0], "-c");
+    assert.match(
+      step.args[1] ?? "",
+      /read -r snapshot < "\$1".*exec pg_dump --snapshot="\$snapshot" "\$@"/,
+    );
+    assert.deepEqual(step, {
       name: "database",
       beside: "hello-db",
-      entrypoint: "pg_dump",
+      program: "pg_dump",
+      entrypoint: "sh",
+      awaits: "snapshot",
       args: [
+        "-c",
+        step.args[1],
+        "pg_dump",
+        "/slipway-pipe/snapshot",
         "--host=127.0.0.1",
         "--username",
         "hello",
         "--no-password",
         "--format=custom",
         "--compress=0",
-        "--snapshot=00000003-0000001B-1",
         "--dbname",
         "hello",
         "--no-sync",
         "--file=/slipway-pipe/dump",
       ],
     });
-    assert.throws(() => planPipedDump(pg, "x; DROP"), /bad snapshot id/);
-    assert.throws(() => planPipedDump(maria, "00000003-0000001B-1"), /not dumped through a pipe/);
+    assert.throws(() => planPipedDump(maria), /not dumped through a pipe/);
+    assert.equal(checkSnapshot("00000003-0000001B-1"), "00000003-0000001B-1");
+    assert.throws(() => checkSnapshot("x; DROP"), /bad snapshot id/);
   });
 
   it("dockerPipedRun: the accessory's image by id, its network namespace, the FIFO's folder", () => {
-    const step = planPipedDump(pg, "00000003-0000001B-1");
+    const step = planPipedDump(pg);
     const image = `sha256:${"a".repeat(64)}`;
     assert.deepEqual(
       dockerPipedRun(step, { folder: "/tmp/slipway-pipe-x", image, owner: "runner1" }),
@@ -331,7 +345,7 @@ describe("Postgres snapshot session", () => {
         "--label",
         "slipway.owner=runner1",
         "--entrypoint",
-        "pg_dump",
+        "sh",
         image,
         ...step.args,
       ],
