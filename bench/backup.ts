@@ -13,8 +13,9 @@
  * does not get. Timed in turn: runbook, raw, then BENCH_RUNS (default 2) times pipeline and raw,
  * then runbook; each figure is the mean of its runs, so all see the same machine load. The last
  * backup is verified by verifyBackup (restored into a fresh container, row counts compared).
- * Everything it starts is removed. Needs the test rig (rig/install.sh). Goal: ratio at most
- * 1.3, verified=1.
+ * Everything it starts is removed. It runs itself again with the node flags the runner runs
+ * with on a host (RUNNER_NODE). Needs the test rig (rig/install.sh). Goal: ratio at most 1.3,
+ * verified=1.
  *
  * Last line: backup-bench: db_mb=<n> raw_s=<s> slipway_s=<s> ratio=<slipway_s/raw_s> restore_s=<s> verified=<0|1>
  */
@@ -24,11 +25,13 @@ import { mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { EngineClient } from "../src/agent/engine.ts";
 import {
   backupAccessory,
   type EngineTarget,
   planDump,
+  RUNNER_NODE,
   s3Store,
   verifyBackup,
 } from "../src/backup/index.ts";
@@ -43,6 +46,17 @@ const BATCH_ROWS = 250_000;
 const PIPELINE_RUNS = Number(process.env.BENCH_RUNS ?? 2);
 /** The zstd level to seal with; unset, the library's default. */
 const LEVEL = process.env.BENCH_ZSTD_LEVEL ? Number(process.env.BENCH_ZSTD_LEVEL) : undefined;
+
+// The pipeline runs in this process: with the node flags the runner runs with on a host.
+const runnerFlags = RUNNER_NODE.slice(1);
+if (!runnerFlags.every((f) => process.execArgv.includes(f))) {
+  const again = spawnSync(
+    process.execPath,
+    [...runnerFlags, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    { stdio: "inherit" },
+  );
+  process.exit(again.status ?? 1);
+}
 
 const check = rigAvailable(POSTGRES_IMAGE);
 if (!check.ok) {

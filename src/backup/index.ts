@@ -119,6 +119,7 @@ export {
   planStore,
   planTargets,
   RESTORE_MOUNT,
+  RUNNER_NODE,
   type RunnerPlacement,
   runnerContainer,
   SOURCE_MOUNT,

@@ -22,6 +22,7 @@ import {
   backupAccessory,
   directoryStore,
   type Manifest,
+  RUNNER_NODE,
   type RunnerRequest,
   VERIFY_LABEL,
   verifyBackup,
@@ -155,7 +156,7 @@ describe("leftover throwaway verification containers", {
     { source: dir, target: dir, read_only: false },
   ];
   const runnerCommand = [
-    "node",
+    ...RUNNER_NODE,
     `${BUNDLE}/runner.mjs`,
     "--request",
     join(dir, "request.json"),

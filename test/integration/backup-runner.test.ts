@@ -36,7 +36,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { RunnerRequest, RunnerResult } from "../../src/backup/index.ts";
+import { RUNNER_NODE, type RunnerRequest, type RunnerResult } from "../../src/backup/index.ts";
 import { MARIADB_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../rig/images.ts";
 import { freePort, onProcessExit, rigAvailable, run, skipUnless } from "../rig/index.ts";
 import { ageKeys } from "../support/age-keys.ts";
@@ -77,7 +77,9 @@ async function runner(
     request: { format: 1, host: "web-1", compression: "zstd", recipients: [recipient], ...request },
     secrets,
   });
-  const r = await run(process.execPath, [RUNNER, "--stdin", "--engine-socket", SOCKET], {
+  // With the node flags it runs with on a host.
+  const flags = RUNNER_NODE.slice(1);
+  const r = await run(process.execPath, [...flags, RUNNER, "--stdin", "--engine-socket", SOCKET], {
     input,
     timeoutMs: 240_000,
   });

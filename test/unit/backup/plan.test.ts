@@ -224,6 +224,7 @@ describe("backups planned", () => {
     ];
     const command = (action: string) => [
       "node",
+      "--initial-old-space-size=128",
       "/var/lib/slipway/agent/bundle/runner.mjs",
       "--request",
       `/var/lib/slipway/hello/backups/jobs/db.${action}.json`,
@@ -392,6 +393,7 @@ describe("backups planned", () => {
       "slipway.service=hello",
       "node:24-bookworm-slim",
       "node",
+      "--initial-old-space-size=128",
       "/var/lib/slipway/agent/bundle/runner.mjs",
       "--stdin",
     ]);
