@@ -115,20 +115,21 @@ describe("readThroughPipe's hand-over: Postgres' dump beside, started before its
 }, () => {
   const pg: EngineTarget = { engine: "postgres", container: "db", user: "app", database: "app" };
   // planPipedDump's own shell, run here: its folder is the pipe's, and pg_dump a script that
-  // writes its arguments where --file says.
+  // writes its arguments, and whether stdbuf runs it.
   const bin = join(dir, "bin");
   mkdirSync(bin, { recursive: true });
   writeFileSync(
     join(bin, "pg_dump"),
-    '#!/bin/sh\nfor a; do case "$a" in --file=*) out=$(printf %s "$a" | cut -d= -f2-);; esac; done\necho "$@" > "$out"\n',
+    '#!/bin/sh\ncase "$LD_PRELOAD" in *stdbuf*) how=stdbuf;; *) how=plain;; esac\necho "$how" "$@"\n',
     { mode: 0o755 },
   );
   const step = planPipedDump(pg);
-  /** Runs the step's shell; `started` settles once it runs. */
-  function beside(started: () => void): PipeWriter {
+  /** Runs the step's shell with `path`; `started` settles once it runs. */
+  function beside(started: () => void, path = `${bin}:${process.env.PATH}`): PipeWriter {
+    assert.equal(step.entrypoint, "sh");
     return async (folder) => {
       const args = step.args.map((a) => a.replaceAll(PIPE_DIR, folder));
-      const run = execStream(["env", `PATH=${bin}:${process.env.PATH}`, step.entrypoint, ...args]);
+      const run = execStream(["env", `PATH=${path}`, "/bin/sh", ...args]);
       started();
       run.stdout.resume();
       await run.done;
@@ -153,10 +154,20 @@ describe("readThroughPipe's hand-over: Postgres' dump beside, started before its
     const out = await readAll(run.stdout);
     await run.done;
     assert.ok(startedAt > 0 && startedAt < givenAt, "started only once the snapshot was known");
+    // Through stdbuf (this machine has coreutils'), which makes its writes a MiB each.
     assert.match(
       out.toString(),
-      /^--snapshot=00000003-0000001B-1 --host=127\.0\.0\.1 --username app .*--file=\S+\/dump\n$/,
+      /^stdbuf --snapshot=00000003-0000001B-1 --host=127\.0\.0\.1 --username app .*--dbname app\n$/,
     );
+  });
+
+  it("an image without stdbuf (busybox): pg_dump writes the FIFO itself", async () => {
+    const run = readThroughPipe(
+      beside(() => {}, bin),
+      handOverOf(step, Promise.resolve("00000003-0000001B-1")),
+    );
+    assert.match((await readAll(run.stdout)).toString(), /^plain --snapshot=00000003-0000001B-1 /);
+    await run.done;
   });
 
   it("a snapshot that never comes (the session failed): the program exits 1 and says why", async () => {

@@ -299,7 +299,7 @@ describe("Postgres snapshot session", () => {
     assert.equal(step.args[0], "-c");
     assert.match(
       step.args[1] ?? "",
-      /read -r snapshot < "\$1".*exec pg_dump --snapshot="\$snapshot" "\$@"/,
+      /read -r snapshot < "\$1".*exec stdbuf -o1M pg_dump --snapshot="\$snapshot" "\$@" > "\$out"\nexec pg_dump --snapshot="\$snapshot" "\$@" > "\$out"$/s,
     );
     assert.deepEqual(step, {
       name: "database",
@@ -312,6 +312,7 @@ describe("Postgres snapshot session", () => {
         step.args[1],
         "pg_dump",
         "/slipway-pipe/snapshot",
+        "/slipway-pipe/dump",
         "--host=127.0.0.1",
         "--username",
         "hello",
@@ -320,8 +321,6 @@ describe("Postgres snapshot session", () => {
         "--compress=0",
         "--dbname",
         "hello",
-        "--no-sync",
-        "--file=/slipway-pipe/dump",
       ],
     });
     assert.throws(() => planPipedDump(maria), /not dumped through a pipe/);
