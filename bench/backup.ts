@@ -7,14 +7,15 @@
  * The baseline (raw_s) is the very pg_dump the pipeline runs (`--format=custom --compress=0`)
  * to /dev/null through `docker exec`: the pipeline's whole cost over the dump, compression
  * included. What a runbook runs, `pg_dump --format=custom` with its default zlib compression,
- * is timed too and printed on the line above (the pipeline is about half of it). The pipeline
+ * is timed too and printed before it (the pipeline takes about half its time). The pipeline
  * runs as on a host, through the backup runner's Engine API client: the dump is taken beside
  * the container and read through a FIFO (src/backup/pipe.ts), which `docker exec` to /dev/null
  * does not get. Timed in turn: runbook, raw, then BENCH_RUNS (default 2) times pipeline and raw,
  * then runbook; each figure is the mean of its runs, so all see the same machine load. The last
  * backup is verified by verifyBackup (restored into a fresh container, row counts compared).
  * Everything it starts is removed. It runs itself again with the node flags the runner runs
- * with on a host (RUNNER_NODE). Needs the test rig (rig/install.sh). Goal: ratio at most 1.3,
+ * with on a host (RUNNER_NODE), and prints the full collections a pipeline run makes and this
+ * process's peak memory. Needs the test rig (rig/install.sh). Goal: ratio at most 1.3,
  * verified=1.
  *
  * Last line: backup-bench: db_mb=<n> raw_s=<s> slipway_s=<s> ratio=<slipway_s/raw_s> restore_s=<s> verified=<0|1>
@@ -24,6 +25,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PerformanceObserver, constants as perf } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { EngineClient } from "../src/agent/engine.ts";
@@ -40,6 +42,7 @@ import { POSTGRES_IMAGE } from "../test/rig/images.ts";
 import { freePort, onProcessExit, rigAvailable, run } from "../test/rig/index.ts";
 import { ageKeys } from "../test/support/age-keys.ts";
 
+const MAJOR_GC = perf.NODE_PERFORMANCE_GC_MAJOR;
 const DB_MB = Number(process.env.BENCH_DB_MB ?? 500);
 const BATCH_ROWS = 250_000;
 /** Pipeline runs timed; each is a whole backup, the last one restored and verified. */
@@ -240,14 +243,26 @@ try {
   const raw = [await timed(() => rawDump(target, "pipeline"))];
   const slipway: number[] = [];
   let manifest: Awaited<ReturnType<typeof backupAccessory>> | undefined;
+  // Full collections during the pipeline runs: what RUNNER_NODE's flag is for.
+  let pipelineRunning = false;
+  let fullGcs = 0;
+  const gcs = new PerformanceObserver((l) => {
+    for (const e of l.getEntries())
+      if (pipelineRunning && (e as { detail?: { kind?: number } }).detail?.kind === MAJOR_GC)
+        fullGcs++;
+  });
+  gcs.observe({ entryTypes: ["gc"] });
   for (let i = 0; i < PIPELINE_RUNS; i++) {
+    pipelineRunning = true;
     slipway.push(
       await timed(async () => {
         manifest = await backup();
       }),
     );
+    pipelineRunning = false;
     raw.push(await timed(() => rawDump(target, "pipeline")));
   }
+  gcs.disconnect();
   runbook.push(await timed(() => rawDump(target, "runbook")));
   const rawS = mean(raw);
   const slipwayS = mean(slipway);
@@ -265,6 +280,9 @@ try {
   );
   console.log(
     `runbook (pg_dump -Fc, zlib): ${list(runbook)} s; slipway_s/runbook_s = ${(slipwayS / runbookS).toFixed(2)}`,
+  );
+  console.log(
+    `node ${runnerFlags.join(" ")}: ${(fullGcs / PIPELINE_RUNS).toFixed(0)} full GCs a pipeline run; this process's peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
   );
 
   let report: Awaited<ReturnType<typeof verifyBackup>> | undefined;
