@@ -172,7 +172,8 @@ export function handOverOf(
     throw new TypeError(
       `${step.name}'s program awaits a line on ${step.awaits}, and none is given`,
     );
-  if (!/^[a-z][a-z0-9-]*$/.test(step.awaits)) throw new TypeError(`bad FIFO name ${step.awaits}`);
+  if (!/^[a-z][a-z0-9-]*$/.test(step.awaits) || step.awaits === basename(PIPE_FILE))
+    throw new TypeError(`bad FIFO name ${step.awaits}`);
   return { fifo: step.awaits, line };
 }
 
@@ -248,7 +249,8 @@ export function readThroughPipe(
         markEnded = resolve;
       });
       const exited = write(folder, ended);
-      // Read once the writer opened the dump's FIFO: pg_dump opens it after its snapshot came.
+      // Read once the writer opened the dump's FIFO: planPipedDump's shell opens it after the
+      // snapshot came.
       if (given && lineFd !== undefined)
         handOver(lineFd, given.line, Promise.race([reading, exited]));
       const writerGone = exited.then(release, release);

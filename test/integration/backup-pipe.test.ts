@@ -137,23 +137,18 @@ describe("readThroughPipe's hand-over: Postgres' dump beside, started before its
   }
 
   it("the dump's program is running before the snapshot is known, and dumps that snapshot", async () => {
-    let startedAt = 0;
-    let givenAt = 0;
-    const line = new Promise<string>((resolve) =>
-      setTimeout(() => {
-        givenAt = performance.now();
-        resolve("00000003-0000001B-1");
-      }, 300),
-    );
+    // The snapshot is known only once the program runs, and a moment later: were the program
+    // started only once it is known, this would never end.
+    let known: (snapshot: string) => void = () => {};
+    const line = new Promise<string>((resolve) => {
+      known = resolve;
+    });
     const run = readThroughPipe(
-      beside(() => {
-        startedAt = performance.now();
-      }),
+      beside(() => setTimeout(() => known("00000003-0000001B-1"), 200)),
       handOverOf(step, line),
     );
     const out = await readAll(run.stdout);
     await run.done;
-    assert.ok(startedAt > 0 && startedAt < givenAt, "started only once the snapshot was known");
     // Through stdbuf (this machine has coreutils'), which makes its writes a MiB each.
     assert.match(
       out.toString(),
@@ -187,6 +182,9 @@ describe("readThroughPipe's hand-over: Postgres' dump beside, started before its
   it("a step that awaits a line needs one", () => {
     assert.throws(() => handOverOf(step, undefined), /awaits a line on snapshot/);
     assert.equal(handOverOf({ name: "x" }, undefined), undefined);
+    const line = Promise.resolve("x");
+    assert.throws(() => handOverOf({ name: "x", awaits: "dump" }, line), /bad FIFO name dump/);
+    assert.throws(() => handOverOf({ name: "x", awaits: "../x" }, line), /bad FIFO name/);
   });
 });
 
