@@ -33,6 +33,7 @@ import {
   backupAccessory,
   type EngineTarget,
   planDump,
+  planPipedDump,
   RUNNER_NODE,
   s3Store,
   verifyBackup,
@@ -125,11 +126,21 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-/** The pipeline's own pg_dump argv (--compress=0), or with `runbook` pg_dump's default compression. */
+/**
+ * The pipeline's own pg_dump argv (--compress=0) by `docker exec`, or with `runbook` pg_dump's
+ * default compression. The pipeline dumps beside the container (planPipedDump) and falls back to
+ * this argv (planDump): both must still dump so, or this baseline is another dump.
+ */
 function dumpArgv(t: EngineTarget, how: "runbook" | "pipeline"): string[] {
   const step = planDump(t).find((s) => s.name === "database");
-  if (!step?.argv.includes("--compress=0"))
-    throw new Error("planDump's pg_dump no longer says --compress=0: revisit this baseline");
+  const beside = planPipedDump(t).args;
+  for (const [what, args] of [
+    ["planDump", step?.argv ?? []],
+    ["planPipedDump", beside],
+  ] as const)
+    if (!args.includes("--compress=0") || !args.includes("--format=custom"))
+      throw new Error(`${what}'s pg_dump no longer says -Fc --compress=0: revisit this baseline`);
+  if (!step) throw new Error("planDump has no database step");
   return how === "pipeline" ? [...step.argv] : step.argv.filter((a) => a !== "--compress=0");
 }
 
